@@ -1,0 +1,101 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use yiwang_server::{AppState, Config, app, db::Db};
+
+use super::CliError;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides YIWANG_BIND; port 0 picks a free port).
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// Data directory (overrides YIWANG_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
+    init_tracing();
+    let mut config = Config::from_env()?;
+    if let Some(bind) = args.bind {
+        config.bind = bind;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            path: "tokio runtime".into(),
+            source,
+        })?;
+    runtime.block_on(serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: Config) -> Result<(), CliError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| CliError::Io {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let db = Db::connect(&config.database_url()).await?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| CliError::Io {
+            path: config.bind.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| CliError::Io {
+        path: config.bind.to_string(),
+        source,
+    })?;
+    tracing::info!(address = %local, data_dir = %config.data_dir.display(), "yiwang listening");
+    axum::serve(listener, app(AppState::new(db.clone())))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| CliError::Io {
+            path: local.to_string(),
+            source,
+        })?;
+    db.close().await;
+    tracing::info!("yiwang stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM: axum then stops accepting and finishes in-flight requests.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("YIWANG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
+}

@@ -1,0 +1,57 @@
+//! The `yiwang` command line: `yiwang serve` runs the service; the other
+//! subcommands are tools for operators and developers.
+//!
+//! Exit codes: 0 success / valid, 1 invalid or rejected, 2 usage or I/O error.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "yiwang",
+    version,
+    about = "yiwang government-services server and tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP service (embedded SQLite under ./data by default).
+    Serve(cli::serve::ServeArgs),
+    /// Identity numbers: citizen ID, unified social credit code, licence identifier.
+    #[command(subcommand)]
+    Id(cli::id::IdCommand),
+    /// Keys and signatures with the GM (SM2) or international (P-256) suite.
+    #[command(subcommand)]
+    Crypto(cli::crypto::CryptoCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Id(command) => cli::id::run(command),
+        Command::Crypto(command) => cli::crypto::run(command),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("yiwang: {error}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Helpers for the end-to-end tests: find (or build) the `yiwang` binary and
+//! run `yiwang serve` as a child process on a free loopback port.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Path of the `yiwang` binary of this workspace's current profile, built on
+/// first use if `cargo test` did not build it already.
+pub fn yiwang_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        // target/<profile>/deps/<test-binary> → target/<profile>/yiwang
+        let exe = std::env::current_exe().expect("test binary path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>");
+        let binary = profile_dir.join(format!("yiwang{}", std::env::consts::EXE_SUFFIX));
+        if !binary.exists() {
+            let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            build.args(["build", "-p", "yiwang-server", "--bin", "yiwang"]);
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build");
+            assert!(status.success(), "cargo build of yiwang failed");
+        }
+        binary
+    })
+}
+
+/// A running `yiwang serve`; killed on drop if still running.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+}
+
+impl Server {
+    /// Starts `yiwang serve --bind 127.0.0.1:0` in `workdir` with `env`, and
+    /// waits for its "listening" log line to learn the port.
+    pub fn start(workdir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(yiwang_binary());
+        command
+            .arg("serve")
+            .args(["--bind", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(workdir)
+            .env("YIWANG_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn yiwang serve");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent && let Some(address) = listening_address(&line) {
+                    let _ = tx.send(address);
+                    sent = true;
+                }
+                eprintln!("[yiwang] {line}");
+            }
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("yiwang serve did not report its address");
+        Server {
+            child,
+            base_url: format!("http://{address}"),
+        }
+    }
+
+    /// Sends SIGTERM and waits (up to `timeout`) for the exit status.
+    pub fn terminate(mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `... yiwang listening address=127.0.0.1:PORT ...` → `127.0.0.1:PORT`
+fn listening_address(line: &str) -> Option<String> {
+    if !line.contains("yiwang listening") {
+        return None;
+    }
+    let start = line.find("address=")? + "address=".len();
+    let rest = &line[start..];
+    Some(rest.split_whitespace().next()?.to_owned())
+}
+
+/// `curl -s -w '\n%{http_code}' URL` → (status, body): the way an operator would call it.
+pub fn curl(args: &[&str]) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "--max-time", "10", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (status.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_address_in_the_log_line() {
+        let line = "2026-11-22T19:00:00Z  INFO yiwang_server: yiwang listening address=127.0.0.1:4321 data_dir=data";
+        assert_eq!(listening_address(line).as_deref(), Some("127.0.0.1:4321"));
+        assert_eq!(listening_address("other line"), None);
+    }
+}

@@ -1,0 +1,49 @@
+//! `yiwang serve` from nothing: no configuration, an empty directory.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use yiwang_e2e::{Server, curl};
+
+#[test]
+fn serve_starts_with_no_setup_and_stops_gracefully() {
+    let workdir = tempfile::tempdir().unwrap();
+    let server = Server::start(workdir.path(), &[], &[]);
+
+    // The embedded default: SQLite under ./data, created on first start.
+    assert!(workdir.path().join("data/yiwang.db").exists());
+
+    let (status, body) = curl(&[&format!("{}/healthz", server.base_url)]);
+    assert_eq!(status, 200, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+
+    let (status, body) = curl(&[&format!("{}/readyz", server.base_url)]);
+    assert_eq!(status, 200, "{body}");
+
+    let (status, _) = curl(&[&format!("{}/no-such-route", server.base_url)]);
+    assert_eq!(status, 404);
+
+    let exit = server
+        .terminate(Duration::from_secs(20))
+        .expect("yiwang serve did not stop on SIGTERM");
+    assert!(exit.success(), "{exit:?}");
+
+    // A second start reuses the same database (migrations are not re-applied).
+    let server = Server::start(workdir.path(), &[], &[]);
+    let (status, _) = curl(&[&format!("{}/readyz", server.base_url)]);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn serve_rejects_bad_configuration_with_exit_2() {
+    let workdir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(yiwang_e2e::yiwang_binary())
+        .arg("serve")
+        .current_dir(workdir.path())
+        .env("YIWANG_BIND", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("YIWANG_BIND"));
+}
