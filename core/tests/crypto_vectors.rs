@@ -439,3 +439,46 @@ fn aead_rejects_wrong_key_aad_and_damage() {
         assert_eq!(key.open(b"", &key.seal(b"", b"").unwrap()).unwrap(), b"");
     }
 }
+
+/// Wycheproof-style malformed and out-of-range signatures: each must be
+/// rejected by both suites (never accepted, never a panic).
+#[test]
+fn malformed_and_out_of_range_signatures_are_rejected() {
+    // Group orders of P-256 and SM2.
+    let n_p256 = h("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+    let n_sm2 = h("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123");
+    for (suite, n) in [(Suite::Gm, n_sm2), (Suite::Intl, n_p256)] {
+        let key = SigningKey::generate(suite).unwrap();
+        let public = key.verifying_key().unwrap();
+        let msg = b"wycheproof";
+        let good = key.sign(msg).unwrap();
+        public.verify(msg, &good).unwrap();
+
+        let one = [1u8];
+        let zero = [0u8];
+        let mut cases: Vec<(&str, Vec<u8>)> = vec![
+            ("r = 0", der_signature(&zero, &one)),
+            ("s = 0", der_signature(&one, &zero)),
+            ("r = n", der_signature(&n, &one)),
+            ("s = n", der_signature(&one, &n)),
+            ("r = s = 1", der_signature(&one, &one)),
+            ("trailing byte", [good.clone(), vec![0]].concat()),
+            ("empty sequence", vec![0x30, 0x00]),
+            ("SET instead of SEQUENCE", [vec![0x31], good[1..].to_vec()].concat()),
+            ("wrong outer length", [vec![0x30, good[1] + 1], good[2..].to_vec()].concat()),
+        ];
+        // Long-form (BER) length for the outer SEQUENCE.
+        cases.push(("long-form length", [vec![0x30, 0x81, good[1]], good[2..].to_vec()].concat()));
+        // A negative r (high bit set without the leading zero).
+        let mut negative = good.clone();
+        if negative[3] == 33 {
+            negative.remove(4);
+            negative[3] = 32;
+            negative[1] -= 1;
+            cases.push(("negative r", negative));
+        }
+        for (name, sig) in cases {
+            assert!(public.verify(msg, &sig).is_err(), "{suite}: accepted signature with {name}");
+        }
+    }
+}
