@@ -126,22 +126,29 @@ pub(crate) struct P256VerifyingKey {
 }
 
 impl P256VerifyingKey {
+    /// From a SEC1 point, uncompressed (`04 || x || y`) or compressed (`02/03 || x`).
     pub(crate) fn from_sec1(point: &[u8]) -> Result<Self, CryptoError> {
-        // Only the uncompressed form is accepted, as in X.509 and COSE.
-        if point.len() != 65 || point[0] != 0x04 {
-            return Err(CryptoError::KeyEncoding {
-                expected: "uncompressed P-256 point",
-            });
+        let err = || CryptoError::KeyEncoding { expected: "P-256 public key point" };
+        let well_formed = matches!((point.len(), point.first()), (65, Some(0x04)) | (33, Some(0x02 | 0x03)));
+        if !well_formed {
+            return Err(err());
         }
-        let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point).map_err(|_| {
-            CryptoError::KeyEncoding {
-                expected: "P-256 public key point",
-            }
-        })?;
-        Ok(Self {
-            parsed,
-            point: point.to_vec(),
-        })
+        let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point).map_err(|_| err())?;
+        if point.len() == 65 {
+            return Ok(Self { parsed, point: point.to_vec() });
+        }
+        // AWS-LC decompressed and checked the point; read the uncompressed form
+        // back from its SubjectPublicKeyInfo encoding.
+        use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+        use spki::der::Decode;
+        let der: PublicKeyX509Der<'static> = parsed.as_der().map_err(|_| err())?;
+        let spki = spki::SubjectPublicKeyInfoRef::from_der(der.as_ref()).map_err(|_| err())?;
+        let uncompressed = spki.subject_public_key.as_bytes().ok_or_else(err)?.to_vec();
+        if uncompressed.len() != 65 {
+            return Err(err());
+        }
+        let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &uncompressed).map_err(|_| err())?;
+        Ok(Self { parsed, point: uncompressed })
     }
 
     pub(crate) fn sec1_uncompressed(&self) -> Vec<u8> {

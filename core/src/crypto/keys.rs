@@ -167,7 +167,8 @@ enum VerifyingInner {
 }
 
 impl VerifyingKey {
-    /// From an uncompressed SEC1 point (`04 || x || y`) of the suite's curve.
+    /// From a SEC1 point of the suite's curve, uncompressed (`04 || x || y`)
+    /// or compressed (`02`/`03 || x`).
     pub fn from_sec1(suite: Suite, point: &[u8]) -> Result<Self, CryptoError> {
         Ok(Self(match suite {
             Suite::Gm => VerifyingInner::Gm(Sm2VerifyingKey::from_sec1(point)?),
@@ -217,6 +218,24 @@ impl VerifyingKey {
         pem_encode(PUBLIC_KEY_LABEL, &self.to_spki_der()).to_string()
     }
 
+    /// The compressed SEC1 point, 33 bytes (`02`/`03` by the parity of y, then x).
+    pub fn to_sec1_compressed(&self) -> Vec<u8> {
+        let point = self.to_sec1_uncompressed();
+        let mut out = Vec::with_capacity(33);
+        out.push(0x02 | (point[64] & 1));
+        out.extend_from_slice(&point[1..33]);
+        out
+    }
+
+    /// A short identifier of this key: the first 8 bytes of the suite's hash
+    /// of its SubjectPublicKeyInfo DER. Used as the COSE `kid`.
+    pub fn key_id(&self) -> [u8; 8] {
+        let digest = self.suite().hash(&self.to_spki_der());
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&digest[..8]);
+        id
+    }
+
     /// The uncompressed SEC1 point, 65 bytes.
     pub fn to_sec1_uncompressed(&self) -> Vec<u8> {
         match &self.0 {
@@ -257,4 +276,110 @@ fn hex_prefix(bytes: &[u8]) -> String {
     let mut s: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
     s.push('…');
     s
+}
+
+/// Converts a DER `SEQUENCE { INTEGER r, INTEGER s }` signature into the
+/// fixed 64-byte `r || s` form COSE uses (RFC 9053 §2.1).
+pub fn signature_der_to_raw(der: &[u8]) -> Result<[u8; 64], CryptoError> {
+    fn integer(input: &[u8]) -> Option<(&[u8], &[u8])> {
+        let (&tag, rest) = input.split_first()?;
+        let (&len, rest) = rest.split_first()?;
+        let len = usize::from(len);
+        if tag != 0x02 || len == 0 || len > 33 || rest.len() < len {
+            return None;
+        }
+        let (value, rest) = rest.split_at(len);
+        // Minimal, non-negative encoding only.
+        if value[0] & 0x80 != 0 || (len > 1 && value[0] == 0 && value[1] & 0x80 == 0) {
+            return None;
+        }
+        let value = if value[0] == 0 && len > 1 { &value[1..] } else { value };
+        (value.len() <= 32).then_some((value, rest))
+    }
+    let parse = || -> Option<[u8; 64]> {
+        let (&tag, rest) = der.split_first()?;
+        let (&len, body) = rest.split_first()?;
+        if tag != 0x30 || usize::from(len) != body.len() {
+            return None;
+        }
+        let (r, rest) = integer(body)?;
+        let (s, rest) = integer(rest)?;
+        if !rest.is_empty() {
+            return None;
+        }
+        let mut raw = [0u8; 64];
+        raw[32 - r.len()..32].copy_from_slice(r);
+        raw[64 - s.len()..].copy_from_slice(s);
+        Some(raw)
+    };
+    parse().ok_or(CryptoError::SignatureEncoding)
+}
+
+/// Converts a fixed 64-byte `r || s` signature into DER.
+pub fn signature_raw_to_der(raw: &[u8; 64]) -> Vec<u8> {
+    fn integer(out: &mut Vec<u8>, value: &[u8]) {
+        let start = value.iter().position(|&b| b != 0).unwrap_or(value.len() - 1);
+        let value = &value[start..];
+        let pad = value[0] & 0x80 != 0;
+        out.push(0x02);
+        out.push((value.len() + usize::from(pad)) as u8);
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(value);
+    }
+    let mut body = Vec::with_capacity(70);
+    integer(&mut body, &raw[..32]);
+    integer(&mut body, &raw[32..]);
+    let mut out = Vec::with_capacity(body.len() + 2);
+    out.push(0x30);
+    out.push(body.len() as u8);
+    out.extend(body);
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_and_der_signatures_convert_both_ways() {
+        for suite in Suite::ALL {
+            let key = SigningKey::generate(suite).unwrap();
+            for i in 0..20u8 {
+                let der = key.sign(&[i]).unwrap();
+                let raw = signature_der_to_raw(&der).unwrap();
+                assert_eq!(signature_raw_to_der(&raw), der);
+            }
+        }
+        // Leading zeros and high bits.
+        let mut raw = [0u8; 64];
+        raw[31] = 1;
+        raw[32] = 0x80;
+        assert_eq!(signature_der_to_raw(&signature_raw_to_der(&raw)).unwrap(), raw);
+        let bad: [&[u8]; 4] = [
+            &[],
+            &[0x30, 0x00],
+            &[0x30, 0x03, 0x02, 0x01, 0x80],
+            &[0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00, 0x01],
+        ];
+        for bad in bad {
+            assert!(signature_der_to_raw(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn compressed_points_round_trip_and_key_ids_differ() {
+        for suite in Suite::ALL {
+            let key = SigningKey::generate(suite).unwrap().verifying_key().unwrap();
+            let compressed = key.to_sec1_compressed();
+            assert_eq!(compressed.len(), 33);
+            let back = VerifyingKey::from_sec1(suite, &compressed).unwrap();
+            assert_eq!(back, key);
+            assert_eq!(back.to_sec1_uncompressed(), key.to_sec1_uncompressed());
+            let other = SigningKey::generate(suite).unwrap().verifying_key().unwrap();
+            assert_ne!(key.key_id(), other.key_id());
+        }
+    }
 }

@@ -27,7 +27,7 @@ mod keystore;
 
 pub use aead::{AeadKey, NONCE_LEN, TAG_LEN};
 pub use error::CryptoError;
-pub use keys::{SigningKey, VerifyingKey};
+pub use keys::{SigningKey, VerifyingKey, signature_der_to_raw, signature_raw_to_der};
 pub use keystore::{KeyAlias, KeyStore, KeyStoreError, SoftwareKeyStore, write_private_pem};
 
 use std::fmt;
