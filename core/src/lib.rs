@@ -1,2 +1,5 @@
+pub mod credential;
 pub mod crypto;
 pub mod identity;
+pub mod qr;
+pub mod scan;

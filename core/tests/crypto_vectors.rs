@@ -464,11 +464,20 @@ fn malformed_and_out_of_range_signatures_are_rejected() {
             ("r = s = 1", der_signature(&one, &one)),
             ("trailing byte", [good.clone(), vec![0]].concat()),
             ("empty sequence", vec![0x30, 0x00]),
-            ("SET instead of SEQUENCE", [vec![0x31], good[1..].to_vec()].concat()),
-            ("wrong outer length", [vec![0x30, good[1] + 1], good[2..].to_vec()].concat()),
+            (
+                "SET instead of SEQUENCE",
+                [vec![0x31], good[1..].to_vec()].concat(),
+            ),
+            (
+                "wrong outer length",
+                [vec![0x30, good[1] + 1], good[2..].to_vec()].concat(),
+            ),
         ];
         // Long-form (BER) length for the outer SEQUENCE.
-        cases.push(("long-form length", [vec![0x30, 0x81, good[1]], good[2..].to_vec()].concat()));
+        cases.push((
+            "long-form length",
+            [vec![0x30, 0x81, good[1]], good[2..].to_vec()].concat(),
+        ));
         // A negative r (high bit set without the leading zero).
         let mut negative = good.clone();
         if negative[3] == 33 {
@@ -478,7 +487,10 @@ fn malformed_and_out_of_range_signatures_are_rejected() {
             cases.push(("negative r", negative));
         }
         for (name, sig) in cases {
-            assert!(public.verify(msg, &sig).is_err(), "{suite}: accepted signature with {name}");
+            assert!(
+                public.verify(msg, &sig).is_err(),
+                "{suite}: accepted signature with {name}"
+            );
         }
     }
 }

@@ -30,6 +30,12 @@ enum Command {
     /// Keys and signatures with the GM (SM2) or international (P-256) suite.
     #[command(subcommand)]
     Crypto(cli::crypto::CryptoCommand),
+    /// The network ID credential issuer: create its directory.
+    #[command(subcommand)]
+    Issuer(cli::netid::IssuerCommand),
+    /// The network ID credential (网证): issue, present as QR, verify, revoke.
+    #[command(subcommand)]
+    Netid(cli::netid::NetidCommand),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +52,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Id(command) => cli::id::run(command),
         Command::Crypto(command) => cli::crypto::run(command),
+        Command::Issuer(command) => cli::netid::run_issuer(command),
+        Command::Netid(command) => cli::netid::run(command),
     };
     match outcome {
         Ok(code) => code,

@@ -72,7 +72,11 @@ impl Chain {
                 checkpoints.push(value);
             }
         }
-        Self { suite, checkpoints, length }
+        Self {
+            suite,
+            checkpoints,
+            length,
+        }
     }
 
     /// `H^k(seed)`, `None` past the top.
@@ -91,7 +95,9 @@ impl Chain {
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Chain").field("suite", &self.suite).finish_non_exhaustive()
+        f.debug_struct("Chain")
+            .field("suite", &self.suite)
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,7 +115,10 @@ mod tests {
         // Consistent with latest_birth_for_age: 18 on 1 March, not on 28 February.
         assert!(born > latest_birth_for_age(date!(2026 - 02 - 28), 18).unwrap());
         assert!(born <= latest_birth_for_age(date!(2026 - 03 - 01), 18).unwrap());
-        assert_eq!(years_before(date!(2024 - 02 - 29), 1).unwrap(), date!(2023 - 02 - 28));
+        assert_eq!(
+            years_before(date!(2024 - 02 - 29), 1).unwrap(),
+            date!(2023 - 02 - 28)
+        );
     }
 
     #[test]

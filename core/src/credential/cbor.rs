@@ -13,7 +13,8 @@ pub fn encode(value: &Value) -> Vec<u8> {
 }
 
 pub fn decode(bytes: &[u8], what: &'static str) -> Result<Value, CredentialError> {
-    ciborium::de::from_reader_with_recursion_limit(bytes, 16).map_err(|_| CredentialError::Malformed(what))
+    ciborium::de::from_reader_with_recursion_limit(bytes, 16)
+        .map_err(|_| CredentialError::Malformed(what))
 }
 
 /// A reader over the items of a CBOR array.
@@ -25,18 +26,25 @@ pub struct Items {
 impl Items {
     pub fn new(value: Value, what: &'static str) -> Result<Self, CredentialError> {
         match value {
-            Value::Array(items) => Ok(Self { items: items.into_iter(), what }),
+            Value::Array(items) => Ok(Self {
+                items: items.into_iter(),
+                what,
+            }),
             _ => Err(CredentialError::Malformed(what)),
         }
     }
 
     fn next(&mut self) -> Result<Value, CredentialError> {
-        self.items.next().ok_or(CredentialError::Malformed(self.what))
+        self.items
+            .next()
+            .ok_or(CredentialError::Malformed(self.what))
     }
 
     pub fn uint(&mut self) -> Result<u64, CredentialError> {
         match self.next()? {
-            Value::Integer(i) => u64::try_from(i).map_err(|_| CredentialError::Malformed(self.what)),
+            Value::Integer(i) => {
+                u64::try_from(i).map_err(|_| CredentialError::Malformed(self.what))
+            }
             _ => Err(CredentialError::Malformed(self.what)),
         }
     }
@@ -49,7 +57,9 @@ impl Items {
     }
 
     pub fn fixed<const N: usize>(&mut self) -> Result<[u8; N], CredentialError> {
-        self.bytes()?.try_into().map_err(|_| CredentialError::Malformed(self.what))
+        self.bytes()?
+            .try_into()
+            .map_err(|_| CredentialError::Malformed(self.what))
     }
 
     pub fn optional_bytes(&mut self) -> Result<Option<Vec<u8>>, CredentialError> {
@@ -81,7 +91,6 @@ impl Items {
         }
     }
 }
-
 
 pub fn uint(n: impl Into<u64>) -> Value {
     Value::Integer(n.into().into())

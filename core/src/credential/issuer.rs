@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 use super::age::{Chain, YOUNGER_SPAN_YEARS, years_before};
 use super::merkle::{self, Hash16, LEAVES};
 use super::{
-    Claim, ClaimValue, CredentialError, DEFAULT_VALIDITY_SECS, Mso, SLOT_AGE_OLDER, SLOT_AGE_YOUNGER,
-    SLOT_PAIRWISE_KEY, Sign1, StatusList, cbor, cose_sign1,
+    Claim, ClaimValue, CredentialError, DEFAULT_VALIDITY_SECS, Mso, SLOT_AGE_OLDER,
+    SLOT_AGE_YOUNGER, SLOT_PAIRWISE_KEY, Sign1, StatusList, cbor, cose_sign1,
 };
 use crate::crypto::{KeyAlias, KeyStore, Suite, VerifyingKey, random_bytes};
 use crate::identity::{IdNumber, Sex, mask_name};
@@ -40,11 +40,19 @@ impl fmt::Debug for Enrolment {
 impl Enrolment {
     fn validate(&self, issued_on: Date) -> Result<(), CredentialError> {
         let chars = self.name.chars().count();
-        if chars == 0 || chars > 64 || self.name.chars().any(char::is_control) || self.name.trim() != self.name {
-            return Err(CredentialError::InvalidEnrolment("name must be 1 to 64 characters, no control characters"));
+        if chars == 0
+            || chars > 64
+            || self.name.chars().any(char::is_control)
+            || self.name.trim() != self.name
+        {
+            return Err(CredentialError::InvalidEnrolment(
+                "name must be 1 to 64 characters, no control characters",
+            ));
         }
         if self.id_number.birth_date() > issued_on {
-            return Err(CredentialError::InvalidEnrolment("birth date is in the future"));
+            return Err(CredentialError::InvalidEnrolment(
+                "birth date is in the future",
+            ));
         }
         Ok(())
     }
@@ -72,9 +80,19 @@ impl fmt::Debug for Issuer {
 impl Issuer {
     /// An issuer signing with `alias` in `store`; `secret` (32 random bytes,
     /// kept with the key) derives 网号 and pairwise keys.
-    pub fn new(store: Arc<dyn KeyStore>, alias: KeyAlias, secret: [u8; 32]) -> Result<Self, CredentialError> {
+    pub fn new(
+        store: Arc<dyn KeyStore>,
+        alias: KeyAlias,
+        secret: [u8; 32],
+    ) -> Result<Self, CredentialError> {
         let public = store.public_key(&alias)?;
-        Ok(Self { store, alias, public, secret: Zeroizing::new(secret), validity_secs: DEFAULT_VALIDITY_SECS })
+        Ok(Self {
+            store,
+            alias,
+            public,
+            secret: Zeroizing::new(secret),
+            validity_secs: DEFAULT_VALIDITY_SECS,
+        })
     }
 
     /// Credential validity in seconds (default 180 days).
@@ -92,7 +110,10 @@ impl Issuer {
     }
 
     fn derive(&self, label: &str, input: &[u8]) -> [u8; 32] {
-        self.suite().mac(self.secret.as_ref(), &[label.as_bytes(), &[0], input].concat())
+        self.suite().mac(
+            self.secret.as_ref(),
+            &[label.as_bytes(), &[0], input].concat(),
+        )
     }
 
     /// The 网号: `YW` + 16 Base32 characters of a keyed hash of the ID number.
@@ -129,21 +150,34 @@ impl Issuer {
         now: i64,
     ) -> Result<HolderCredential, CredentialError> {
         let suite = self.suite();
-        let issued_on = super::china_date(now).ok_or(CredentialError::InvalidRequest("time out of range"))?;
+        let issued_on =
+            super::china_date(now).ok_or(CredentialError::InvalidRequest("time out of range"))?;
         enrolment.validate(issued_on)?;
         let id = &enrolment.id_number;
         let network_id = self.network_id(id);
         let mut values = BTreeMap::new();
         let mut put = |claim: Claim, value: ClaimValue| values.insert(claim.slot(), value);
-        put(Claim::NameMasked, ClaimValue::Text(mask_name(&enrolment.name)));
+        put(
+            Claim::NameMasked,
+            ClaimValue::Text(mask_name(&enrolment.name)),
+        );
         put(Claim::IdNumberMasked, ClaimValue::Text(id.masked()));
         put(Claim::NetworkId, ClaimValue::Text(network_id.clone()));
         put(Claim::Name, ClaimValue::Text(enrolment.name.clone()));
         put(Claim::IdNumber, ClaimValue::Text(id.as_str().to_owned()));
-        put(Claim::BirthDate, ClaimValue::Text(id.birth_date().to_string()));
+        put(
+            Claim::BirthDate,
+            ClaimValue::Text(id.birth_date().to_string()),
+        );
         put(Claim::Sex, ClaimValue::Text(sex_name(id.sex()).to_owned()));
-        put(Claim::Region, ClaimValue::Text(id.region().as_str().to_owned()));
-        put(Claim::PhotoDigest, ClaimValue::Bytes(enrolment.photo_digest.to_vec()));
+        put(
+            Claim::Region,
+            ClaimValue::Text(id.region().as_str().to_owned()),
+        );
+        put(
+            Claim::PhotoDigest,
+            ClaimValue::Bytes(enrolment.photo_digest.to_vec()),
+        );
 
         let mut salts = BTreeMap::new();
         for slot in values.keys().copied().chain([SLOT_PAIRWISE_KEY]) {
@@ -175,16 +209,26 @@ impl Issuer {
         )?;
         holder.mso.root = merkle::root(suite, &holder.leaves);
         let payload = holder.mso.to_cbor();
-        holder.mso_bytes = cose_sign1(suite, &self.public.key_id(), payload, |tbs| Ok(self.store.sign(&self.alias, tbs)?))?;
+        holder.mso_bytes = cose_sign1(suite, &self.public.key_id(), payload, |tbs| {
+            Ok(self.store.sign(&self.alias, tbs)?)
+        })?;
         Ok(holder)
     }
 
     /// Signs `list` as a status list token issued at `now`, to be trusted for
     /// at most `max_age_secs`.
-    pub fn sign_status_list(&self, list: &StatusList, now: i64, max_age_secs: u32) -> Result<Vec<u8>, CredentialError> {
-        cose_sign1(self.suite(), &self.public.key_id(), list.payload(now, max_age_secs), |tbs| {
-            Ok(self.store.sign(&self.alias, tbs)?)
-        })
+    pub fn sign_status_list(
+        &self,
+        list: &StatusList,
+        now: i64,
+        max_age_secs: u32,
+    ) -> Result<Vec<u8>, CredentialError> {
+        cose_sign1(
+            self.suite(),
+            &self.public.key_id(),
+            list.payload(now, max_age_secs),
+            |tbs| Ok(self.store.sign(&self.alias, tbs)?),
+        )
     }
 }
 
@@ -194,7 +238,10 @@ pub(crate) fn pairwise_id(suite: Suite, key: &[u8; 32], audience: &str) -> Strin
 
 /// 16 bytes of HMAC(pairwise key, "yiwang/pairwise/v1" ‖ 0 ‖ audience).
 pub(crate) fn pairwise_bytes(suite: Suite, key: &[u8; 32], audience: &str) -> [u8; 16] {
-    let mac = suite.mac(key, &[b"yiwang/pairwise/v1\0", audience.as_bytes()].concat());
+    let mac = suite.mac(
+        key,
+        &[b"yiwang/pairwise/v1\0", audience.as_bytes()].concat(),
+    );
     let mut out = [0u8; 16];
     out.copy_from_slice(&mac[..16]);
     out
@@ -274,11 +321,14 @@ impl HolderCredential {
     ) -> Result<Self, CredentialError> {
         let suite = mso.suite;
         let birth_date = match values.get(&Claim::BirthDate.slot()) {
-            Some(ClaimValue::Text(t)) => parse_date(t).ok_or(CredentialError::Malformed("birth date"))?,
+            Some(ClaimValue::Text(t)) => {
+                parse_date(t).ok_or(CredentialError::Malformed("birth date"))?
+            }
             _ => return Err(CredentialError::Malformed("birth date")),
         };
         let issued_on = mso.issuance_day()?;
-        let younger_floor = years_before(issued_on, YOUNGER_SPAN_YEARS).ok_or(CredentialError::Malformed("validity"))?;
+        let younger_floor = years_before(issued_on, YOUNGER_SPAN_YEARS)
+            .ok_or(CredentialError::Malformed("validity"))?;
         let older_len = u32::try_from(issued_on.to_julian_day() - birth_date.to_julian_day())
             .map_err(|_| CredentialError::InvalidEnrolment("birth date is in the future"))?;
         let older = Chain::new(suite, older_seed, older_len);
@@ -287,19 +337,32 @@ impl HolderCredential {
             .ok()
             .map(|len| Chain::new(suite, younger_seed, len));
 
-        let mut leaves: [Hash16; LEAVES] = std::array::from_fn(|slot| merkle::unused_leaf(suite, slot as u8));
+        let mut leaves: [Hash16; LEAVES] =
+            std::array::from_fn(|slot| merkle::unused_leaf(suite, slot as u8));
         for (&slot, value) in &values {
-            let salt = salts.get(&slot).ok_or(CredentialError::Malformed("salts"))?;
+            let salt = salts
+                .get(&slot)
+                .ok_or(CredentialError::Malformed("salts"))?;
             leaves[usize::from(slot)] = merkle::leaf(suite, slot, salt, value.as_hash_input());
         }
-        leaves[usize::from(SLOT_AGE_OLDER)] = merkle::leaf(suite, SLOT_AGE_OLDER, &[], &older.top());
+        leaves[usize::from(SLOT_AGE_OLDER)] =
+            merkle::leaf(suite, SLOT_AGE_OLDER, &[], &older.top());
         // Without a younger chain the leaf commits to a hash of the unused seed:
         // a value nobody can reach from below.
-        let younger_top = younger.as_ref().map_or_else(|| merkle::h16(suite, &[&[0x04], &younger_seed]), Chain::top);
-        leaves[usize::from(SLOT_AGE_YOUNGER)] = merkle::leaf(suite, SLOT_AGE_YOUNGER, &[], &younger_top);
-        let pairwise_salt = salts.get(&SLOT_PAIRWISE_KEY).ok_or(CredentialError::Malformed("salts"))?;
-        leaves[usize::from(SLOT_PAIRWISE_KEY)] =
-            merkle::leaf(suite, SLOT_PAIRWISE_KEY, pairwise_salt, pairwise_key.as_ref());
+        let younger_top = younger
+            .as_ref()
+            .map_or_else(|| merkle::h16(suite, &[&[0x04], &younger_seed]), Chain::top);
+        leaves[usize::from(SLOT_AGE_YOUNGER)] =
+            merkle::leaf(suite, SLOT_AGE_YOUNGER, &[], &younger_top);
+        let pairwise_salt = salts
+            .get(&SLOT_PAIRWISE_KEY)
+            .ok_or(CredentialError::Malformed("salts"))?;
+        leaves[usize::from(SLOT_PAIRWISE_KEY)] = merkle::leaf(
+            suite,
+            SLOT_PAIRWISE_KEY,
+            pairwise_salt,
+            pairwise_key.as_ref(),
+        );
 
         Ok(Self {
             mso_bytes,
@@ -326,10 +389,18 @@ impl HolderCredential {
             .iter()
             .filter_map(|(slot, value)| {
                 let salt = self.salts.get(slot)?;
-                Some(Value::Array(vec![cbor::uint(*slot), Value::Bytes(salt.to_vec()), value.to_cbor()]))
+                Some(Value::Array(vec![
+                    cbor::uint(*slot),
+                    Value::Bytes(salt.to_vec()),
+                    value.to_cbor(),
+                ]))
             })
             .collect();
-        let pairwise_salt = self.salts.get(&SLOT_PAIRWISE_KEY).map(|s| s.to_vec()).unwrap_or_default();
+        let pairwise_salt = self
+            .salts
+            .get(&SLOT_PAIRWISE_KEY)
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
         let map = Value::Array(vec![
             cbor::uint(HOLDER_VERSION),
             Value::Bytes(self.mso_bytes.clone()),
@@ -369,7 +440,15 @@ impl HolderCredential {
         let pairwise_key = Zeroizing::new(items.fixed::<32>()?);
         salts.insert(SLOT_PAIRWISE_KEY, items.fixed::<16>()?);
         items.end()?;
-        let holder = Self::assemble(mso, mso_bytes, salts, values, older_seed, younger_seed, pairwise_key)?;
+        let holder = Self::assemble(
+            mso,
+            mso_bytes,
+            salts,
+            values,
+            older_seed,
+            younger_seed,
+            pairwise_key,
+        )?;
         if merkle::root(holder.mso.suite, &holder.leaves) != holder.mso.root {
             return Err(CredentialError::DigestMismatch);
         }

@@ -37,7 +37,10 @@ fn node(suite: Suite, left: &Hash16, right: &Hash16) -> Hash16 {
 pub fn root(suite: Suite, leaves: &[Hash16; LEAVES]) -> Hash16 {
     let mut level: Vec<Hash16> = leaves.to_vec();
     while level.len() > 1 {
-        level = level.chunks(2).map(|pair| node(suite, &pair[0], &pair[1])).collect();
+        level = level
+            .chunks(2)
+            .map(|pair| node(suite, &pair[0], &pair[1]))
+            .collect();
     }
     level[0]
 }
@@ -56,14 +59,21 @@ pub fn multiproof(suite: Suite, leaves: &[Hash16; LEAVES], known: &[usize]) -> V
             }
         }
         known = dedup_parents(&known);
-        level = level.chunks(2).map(|pair| node(suite, &pair[0], &pair[1])).collect();
+        level = level
+            .chunks(2)
+            .map(|pair| node(suite, &pair[0], &pair[1]))
+            .collect();
     }
     proof
 }
 
 /// Recomputes the root from known leaves and a multiproof; `None` when the
 /// proof has too few or too many hashes.
-pub fn root_from_proof(suite: Suite, known: &BTreeMap<usize, Hash16>, proof: &[Hash16]) -> Option<Hash16> {
+pub fn root_from_proof(
+    suite: Suite,
+    known: &BTreeMap<usize, Hash16>,
+    proof: &[Hash16],
+) -> Option<Hash16> {
     if known.is_empty() || known.keys().any(|&i| i >= LEAVES) {
         return None;
     }
@@ -77,7 +87,11 @@ pub fn root_from_proof(suite: Suite, known: &BTreeMap<usize, Hash16>, proof: &[H
                 Some(h) => *h,
                 None => *proof.next()?,
             };
-            let (left, right) = if i % 2 == 0 { (hash, &sibling) } else { (&sibling, hash) };
+            let (left, right) = if i % 2 == 0 {
+                (hash, &sibling)
+            } else {
+                (&sibling, hash)
+            };
             next.insert(i / 2, node(suite, left, right));
         }
         level = next;
@@ -113,7 +127,11 @@ mod tests {
                 let known: Vec<usize> = (0..LEAVES).filter(|i| mask & (1 << i) != 0).collect();
                 let proof = multiproof(suite, &leaves, &known);
                 let map: BTreeMap<usize, Hash16> = known.iter().map(|&i| (i, leaves[i])).collect();
-                assert_eq!(root_from_proof(suite, &map, &proof), Some(expected), "{mask:b}");
+                assert_eq!(
+                    root_from_proof(suite, &map, &proof),
+                    Some(expected),
+                    "{mask:b}"
+                );
                 // Too short, too long, or a changed leaf: no match.
                 if !proof.is_empty() {
                     assert_eq!(root_from_proof(suite, &map, &proof[1..]), None);

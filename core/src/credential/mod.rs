@@ -226,7 +226,14 @@ impl AssuranceMode {
     }
 
     pub fn from_code(code: u64) -> Option<Self> {
-        [Self::Credential, Self::Pin, Self::Biometric, Self::PinAndBiometric].into_iter().find(|m| m.code() == code)
+        [
+            Self::Credential,
+            Self::Pin,
+            Self::Biometric,
+            Self::PinAndBiometric,
+        ]
+        .into_iter()
+        .find(|m| m.code() == code)
     }
 
     pub fn name(self) -> &'static str {
@@ -239,7 +246,14 @@ impl AssuranceMode {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Credential, Self::Pin, Self::Biometric, Self::PinAndBiometric].into_iter().find(|m| m.name() == name)
+        [
+            Self::Credential,
+            Self::Pin,
+            Self::Biometric,
+            Self::PinAndBiometric,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
     }
 }
 
@@ -293,14 +307,24 @@ impl Mso {
         let suite = suite_from_code(items.uint()?).ok_or(CredentialError::Malformed(what))?;
         let root = items.fixed::<16>()?;
         let device_point = items.bytes()?;
-        let device_suite = suite_from_code(items.uint()?).ok_or(CredentialError::Malformed(what))?;
+        let device_suite =
+            suite_from_code(items.uint()?).ok_or(CredentialError::Malformed(what))?;
         let device_key = VerifyingKey::from_sec1(device_suite, &device_point)
             .map_err(|_| CredentialError::Malformed("device key"))?;
-        let not_before = i64::try_from(items.uint()?).map_err(|_| CredentialError::Malformed(what))?;
+        let not_before =
+            i64::try_from(items.uint()?).map_err(|_| CredentialError::Malformed(what))?;
         let expires = i64::try_from(items.uint()?).map_err(|_| CredentialError::Malformed(what))?;
-        let status_index = u32::try_from(items.uint()?).map_err(|_| CredentialError::Malformed(what))?;
+        let status_index =
+            u32::try_from(items.uint()?).map_err(|_| CredentialError::Malformed(what))?;
         items.end()?;
-        Ok(Self { suite, root, device_key, not_before, expires, status_index })
+        Ok(Self {
+            suite,
+            root,
+            device_key,
+            not_before,
+            expires,
+            status_index,
+        })
     }
 
     /// The issuance day: the top of the older age chain.
@@ -312,7 +336,12 @@ impl Mso {
 /// The calendar date in China Standard Time (UTC+8) of a Unix time.
 pub fn china_date(unix: i64) -> Option<Date> {
     let offset = UtcOffset::from_hms(8, 0, 0).ok()?;
-    Some(OffsetDateTime::from_unix_timestamp(unix).ok()?.to_offset(offset).date())
+    Some(
+        OffsetDateTime::from_unix_timestamp(unix)
+            .ok()?
+            .to_offset(offset)
+            .date(),
+    )
 }
 
 fn cose_algorithm(suite: Suite) -> coset::Algorithm {
@@ -323,9 +352,14 @@ fn cose_algorithm(suite: Suite) -> coset::Algorithm {
 }
 
 fn protected_header(suite: Suite) -> coset::ProtectedHeader {
-    let mut header = coset::Header::default();
-    header.alg = Some(cose_algorithm(suite));
-    coset::ProtectedHeader { original_data: None, header }
+    let header = coset::Header {
+        alg: Some(cose_algorithm(suite)),
+        ..Default::default()
+    };
+    coset::ProtectedHeader {
+        original_data: None,
+        header,
+    }
 }
 
 /// COSE_Sign1 (tagged) over `payload`, signed through `sign` (a DER signer).
@@ -344,7 +378,9 @@ fn cose_sign1(
             Ok(crate::crypto::signature_der_to_raw(&sign(tbs)?)?.to_vec())
         })?
         .build();
-    sign1.to_tagged_vec().map_err(|_| CredentialError::Malformed("COSE_Sign1"))
+    sign1
+        .to_tagged_vec()
+        .map_err(|_| CredentialError::Malformed("COSE_Sign1"))
 }
 
 /// A parsed COSE_Sign1: the signer's key id and algorithm, not yet verified.
@@ -356,7 +392,8 @@ struct Sign1 {
 
 impl Sign1 {
     fn parse(bytes: &[u8], what: &'static str) -> Result<Self, CredentialError> {
-        let inner = coset::CoseSign1::from_tagged_slice(bytes).map_err(|_| CredentialError::Malformed(what))?;
+        let inner = coset::CoseSign1::from_tagged_slice(bytes)
+            .map_err(|_| CredentialError::Malformed(what))?;
         let suite = match &inner.protected.header.alg {
             Some(coset::Algorithm::Assigned(iana::Algorithm::ES256)) => Suite::Intl,
             Some(coset::Algorithm::PrivateUse(COSE_ALG_SM2_SM3)) => Suite::Gm,
@@ -376,7 +413,9 @@ impl Sign1 {
             && self
                 .inner
                 .verify_signature(b"", |sig, tbs| -> Result<(), CredentialError> {
-                    let raw: &[u8; 64] = sig.try_into().map_err(|_| CredentialError::BadIssuerSignature)?;
+                    let raw: &[u8; 64] = sig
+                        .try_into()
+                        .map_err(|_| CredentialError::BadIssuerSignature)?;
                     key.verify(tbs, &crate::crypto::signature_raw_to_der(raw))
                         .map_err(|_| CredentialError::BadIssuerSignature)
                 })

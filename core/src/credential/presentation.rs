@@ -8,8 +8,9 @@ use ciborium::Value;
 use super::age::{age_on, latest_birth_for_age};
 use super::merkle;
 use super::{
-    AssuranceMode, Claim, CredentialError, DEFAULT_PRESENTATION_SECS, FORMAT_VERSION, HolderCredential,
-    PRESENTATION_PREFIX, SLOT_AGE_OLDER, SLOT_AGE_YOUNGER, base45, cbor, china_date, device_tbs,
+    AssuranceMode, Claim, CredentialError, DEFAULT_PRESENTATION_SECS, FORMAT_VERSION,
+    HolderCredential, PRESENTATION_PREFIX, SLOT_AGE_OLDER, SLOT_AGE_YOUNGER, base45, cbor,
+    china_date, device_tbs,
 };
 use crate::crypto::{KeyAlias, KeyStore, Suite, signature_der_to_raw};
 
@@ -38,8 +39,15 @@ impl DerivedRequest {
         if name == "age_range" {
             return Some(Self::AgeRange);
         }
-        let number = |prefix: &str| name.strip_prefix(prefix)?.parse::<u32>().ok().filter(|n| *n <= MAX_AGE_THRESHOLD);
-        number("age_over_").map(Self::AgeOver).or_else(|| number("age_under_").map(Self::AgeUnder))
+        let number = |prefix: &str| {
+            name.strip_prefix(prefix)?
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= MAX_AGE_THRESHOLD)
+        };
+        number("age_over_")
+            .map(Self::AgeOver)
+            .or_else(|| number("age_under_").map(Self::AgeUnder))
     }
 }
 
@@ -77,7 +85,9 @@ impl PresentationRequest {
             } else if let Some(derived) = DerivedRequest::parse(item) {
                 self.derived.push(derived);
             } else {
-                return Err(CredentialError::InvalidRequest("unknown claim in the disclosure list"));
+                return Err(CredentialError::InvalidRequest(
+                    "unknown claim in the disclosure list",
+                ));
             }
         }
         Ok(self)
@@ -85,20 +95,32 @@ impl PresentationRequest {
 
     fn validate(&self) -> Result<(), CredentialError> {
         if self.audience.is_empty() || self.audience.len() > MAX_AUDIENCE_LEN {
-            return Err(CredentialError::InvalidRequest("audience must be 1 to 128 bytes"));
+            return Err(CredentialError::InvalidRequest(
+                "audience must be 1 to 128 bytes",
+            ));
         }
-        if self.nonce.as_ref().is_some_and(|n| n.is_empty() || n.len() > MAX_NONCE_LEN) {
-            return Err(CredentialError::InvalidRequest("nonce must be 1 to 64 bytes"));
+        if self
+            .nonce
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.len() > MAX_NONCE_LEN)
+        {
+            return Err(CredentialError::InvalidRequest(
+                "nonce must be 1 to 64 bytes",
+            ));
         }
         if self.validity_secs == 0 || self.validity_secs > MAX_VALIDITY_SECS {
-            return Err(CredentialError::InvalidRequest("validity must be 1 to 600 seconds"));
+            return Err(CredentialError::InvalidRequest(
+                "validity must be 1 to 600 seconds",
+            ));
         }
         let threshold_ok = |d: &DerivedRequest| match d {
             DerivedRequest::AgeOver(n) | DerivedRequest::AgeUnder(n) => *n <= MAX_AGE_THRESHOLD,
             DerivedRequest::AgeRange => true,
         };
         if !self.derived.iter().all(threshold_ok) {
-            return Err(CredentialError::InvalidRequest("age thresholds must be at most 150"));
+            return Err(CredentialError::InvalidRequest(
+                "age thresholds must be at most 150",
+            ));
         }
         Ok(())
     }
@@ -154,7 +176,8 @@ impl HolderCredential {
         if store.public_key(alias)? != self.mso.device_key {
             return Err(CredentialError::HolderKeyMismatch);
         }
-        let issued_at = u64::try_from(now).map_err(|_| CredentialError::InvalidRequest("time out of range"))?;
+        let issued_at =
+            u64::try_from(now).map_err(|_| CredentialError::InvalidRequest("time out of range"))?;
         let today = china_date(now).ok_or(CredentialError::InvalidRequest("time out of range"))?;
 
         let mut known: BTreeSet<usize> = BTreeSet::new();
@@ -163,10 +186,16 @@ impl HolderCredential {
         for claim in claims {
             let slot = claim.slot();
             let (Some(value), Some(salt)) = (self.values.get(&slot), self.salts.get(&slot)) else {
-                return Err(CredentialError::CannotProve("the credential has no such claim"));
+                return Err(CredentialError::CannotProve(
+                    "the credential has no such claim",
+                ));
             };
             known.insert(usize::from(slot));
-            disclosures.push(Value::Array(vec![cbor::uint(slot), Value::Bytes(salt.to_vec()), value.to_cbor()]));
+            disclosures.push(Value::Array(vec![
+                cbor::uint(slot),
+                Value::Bytes(salt.to_vec()),
+                value.to_cbor(),
+            ]));
         }
 
         let mut age_proofs = Vec::new();
@@ -176,17 +205,29 @@ impl HolderCredential {
                 DerivedRequest::AgeUnder(n) => (AGE_UNDER, n, self.prove_age_under(n, today)?),
                 DerivedRequest::AgeRange => continue,
             };
-            known.insert(usize::from(if kind == AGE_OVER { SLOT_AGE_OLDER } else { SLOT_AGE_YOUNGER }));
-            age_proofs.push(Value::Array(vec![cbor::uint(kind), cbor::uint(n), Value::Bytes(value.to_vec())]));
+            known.insert(usize::from(if kind == AGE_OVER {
+                SLOT_AGE_OLDER
+            } else {
+                SLOT_AGE_YOUNGER
+            }));
+            age_proofs.push(Value::Array(vec![
+                cbor::uint(kind),
+                cbor::uint(n),
+                Value::Bytes(value.to_vec()),
+            ]));
         }
 
         let known: Vec<usize> = known.into_iter().collect();
         let proof: Vec<Value> = if known.is_empty() {
             Vec::new()
         } else {
-            merkle::multiproof(suite, &self.leaves, &known).into_iter().map(|h| Value::Bytes(h.to_vec())).collect()
+            merkle::multiproof(suite, &self.leaves, &known)
+                .into_iter()
+                .map(|h| Value::Bytes(h.to_vec()))
+                .collect()
         };
-        let pairwise = super::issuer::pairwise_bytes(suite, &self.pairwise_key, &request.audience).to_vec();
+        let pairwise =
+            super::issuer::pairwise_bytes(suite, &self.pairwise_key, &request.audience).to_vec();
         let body = Value::Array(vec![
             Value::Array(disclosures.clone()),
             Value::Array(age_proofs.clone()),
@@ -221,12 +262,19 @@ impl HolderCredential {
             cbor::uint(request.mode.code()),
             Value::Bytes(signature.to_vec()),
         ]);
-        Ok(format!("{PRESENTATION_PREFIX}{}", base45::encode(&cbor::encode(&presentation))))
+        Ok(format!(
+            "{PRESENTATION_PREFIX}{}",
+            base45::encode(&cbor::encode(&presentation))
+        ))
     }
 
     /// The requested statements with `age_range` expanded to the holder's
     /// bracket, deduplicated and sorted.
-    fn age_statements(&self, requested: &[DerivedRequest], today: time::Date) -> BTreeSet<DerivedRequest> {
+    fn age_statements(
+        &self,
+        requested: &[DerivedRequest],
+        today: time::Date,
+    ) -> BTreeSet<DerivedRequest> {
         let mut out = BTreeSet::new();
         for request in requested {
             match *request {
@@ -248,30 +296,48 @@ impl HolderCredential {
     }
 
     fn prove_age_over(&self, n: u32, today: time::Date) -> Result<merkle::Hash16, CredentialError> {
-        let latest = latest_birth_for_age(today, n).ok_or(CredentialError::InvalidRequest("age threshold"))?;
+        let latest = latest_birth_for_age(today, n)
+            .ok_or(CredentialError::InvalidRequest("age threshold"))?;
         if self.birth_date > latest {
-            return Err(CredentialError::CannotProve("the holder is younger than the threshold"));
+            return Err(CredentialError::CannotProve(
+                "the holder is younger than the threshold",
+            ));
         }
         let threshold = latest.min(self.issued_on);
         let k = threshold.to_julian_day() - self.birth_date.to_julian_day();
         u32::try_from(k)
             .ok()
             .and_then(|k| self.older.at(k))
-            .ok_or(CredentialError::CannotProve("age_over is outside the chain"))
+            .ok_or(CredentialError::CannotProve(
+                "age_over is outside the chain",
+            ))
     }
 
-    fn prove_age_under(&self, n: u32, today: time::Date) -> Result<merkle::Hash16, CredentialError> {
-        let latest = latest_birth_for_age(today, n).ok_or(CredentialError::InvalidRequest("age threshold"))?;
-        let earliest = latest.next_day().ok_or(CredentialError::InvalidRequest("age threshold"))?;
+    fn prove_age_under(
+        &self,
+        n: u32,
+        today: time::Date,
+    ) -> Result<merkle::Hash16, CredentialError> {
+        let latest = latest_birth_for_age(today, n)
+            .ok_or(CredentialError::InvalidRequest("age threshold"))?;
+        let earliest = latest
+            .next_day()
+            .ok_or(CredentialError::InvalidRequest("age threshold"))?;
         if self.birth_date < earliest {
-            return Err(CredentialError::CannotProve("the holder is not younger than the threshold"));
+            return Err(CredentialError::CannotProve(
+                "the holder is not younger than the threshold",
+            ));
         }
-        let chain = self.younger.as_ref().ok_or(CredentialError::CannotProve("age_under is outside the chain"))?;
+        let chain = self.younger.as_ref().ok_or(CredentialError::CannotProve(
+            "age_under is outside the chain",
+        ))?;
         let threshold = earliest.max(self.younger_floor);
         let k = self.birth_date.to_julian_day() - threshold.to_julian_day();
         u32::try_from(k)
             .ok()
             .and_then(|k| chain.at(k))
-            .ok_or(CredentialError::CannotProve("age_under is outside the chain"))
+            .ok_or(CredentialError::CannotProve(
+                "age_under is outside the chain",
+            ))
     }
 }

@@ -59,7 +59,10 @@ impl StatusList {
         if bits.len() != len.div_ceil(8) as usize || u64::from(len) > MAX_BITS {
             return Err(malformed());
         }
-        Ok(Self { bits: bits.to_vec(), len })
+        Ok(Self {
+            bits: bits.to_vec(),
+            len,
+        })
     }
 
     /// The COSE payload: `[1, issued_at, max_age_secs, len, zlib(bits)]`.
@@ -86,19 +89,25 @@ pub struct VerifiedStatusList {
 impl VerifiedStatusList {
     /// Checks a signed status list against the trusted issuer keys.
     pub fn verify(token: &[u8], trusted_issuers: &[VerifyingKey]) -> Result<Self, CredentialError> {
-        let sign1 = Sign1::parse(token, "status list").map_err(|_| CredentialError::BadStatusList)?;
+        let sign1 =
+            Sign1::parse(token, "status list").map_err(|_| CredentialError::BadStatusList)?;
         let key = trusted_key(trusted_issuers, &sign1.kid).ok_or(CredentialError::UnknownIssuer)?;
         if !sign1.verify(key) {
             return Err(CredentialError::BadStatusList);
         }
         let bad = |_| CredentialError::BadStatusList;
-        let mut items = cbor::Items::new(cbor::decode(sign1.payload(), "status list").map_err(bad)?, "status list")
-            .map_err(bad)?;
+        let mut items = cbor::Items::new(
+            cbor::decode(sign1.payload(), "status list").map_err(bad)?,
+            "status list",
+        )
+        .map_err(bad)?;
         if items.uint().map_err(bad)? != STATUS_VERSION {
             return Err(CredentialError::BadStatusList);
         }
-        let issued_at = i64::try_from(items.uint().map_err(bad)?).map_err(|_| CredentialError::BadStatusList)?;
-        let max_age_secs = u32::try_from(items.uint().map_err(bad)?).map_err(|_| CredentialError::BadStatusList)?;
+        let issued_at = i64::try_from(items.uint().map_err(bad)?)
+            .map_err(|_| CredentialError::BadStatusList)?;
+        let max_age_secs = u32::try_from(items.uint().map_err(bad)?)
+            .map_err(|_| CredentialError::BadStatusList)?;
         let len = items.uint().map_err(bad)?;
         let compressed = items.bytes().map_err(bad)?;
         items.end().map_err(bad)?;
@@ -112,7 +121,12 @@ impl VerifiedStatusList {
             return Err(CredentialError::BadStatusList);
         }
         let len = u32::try_from(len).map_err(|_| CredentialError::BadStatusList)?;
-        Ok(Self { issuer_key_id: sign1.kid, issued_at, max_age_secs, list: StatusList { bits, len } })
+        Ok(Self {
+            issuer_key_id: sign1.kid,
+            issued_at,
+            max_age_secs,
+            list: StatusList { bits, len },
+        })
     }
 
     /// Fails closed: a list past its maximum age is an error, not "not revoked".
@@ -139,7 +153,12 @@ mod tests {
         list.revoke(9);
         list.revoke(0);
         assert_eq!(list.len(), 10);
-        assert!(list.is_revoked(9) && list.is_revoked(0) && !list.is_revoked(1) && !list.is_revoked(1000));
+        assert!(
+            list.is_revoked(9)
+                && list.is_revoked(0)
+                && !list.is_revoked(1)
+                && !list.is_revoked(1000)
+        );
         assert_eq!(StatusList::from_bytes(&list.to_bytes()).unwrap(), list);
         assert!(StatusList::from_bytes(&[0, 0, 0, 9, 0]).is_err());
         assert!(StatusList::from_bytes(&[1]).is_err());

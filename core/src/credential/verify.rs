@@ -10,8 +10,9 @@ use super::issuer::hex;
 use super::merkle::{self, Hash16};
 use super::presentation::{AGE_OVER, AGE_UNDER, audience_hint, transcript};
 use super::{
-    AssuranceMode, Claim, ClaimValue, CredentialError, FORMAT_VERSION, Mso, PRESENTATION_PREFIX, SLOT_AGE_OLDER,
-    SLOT_AGE_YOUNGER, Sign1, VerifiedStatusList, base45, cbor, china_date, device_tbs, trusted_key,
+    AssuranceMode, Claim, ClaimValue, CredentialError, FORMAT_VERSION, Mso, PRESENTATION_PREFIX,
+    SLOT_AGE_OLDER, SLOT_AGE_YOUNGER, Sign1, VerifiedStatusList, base45, cbor, china_date,
+    device_tbs, trusted_key,
 };
 use crate::crypto::{Suite, VerifyingKey, signature_raw_to_der};
 
@@ -96,9 +97,14 @@ fn derived_names<S: serde::Serializer>(derived: &[DerivedClaim], s: S) -> Result
 }
 
 /// Verifies QR text against `policy`. Each rejection has its own error kind.
-pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresentation, CredentialError> {
+pub fn verify(
+    text: &str,
+    policy: &VerificationPolicy,
+) -> Result<VerifiedPresentation, CredentialError> {
     let text = text.trim();
-    let encoded = text.strip_prefix(PRESENTATION_PREFIX).ok_or(CredentialError::NotOurFormat)?;
+    let encoded = text
+        .strip_prefix(PRESENTATION_PREFIX)
+        .ok_or(CredentialError::NotOurFormat)?;
     if text.len() > MAX_TEXT_LEN {
         return Err(CredentialError::Malformed("presentation too long"));
     }
@@ -112,7 +118,8 @@ pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresent
     // 1. The issuer: known, and its signature holds.
     let mso_bytes = items.bytes()?;
     let sign1 = Sign1::parse(&mso_bytes, "issuer-signed data")?;
-    let issuer = trusted_key(&policy.trusted_issuers, &sign1.kid).ok_or(CredentialError::UnknownIssuer)?;
+    let issuer =
+        trusted_key(&policy.trusted_issuers, &sign1.kid).ok_or(CredentialError::UnknownIssuer)?;
     if !sign1.verify(issuer) {
         return Err(CredentialError::BadIssuerSignature);
     }
@@ -131,10 +138,12 @@ pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresent
     let validity = items.uint()?;
     let hint = items.fixed::<4>()?;
     let nonce = items.optional_bytes()?;
-    let mode = AssuranceMode::from_code(items.uint()?).ok_or(CredentialError::Malformed("assurance mode"))?;
+    let mode = AssuranceMode::from_code(items.uint()?)
+        .ok_or(CredentialError::Malformed("assurance mode"))?;
     let signature = items.fixed::<64>()?;
     items.end()?;
-    let presented_at = i64::try_from(issued_at).map_err(|_| CredentialError::Malformed("timestamp"))?;
+    let presented_at =
+        i64::try_from(issued_at).map_err(|_| CredentialError::Malformed("timestamp"))?;
 
     // 3. Credential validity.
     if policy.now < mso.not_before.saturating_sub(policy.max_skew_secs) {
@@ -149,12 +158,16 @@ pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresent
     let mut claims = BTreeMap::new();
     for entry in cbor::Items::new(disclosures_value.clone(), "disclosures")?.rest() {
         let mut entry = cbor::Items::new(entry, "disclosure")?;
-        let slot = u8::try_from(entry.uint()?).map_err(|_| CredentialError::Malformed("disclosure"))?;
+        let slot =
+            u8::try_from(entry.uint()?).map_err(|_| CredentialError::Malformed("disclosure"))?;
         let claim = Claim::from_slot(slot).ok_or(CredentialError::Malformed("disclosure"))?;
         let salt = entry.fixed::<16>()?;
         let value = ClaimValue::from_cbor(claim, entry.value()?)?;
         entry.end()?;
-        known.insert(usize::from(slot), merkle::leaf(suite, slot, &salt, value.as_hash_input()));
+        known.insert(
+            usize::from(slot),
+            merkle::leaf(suite, slot, &salt, value.as_hash_input()),
+        );
         claims.insert(claim, value);
     }
     let today = china_date(presented_at).ok_or(CredentialError::Malformed("timestamp"))?;
@@ -163,19 +176,35 @@ pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresent
     for entry in cbor::Items::new(age_value.clone(), "age proofs")?.rest() {
         let mut entry = cbor::Items::new(entry, "age proof")?;
         let kind = entry.uint()?;
-        let n = u32::try_from(entry.uint()?).ok().filter(|n| *n <= 150).ok_or(CredentialError::Malformed("age proof"))?;
+        let n = u32::try_from(entry.uint()?)
+            .ok()
+            .filter(|n| *n <= 150)
+            .ok_or(CredentialError::Malformed("age proof"))?;
         let revealed = entry.fixed::<16>()?;
         entry.end()?;
-        let latest = latest_birth_for_age(today, n).ok_or(CredentialError::Malformed("age proof"))?;
+        let latest =
+            latest_birth_for_age(today, n).ok_or(CredentialError::Malformed("age proof"))?;
         let (slot, steps, claim) = match kind {
             AGE_OVER => {
                 let threshold = latest.min(issued_on);
-                (SLOT_AGE_OLDER, issued_on.to_julian_day() - threshold.to_julian_day(), DerivedClaim::AgeOver(n))
+                (
+                    SLOT_AGE_OLDER,
+                    issued_on.to_julian_day() - threshold.to_julian_day(),
+                    DerivedClaim::AgeOver(n),
+                )
             }
             AGE_UNDER => {
-                let floor = years_before(issued_on, YOUNGER_SPAN_YEARS).ok_or(CredentialError::Malformed("validity"))?;
-                let earliest = latest.next_day().ok_or(CredentialError::Malformed("age proof"))?.max(floor);
-                (SLOT_AGE_YOUNGER, earliest.to_julian_day() - floor.to_julian_day(), DerivedClaim::AgeUnder(n))
+                let floor = years_before(issued_on, YOUNGER_SPAN_YEARS)
+                    .ok_or(CredentialError::Malformed("validity"))?;
+                let earliest = latest
+                    .next_day()
+                    .ok_or(CredentialError::Malformed("age proof"))?
+                    .max(floor);
+                (
+                    SLOT_AGE_YOUNGER,
+                    earliest.to_julian_day() - floor.to_julian_day(),
+                    DerivedClaim::AgeUnder(n),
+                )
             }
             _ => return Err(CredentialError::Malformed("age proof")),
         };
@@ -183,7 +212,10 @@ pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresent
         let top = iterate(suite, revealed, steps);
         let leaf = merkle::leaf(suite, slot, &[], &top);
         // Two proofs on one chain must reach the same top.
-        if known.insert(usize::from(slot), leaf).is_some_and(|earlier| earlier != leaf) {
+        if known
+            .insert(usize::from(slot), leaf)
+            .is_some_and(|earlier| earlier != leaf)
+        {
             return Err(CredentialError::DigestMismatch);
         }
         derived.push(claim);
@@ -191,12 +223,14 @@ pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresent
     let mut proof = Vec::new();
     for node in cbor::Items::new(proof_value.clone(), "tree proof")?.rest() {
         match node {
-            ciborium::Value::Bytes(b) => proof.push(Hash16::try_from(b).map_err(|_| CredentialError::Malformed("tree proof"))?),
+            ciborium::Value::Bytes(b) => proof
+                .push(Hash16::try_from(b).map_err(|_| CredentialError::Malformed("tree proof"))?),
             _ => return Err(CredentialError::Malformed("tree proof")),
         }
     }
     if !known.is_empty() {
-        let root = merkle::root_from_proof(suite, &known, &proof).ok_or(CredentialError::DigestMismatch)?;
+        let root = merkle::root_from_proof(suite, &known, &proof)
+            .ok_or(CredentialError::DigestMismatch)?;
         if root != mso.root {
             return Err(CredentialError::DigestMismatch);
         }
@@ -213,10 +247,27 @@ pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresent
     {
         return Err(CredentialError::WrongNonce);
     }
-    let body = ciborium::Value::Array(vec![disclosures_value, age_value, proof_value, ciborium::Value::Bytes(pairwise.to_vec())]);
-    let transcript = transcript(suite, &policy.audience, issued_at, validity, nonce.as_deref(), mode, &mso_bytes, &body);
+    let body = ciborium::Value::Array(vec![
+        disclosures_value,
+        age_value,
+        proof_value,
+        ciborium::Value::Bytes(pairwise.to_vec()),
+    ]);
+    let transcript = transcript(
+        suite,
+        &policy.audience,
+        issued_at,
+        validity,
+        nonce.as_deref(),
+        mode,
+        &mso_bytes,
+        &body,
+    );
     mso.device_key
-        .verify(&device_tbs(mso.device_key.suite(), &transcript), &signature_raw_to_der(&signature))
+        .verify(
+            &device_tbs(mso.device_key.suite(), &transcript),
+            &signature_raw_to_der(&signature),
+        )
         .map_err(|_| CredentialError::BadDeviceSignature)?;
 
     // 6. Fresh.
@@ -224,12 +275,20 @@ pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresent
         return Err(CredentialError::FutureTimestamp);
     }
     let validity = i64::try_from(validity).map_err(|_| CredentialError::Malformed("validity"))?;
-    if policy.now > presented_at.saturating_add(validity).saturating_add(policy.max_skew_secs) {
+    if policy.now
+        > presented_at
+            .saturating_add(validity)
+            .saturating_add(policy.max_skew_secs)
+    {
         return Err(CredentialError::StalePresentation);
     }
 
     // 7. Not revoked, by a list that is fresh enough.
-    match policy.status_lists.iter().find(|l| l.issuer_key_id == sign1.kid) {
+    match policy
+        .status_lists
+        .iter()
+        .find(|l| l.issuer_key_id == sign1.kid)
+    {
         Some(list) => list.check(mso.status_index, policy.now)?,
         None if policy.require_status => return Err(CredentialError::StatusListMissing),
         None => {}
@@ -254,12 +313,34 @@ pub fn verify(text: &str, policy: &VerificationPolicy) -> Result<VerifiedPresent
 /// The tightest bracket the statements establish, when it has both ends (or
 /// is the open top bracket of `age_range`).
 fn age_range(derived: &[DerivedClaim]) -> Option<String> {
-    let lo = derived.iter().filter_map(|d| if let DerivedClaim::AgeOver(n) = d { Some(*n) } else { None }).max();
-    let hi = derived.iter().filter_map(|d| if let DerivedClaim::AgeUnder(n) = d { Some(*n) } else { None }).min();
+    let lo = derived
+        .iter()
+        .filter_map(|d| {
+            if let DerivedClaim::AgeOver(n) = d {
+                Some(*n)
+            } else {
+                None
+            }
+        })
+        .max();
+    let hi = derived
+        .iter()
+        .filter_map(|d| {
+            if let DerivedClaim::AgeUnder(n) = d {
+                Some(*n)
+            } else {
+                None
+            }
+        })
+        .min();
     match (lo, hi) {
         (Some(lo), Some(hi)) if hi > lo => Some(format!("{lo}-{}", hi - 1)),
-        (Some(lo), None) if lo == *super::presentation::AGE_RANGE_BOUNDS.last()? => Some(format!("{lo}+")),
-        (None, Some(hi)) if hi == super::presentation::AGE_RANGE_BOUNDS[0] => Some(format!("0-{}", hi - 1)),
+        (Some(lo), None) if lo == *super::presentation::AGE_RANGE_BOUNDS.last()? => {
+            Some(format!("{lo}+"))
+        }
+        (None, Some(hi)) if hi == super::presentation::AGE_RANGE_BOUNDS[0] => {
+            Some(format!("0-{}", hi - 1))
+        }
         _ => None,
     }
 }

@@ -128,14 +128,22 @@ pub(crate) struct P256VerifyingKey {
 impl P256VerifyingKey {
     /// From a SEC1 point, uncompressed (`04 || x || y`) or compressed (`02/03 || x`).
     pub(crate) fn from_sec1(point: &[u8]) -> Result<Self, CryptoError> {
-        let err = || CryptoError::KeyEncoding { expected: "P-256 public key point" };
-        let well_formed = matches!((point.len(), point.first()), (65, Some(0x04)) | (33, Some(0x02 | 0x03)));
+        let err = || CryptoError::KeyEncoding {
+            expected: "P-256 public key point",
+        };
+        let well_formed = matches!(
+            (point.len(), point.first()),
+            (65, Some(0x04)) | (33, Some(0x02 | 0x03))
+        );
         if !well_formed {
             return Err(err());
         }
         let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point).map_err(|_| err())?;
         if point.len() == 65 {
-            return Ok(Self { parsed, point: point.to_vec() });
+            return Ok(Self {
+                parsed,
+                point: point.to_vec(),
+            });
         }
         // AWS-LC decompressed and checked the point; read the uncompressed form
         // back from its SubjectPublicKeyInfo encoding.
@@ -147,8 +155,12 @@ impl P256VerifyingKey {
         if uncompressed.len() != 65 {
             return Err(err());
         }
-        let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &uncompressed).map_err(|_| err())?;
-        Ok(Self { parsed, point: uncompressed })
+        let parsed =
+            ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &uncompressed).map_err(|_| err())?;
+        Ok(Self {
+            parsed,
+            point: uncompressed,
+        })
     }
 
     pub(crate) fn sec1_uncompressed(&self) -> Vec<u8> {

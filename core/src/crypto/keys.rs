@@ -293,7 +293,11 @@ pub fn signature_der_to_raw(der: &[u8]) -> Result<[u8; 64], CryptoError> {
         if value[0] & 0x80 != 0 || (len > 1 && value[0] == 0 && value[1] & 0x80 == 0) {
             return None;
         }
-        let value = if value[0] == 0 && len > 1 { &value[1..] } else { value };
+        let value = if value[0] == 0 && len > 1 {
+            &value[1..]
+        } else {
+            value
+        };
         (value.len() <= 32).then_some((value, rest))
     }
     let parse = || -> Option<[u8; 64]> {
@@ -318,7 +322,10 @@ pub fn signature_der_to_raw(der: &[u8]) -> Result<[u8; 64], CryptoError> {
 /// Converts a fixed 64-byte `r || s` signature into DER.
 pub fn signature_raw_to_der(raw: &[u8; 64]) -> Vec<u8> {
     fn integer(out: &mut Vec<u8>, value: &[u8]) {
-        let start = value.iter().position(|&b| b != 0).unwrap_or(value.len() - 1);
+        let start = value
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(value.len() - 1);
         let value = &value[start..];
         let pad = value[0] & 0x80 != 0;
         out.push(0x02);
@@ -357,7 +364,10 @@ mod tests {
         let mut raw = [0u8; 64];
         raw[31] = 1;
         raw[32] = 0x80;
-        assert_eq!(signature_der_to_raw(&signature_raw_to_der(&raw)).unwrap(), raw);
+        assert_eq!(
+            signature_der_to_raw(&signature_raw_to_der(&raw)).unwrap(),
+            raw
+        );
         let bad: [&[u8]; 4] = [
             &[],
             &[0x30, 0x00],
@@ -372,13 +382,19 @@ mod tests {
     #[test]
     fn compressed_points_round_trip_and_key_ids_differ() {
         for suite in Suite::ALL {
-            let key = SigningKey::generate(suite).unwrap().verifying_key().unwrap();
+            let key = SigningKey::generate(suite)
+                .unwrap()
+                .verifying_key()
+                .unwrap();
             let compressed = key.to_sec1_compressed();
             assert_eq!(compressed.len(), 33);
             let back = VerifyingKey::from_sec1(suite, &compressed).unwrap();
             assert_eq!(back, key);
             assert_eq!(back.to_sec1_uncompressed(), key.to_sec1_uncompressed());
-            let other = SigningKey::generate(suite).unwrap().verifying_key().unwrap();
+            let other = SigningKey::generate(suite)
+                .unwrap()
+                .verifying_key()
+                .unwrap();
             assert_ne!(key.key_id(), other.key_id());
         }
     }

@@ -31,7 +31,7 @@ pub enum CryptoCommand {
     },
 }
 
-fn parse_suite(s: &str) -> Result<Suite, String> {
+pub(crate) fn parse_suite(s: &str) -> Result<Suite, String> {
     s.parse().map_err(|_| "expected `gm` or `intl`".to_string())
 }
 

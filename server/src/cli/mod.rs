@@ -3,6 +3,7 @@
 
 pub mod crypto;
 pub mod id;
+pub mod netid;
 pub mod serve;
 
 use std::path::Path;
