@@ -3,3 +3,4 @@ pub mod crypto;
 pub mod identity;
 pub mod qr;
 pub mod scan;
+pub mod wallet;

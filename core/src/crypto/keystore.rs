@@ -13,6 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use thiserror::Error;
 
+use zeroize::Zeroizing;
+
 use super::{CryptoError, SigningKey, Suite, VerifyingKey};
 
 /// The name of a key in a store: 1 to 64 characters from `A-Z a-z 0-9 . _ -`,
@@ -87,18 +89,40 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     fn public_key(&self, alias: &KeyAlias) -> Result<VerifyingKey, KeyStoreError>;
     /// Signs `message` with `alias`: a DER signature of the key's suite.
     fn sign(&self, alias: &KeyAlias, message: &[u8]) -> Result<Vec<u8>, KeyStoreError>;
-    /// Deletes `alias`; `Ok(false)` when there was no such key.
+    /// Deletes `alias` (a signing or a wrapping key); `Ok(false)` when there was no such key.
     fn delete(&self, alias: &KeyAlias) -> Result<bool, KeyStoreError>;
+    /// Generates a wrapping key under `alias` for [`KeyStore::wrap`]: an
+    /// AES-GCM key in Android Keystore, an ECIES key pair in the Secure
+    /// Enclave, an SM4-GCM or AES-256-GCM key in software.
+    fn generate_wrapping_key(&self, alias: &KeyAlias, suite: Suite) -> Result<(), KeyStoreError>;
+    /// Encrypts a small secret (the wallet's data key) under the wrapping key
+    /// `alias`, bound to `aad`.
+    fn wrap(&self, alias: &KeyAlias, aad: &[u8], secret: &[u8]) -> Result<Vec<u8>, KeyStoreError>;
+    /// Reverses [`KeyStore::wrap`]; fails (YW-1106) with another key or `aad`.
+    fn unwrap(
+        &self,
+        alias: &KeyAlias,
+        aad: &[u8],
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeyStoreError>;
     /// Whether private keys are held in hardware (Secure Enclave, StrongBox, TEE).
     fn is_hardware_backed(&self) -> bool {
         false
     }
 }
 
-/// Keys in process memory, optionally persisted as PKCS#8 PEM files.
+/// Keys in process memory, optionally persisted in a directory: signing keys
+/// as PKCS#8 PEM files (`<alias>.pem`), wrapping keys as `<alias>.wrap`
+/// (`<suite>:<hex>`), both mode 0600.
 pub struct SoftwareKeyStore {
-    keys: Mutex<HashMap<KeyAlias, SigningKey>>,
+    keys: Mutex<HashMap<KeyAlias, StoredKey>>,
     dir: Option<PathBuf>,
+}
+
+#[derive(Clone)]
+enum StoredKey {
+    Signing(SigningKey),
+    Wrapping(Suite, Zeroizing<Vec<u8>>),
 }
 
 impl SoftwareKeyStore {
@@ -110,24 +134,32 @@ impl SoftwareKeyStore {
         }
     }
 
-    /// A store persisted in `dir` (created if missing), one `<alias>.pem` per key.
+    /// A store persisted in `dir` (created if missing).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, KeyStoreError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(storage_error)?;
         let mut keys = HashMap::new();
         for entry in std::fs::read_dir(&dir).map_err(storage_error)? {
             let path = entry.map_err(storage_error)?.path();
-            let Some(alias) = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".pem"))
-                .and_then(|n| KeyAlias::new(n).ok())
-            else {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            let pem =
-                zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(storage_error)?);
-            keys.insert(alias, SigningKey::from_pkcs8_pem(&pem)?);
+            let parsed = if let Some(alias) = name
+                .strip_suffix(".pem")
+                .and_then(|n| KeyAlias::new(n).ok())
+            {
+                let pem = Zeroizing::new(std::fs::read_to_string(&path).map_err(storage_error)?);
+                (alias, StoredKey::Signing(SigningKey::from_pkcs8_pem(&pem)?))
+            } else if let Some(alias) = name
+                .strip_suffix(".wrap")
+                .and_then(|n| KeyAlias::new(n).ok())
+            {
+                let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(storage_error)?);
+                (alias, parse_wrapping_key(&text)?)
+            } else {
+                continue;
+            };
+            keys.insert(parsed.0, parsed.1);
         }
         Ok(Self {
             keys: Mutex::new(keys),
@@ -135,21 +167,48 @@ impl SoftwareKeyStore {
         })
     }
 
-    /// Imports an existing key under `alias` (for the CLI and tests).
+    /// Imports an existing signing key under `alias` (for the CLI and tests).
     pub fn insert(&self, alias: &KeyAlias, key: SigningKey) -> Result<VerifyingKey, KeyStoreError> {
+        let public = key.verifying_key()?;
+        self.store(alias, StoredKey::Signing(key))?;
+        Ok(public)
+    }
+
+    fn store(&self, alias: &KeyAlias, key: StoredKey) -> Result<(), KeyStoreError> {
         let mut keys = self.lock();
         if keys.contains_key(alias) {
             return Err(KeyStoreError::AliasExists);
         }
-        let public = key.verifying_key()?;
         if let Some(dir) = &self.dir {
-            write_private_pem(&dir.join(format!("{alias}.pem")), &key)?;
+            match &key {
+                StoredKey::Signing(signing) => {
+                    write_private_pem(&dir.join(format!("{alias}.pem")), signing)?
+                }
+                StoredKey::Wrapping(suite, bytes) => {
+                    let text = Zeroizing::new(format!("{suite}:{}", hex_lower(bytes)));
+                    write_secret_file(&dir.join(format!("{alias}.wrap")), text.as_bytes())?;
+                }
+            }
         }
         keys.insert(alias.clone(), key);
-        Ok(public)
+        Ok(())
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<KeyAlias, SigningKey>> {
+    fn signing_key(&self, alias: &KeyAlias) -> Result<SigningKey, KeyStoreError> {
+        match self.lock().get(alias) {
+            Some(StoredKey::Signing(key)) => Ok(key.clone()),
+            _ => Err(KeyStoreError::NotFound),
+        }
+    }
+
+    fn wrapping_key(&self, alias: &KeyAlias) -> Result<super::AeadKey, KeyStoreError> {
+        match self.lock().get(alias) {
+            Some(StoredKey::Wrapping(suite, bytes)) => Ok(suite.aead_key(bytes)?),
+            _ => Err(KeyStoreError::NotFound),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<KeyAlias, StoredKey>> {
         // A panic while holding the lock cannot leave the map half-updated
         // (every update is a single insert/remove), so a poisoned lock is usable.
         self.keys
@@ -164,30 +223,48 @@ impl KeyStore for SoftwareKeyStore {
     }
 
     fn public_key(&self, alias: &KeyAlias) -> Result<VerifyingKey, KeyStoreError> {
-        Ok(self
-            .lock()
-            .get(alias)
-            .ok_or(KeyStoreError::NotFound)?
-            .verifying_key()?)
+        Ok(self.signing_key(alias)?.verifying_key()?)
     }
 
     fn sign(&self, alias: &KeyAlias, message: &[u8]) -> Result<Vec<u8>, KeyStoreError> {
-        // Clone out of the lock so that concurrent signers do not serialise.
-        let key = self
-            .lock()
-            .get(alias)
-            .cloned()
-            .ok_or(KeyStoreError::NotFound)?;
-        Ok(key.sign(message)?)
+        // Cloned out of the lock so that concurrent signers do not serialise.
+        Ok(self.signing_key(alias)?.sign(message)?)
     }
 
     fn delete(&self, alias: &KeyAlias) -> Result<bool, KeyStoreError> {
         let mut keys = self.lock();
-        let existed = keys.remove(alias).is_some();
-        if existed && let Some(dir) = &self.dir {
-            std::fs::remove_file(dir.join(format!("{alias}.pem"))).map_err(storage_error)?;
+        let Some(removed) = keys.remove(alias) else {
+            return Ok(false);
+        };
+        if let Some(dir) = &self.dir {
+            let file = match removed {
+                StoredKey::Signing(_) => format!("{alias}.pem"),
+                StoredKey::Wrapping(..) => format!("{alias}.wrap"),
+            };
+            std::fs::remove_file(dir.join(file)).map_err(storage_error)?;
         }
-        Ok(existed)
+        Ok(true)
+    }
+
+    fn generate_wrapping_key(&self, alias: &KeyAlias, suite: Suite) -> Result<(), KeyStoreError> {
+        let mut bytes = Zeroizing::new(vec![0u8; suite.aead_key_len()]);
+        super::random_bytes(&mut bytes)?;
+        self.store(alias, StoredKey::Wrapping(suite, bytes))
+    }
+
+    fn wrap(&self, alias: &KeyAlias, aad: &[u8], secret: &[u8]) -> Result<Vec<u8>, KeyStoreError> {
+        Ok(self.wrapping_key(alias)?.seal(aad, secret)?)
+    }
+
+    fn unwrap(
+        &self,
+        alias: &KeyAlias,
+        aad: &[u8],
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeyStoreError> {
+        Ok(Zeroizing::new(
+            self.wrapping_key(alias)?.open(aad, wrapped)?,
+        ))
     }
 }
 
@@ -202,19 +279,51 @@ impl fmt::Debug for SoftwareKeyStore {
     }
 }
 
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `<suite>:<hex>` as written by [`SoftwareKeyStore`].
+fn parse_wrapping_key(text: &str) -> Result<StoredKey, KeyStoreError> {
+    let bad = || {
+        KeyStoreError::Crypto(CryptoError::KeyEncoding {
+            expected: "wrapping key file",
+        })
+    };
+    let (suite, hex) = text.trim().split_once(':').ok_or_else(bad)?;
+    let suite: Suite = suite.parse().map_err(|_| bad())?;
+    if hex.len() != suite.aead_key_len() * 2 {
+        return Err(bad());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(bad)?;
+    Ok(StoredKey::Wrapping(suite, Zeroizing::new(bytes)))
+}
+
 fn storage_error(e: std::io::Error) -> KeyStoreError {
     KeyStoreError::Storage(e.kind().to_string())
 }
 
-/// Writes a private key as PKCS#8 PEM, readable by the owner only, atomically
-/// (temporary file + rename), refusing to replace an existing file.
+/// Writes a private key as PKCS#8 PEM, readable by the owner only, atomically,
+/// refusing to replace an existing file.
 pub fn write_private_pem(path: &Path, key: &SigningKey) -> Result<(), KeyStoreError> {
+    write_secret_file(path, key.to_pkcs8_pem()?.as_bytes())
+}
+
+/// Writes `contents` with mode 0600 through a temporary file and a rename;
+/// refuses to replace an existing file.
+fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), KeyStoreError> {
     use std::io::Write;
     if path.exists() {
         return Err(KeyStoreError::AliasExists);
     }
-    let pem = key.to_pkcs8_pem()?;
-    let tmp = path.with_extension("pem.tmp");
+    let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -223,7 +332,7 @@ pub fn write_private_pem(path: &Path, key: &SigningKey) -> Result<(), KeyStoreEr
         options.mode(0o600);
     }
     let mut file = options.open(&tmp).map_err(storage_error)?;
-    file.write_all(pem.as_bytes())
+    file.write_all(contents)
         .and_then(|()| file.sync_all())
         .map_err(storage_error)?;
     std::fs::rename(&tmp, path).map_err(storage_error)
@@ -303,6 +412,45 @@ mod tests {
         pb.verify(b"m", &store.sign(&b, b"m").unwrap()).unwrap();
         store.delete(&a).unwrap();
         assert!(!dir.path().join("a.pem").exists());
+    }
+
+    #[test]
+    fn wrapping_keys_wrap_and_persist() {
+        for suite in Suite::ALL {
+            let dir = tempfile::tempdir().unwrap();
+            let alias = KeyAlias::new("wallet").unwrap();
+            let wrapped = {
+                let store = SoftwareKeyStore::open(dir.path()).unwrap();
+                store.generate_wrapping_key(&alias, suite).unwrap();
+                assert!(matches!(
+                    store.generate_wrapping_key(&alias, suite),
+                    Err(KeyStoreError::AliasExists)
+                ));
+                // A wrapping key is not a signing key.
+                assert!(matches!(
+                    store.sign(&alias, b"x"),
+                    Err(KeyStoreError::NotFound)
+                ));
+                store.wrap(&alias, b"aad", b"data key").unwrap()
+            };
+            let store = SoftwareKeyStore::open(dir.path()).unwrap();
+            assert_eq!(
+                store.unwrap(&alias, b"aad", &wrapped).unwrap().as_slice(),
+                b"data key"
+            );
+            assert_eq!(
+                store.unwrap(&alias, b"other", &wrapped).unwrap_err().code(),
+                "YW-1106"
+            );
+            let other = SoftwareKeyStore::in_memory();
+            other.generate_wrapping_key(&alias, suite).unwrap();
+            assert_eq!(
+                other.unwrap(&alias, b"aad", &wrapped).unwrap_err().code(),
+                "YW-1106"
+            );
+            assert!(store.delete(&alias).unwrap());
+            assert!(!dir.path().join("wallet.wrap").exists());
+        }
     }
 
     #[test]

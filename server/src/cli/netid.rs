@@ -474,7 +474,12 @@ fn verify_command(
         (Some(text), _) => text,
         (None, Some(image)) => match qr::decode_png(&read_file(image)?) {
             Ok(mut texts) if !texts.is_empty() => texts.swap_remove(0),
-            Ok(_) => return reject("YW-1304", "no QR code found in the image".into()),
+            Ok(_) => {
+                return reject(
+                    qr::QrError::NotFound.code(),
+                    qr::QrError::NotFound.to_string(),
+                );
+            }
             Err(e) => return reject(e.code(), e.to_string()),
         },
         (None, None) => return Err(CliError::Usage("give --text or --image".into())),
