@@ -826,3 +826,31 @@ fn presentation_survives_the_qr_image_and_fits_version_15() {
         );
     }
 }
+
+/// QR version and size of typical presentations (recorded in docs/performance.md).
+#[test]
+fn presentation_sizes() {
+    use yiwang_core::qr::QrMatrix;
+    let cases = [
+        ("window: masked name + masked ID + age_over_18", "name_masked,id_number_masked,age_over_18", None),
+        ("age check only: age_over_18", "age_over_18", None),
+        ("age_range", "age_range", None),
+        ("login: network_id + 16-byte nonce", "network_id", Some(vec![7u8; 16])),
+        ("window + 16-byte nonce", "name_masked,id_number_masked,age_over_18", Some(vec![7u8; 16])),
+        ("everything", "name,id_number,birth_date,sex,region,photo_digest,network_id,name_masked,id_number_masked", None),
+    ];
+    for suite in Suite::ALL {
+        let f = fixture(suite);
+        for (name, list, nonce) in &cases {
+            let request = PresentationRequest {
+                nonce: nonce.clone(),
+                ..PresentationRequest::new(WINDOW).with_disclosure_list(list).unwrap()
+            };
+            let qr = f.present(&request, NOW).unwrap();
+            let version = QrMatrix::encode(&qr).unwrap().version();
+            let bytes = base45::decode(&qr[4..]).unwrap().len();
+            println!("| {suite} | {name} | {bytes} | {} | {version} |", qr.len());
+            assert!(version <= 20, "{name}: version {version}");
+        }
+    }
+}
