@@ -75,21 +75,39 @@ impl Setup {
         ]);
     }
 
-    fn issue(&self, device: &str, cred: &str) -> serde_json::Value {
-        json(&ok(&[
+    /// `yiwang netid issue` of claims.json for `device`, as it returns.
+    fn issue_output(&self, device: &str, cred: &str) -> Output {
+        let (issuer, holder_pub) = (self.p("issuer"), self.p(&format!("{device}.pub.pem")));
+        let (claims, out, at) = (
+            self.p("claims.json"),
+            self.p(cred),
+            (NOW - 3600).to_string(),
+        );
+        yiwang(&[
             "netid",
             "issue",
             "--issuer",
-            s(&self.p("issuer")),
+            s(&issuer),
             "--holder-pub",
-            s(&self.p(&format!("{device}.pub.pem"))),
+            s(&holder_pub),
             "--claims",
-            s(&self.p("claims.json")),
+            s(&claims),
             "--out",
-            s(&self.p(cred)),
+            s(&out),
             "--at",
-            &(NOW - 3600).to_string(),
-        ]))
+            &at,
+        ])
+    }
+
+    fn issue(&self, device: &str, cred: &str) -> serde_json::Value {
+        let out = self.issue_output(device, cred);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&String::from_utf8_lossy(&out.stdout))
     }
 
     fn present(&self, device: &str, cred: &str, extra: &[&str]) -> String {
@@ -301,18 +319,7 @@ fn bad_issuer_input_is_refused_with_exit_2() {
         r#"{"name": "张三", "id_number": "110105194912310021", "photo_digest": "00"}"#,
     )
     .unwrap();
-    let out = yiwang(&[
-        "netid",
-        "issue",
-        "--issuer",
-        s(&setup.p("issuer")),
-        "--holder-pub",
-        s(&setup.p("phone.pub.pem")),
-        "--claims",
-        s(&setup.p("claims.json")),
-        "--out",
-        s(&setup.p("x.bin")),
-    ]);
+    let out = setup.issue_output("phone", "x.bin");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -325,18 +332,7 @@ fn bad_issuer_input_is_refused_with_exit_2() {
         r#"{"name": "张三", "id_number": "11010519491231002X", "photo_digest": "00", "shoe": 42}"#,
     )
     .unwrap();
-    let out = yiwang(&[
-        "netid",
-        "issue",
-        "--issuer",
-        s(&setup.p("issuer")),
-        "--holder-pub",
-        s(&setup.p("phone.pub.pem")),
-        "--claims",
-        s(&setup.p("claims.json")),
-        "--out",
-        s(&setup.p("x.bin")),
-    ]);
+    let out = setup.issue_output("phone", "x.bin");
     assert_eq!(out.status.code(), Some(2));
     // init refuses a non-empty directory.
     assert_eq!(
