@@ -832,19 +832,37 @@ fn presentation_survives_the_qr_image_and_fits_version_15() {
 fn presentation_sizes() {
     use yiwang_core::qr::QrMatrix;
     let cases = [
-        ("window: masked name + masked ID + age_over_18", "name_masked,id_number_masked,age_over_18", None),
+        (
+            "window: masked name + masked ID + age_over_18",
+            "name_masked,id_number_masked,age_over_18",
+            None,
+        ),
         ("age check only: age_over_18", "age_over_18", None),
         ("age_range", "age_range", None),
-        ("login: network_id + 16-byte nonce", "network_id", Some(vec![7u8; 16])),
-        ("window + 16-byte nonce", "name_masked,id_number_masked,age_over_18", Some(vec![7u8; 16])),
-        ("everything", "name,id_number,birth_date,sex,region,photo_digest,network_id,name_masked,id_number_masked", None),
+        (
+            "login: network_id + 16-byte nonce",
+            "network_id",
+            Some(vec![7u8; 16]),
+        ),
+        (
+            "window + 16-byte nonce",
+            "name_masked,id_number_masked,age_over_18",
+            Some(vec![7u8; 16]),
+        ),
+        (
+            "everything",
+            "name,id_number,birth_date,sex,region,photo_digest,network_id,name_masked,id_number_masked",
+            None,
+        ),
     ];
     for suite in Suite::ALL {
         let f = fixture(suite);
         for (name, list, nonce) in &cases {
             let request = PresentationRequest {
                 nonce: nonce.clone(),
-                ..PresentationRequest::new(WINDOW).with_disclosure_list(list).unwrap()
+                ..PresentationRequest::new(WINDOW)
+                    .with_disclosure_list(list)
+                    .unwrap()
             };
             let qr = f.present(&request, NOW).unwrap();
             let version = QrMatrix::encode(&qr).unwrap().version();
@@ -852,5 +870,189 @@ fn presentation_sizes() {
             println!("| {suite} | {name} | {bytes} | {} | {version} |", qr.len());
             assert!(version <= 20, "{name}: version {version}");
         }
+    }
+}
+
+mod licences {
+    use super::*;
+    use yiwang_core::credential::{DocType, HolderCode, Licence};
+    use yiwang_core::identity::{LicenceId, RegionCode, Uscc};
+
+    pub fn marriage_certificate(holder_id: &str, valid_until: Option<time::Date>) -> Licence {
+        let issuer = Uscc::parse("91350100M000100Y43").unwrap();
+        Licence {
+            name: "结婚证".into(),
+            identifier: LicenceId::new("11100000000013338W011", &issuer, "J350100202600123", 1)
+                .unwrap(),
+            number: "J350100-2026-00123".into(),
+            issuer_name: "福州市鼓楼区民政局".into(),
+            issue_date: time::macros::date!(2026 - 05 - 20),
+            holder_name: "张三".into(),
+            holder: HolderCode::Citizen(IdNumber::parse(holder_id).unwrap()),
+            valid_from: time::macros::date!(2026 - 05 - 20),
+            valid_until,
+            jurisdiction: RegionCode::parse("350102").unwrap(),
+        }
+    }
+
+    fn issued(licence: &Licence) -> Fixture {
+        let mut f = fixture(Suite::Gm);
+        f.credential = f
+            .issuer
+            .issue_licence(licence, f.credential.device_key(), 7, NOW - 60)
+            .unwrap();
+        f
+    }
+
+    #[test]
+    fn licence_presentation_discloses_only_what_is_asked() {
+        let f = issued(&marriage_certificate("11010519491231002X", None));
+        assert_eq!(f.credential.doctype(), DocType::Licence);
+        assert_eq!(f.credential.valid_until(), None);
+        let request = PresentationRequest::new(WINDOW)
+            .with_disclosure_list("licence_name,type_code,number,holder_name_masked,valid_until")
+            .unwrap();
+        let qr = f.present(&request, NOW).unwrap();
+        let verified = verify(&qr, &f.policy()).unwrap();
+        assert_eq!(verified.doctype, DocType::Licence);
+        assert_eq!(text(&verified.claims, Claim::LicenceName), "结婚证");
+        assert_eq!(
+            text(&verified.claims, Claim::TypeCode),
+            "11100000000013338W011"
+        );
+        assert_eq!(text(&verified.claims, Claim::HolderNameMasked), "张*");
+        assert_eq!(text(&verified.claims, Claim::ValidUntil), "长期");
+        assert_eq!(verified.claims.len(), 5);
+        assert_eq!(verified.status_index, 7);
+        let bytes = base45::decode(&qr[4..]).unwrap();
+        assert!(
+            !contains(&bytes, "11010519491231002X".as_bytes())
+                && !contains(&bytes, "张三".as_bytes())
+        );
+        let matrix = yiwang_core::qr::QrMatrix::encode(&qr).unwrap();
+        println!(
+            "licence presentation: {} characters, version {}",
+            qr.len(),
+            matrix.version()
+        );
+    }
+
+    #[test]
+    fn licences_refuse_what_they_do_not_have() {
+        let f = issued(&marriage_certificate(
+            "11010519491231002X",
+            Some(time::macros::date!(2030 - 01 - 01)),
+        ));
+        let age = PresentationRequest::new(WINDOW)
+            .with_disclosure_list("age_over_18")
+            .unwrap();
+        assert_eq!(code(f.present(&age, NOW)), "YW-1417");
+        let netid_claim = PresentationRequest::new(WINDOW)
+            .with_disclosure_list("name_masked")
+            .unwrap();
+        assert_eq!(code(f.present(&netid_claim, NOW)), "YW-1417");
+        assert_eq!(
+            f.credential.valid_until(),
+            Some(time::macros::date!(2030 - 01 - 01))
+        );
+        // Valid until the end of 2030-01-01 in Beijing, not a second longer.
+        let end = f.credential.expires();
+        assert_eq!(
+            yiwang_core::credential::china_date(end).unwrap(),
+            time::macros::date!(2030 - 01 - 01)
+        );
+        assert_eq!(
+            yiwang_core::credential::china_date(end + 1).unwrap(),
+            time::macros::date!(2030 - 01 - 02)
+        );
+        let later = f
+            .present(&PresentationRequest::new(WINDOW), end + 10)
+            .unwrap();
+        assert_eq!(
+            code(verify(
+                &later,
+                &VerificationPolicy {
+                    now: end + 10,
+                    ..f.policy()
+                }
+            )),
+            "YW-1407"
+        );
+    }
+
+    #[test]
+    fn reference_for_use_in_a_form() {
+        let f = issued(&marriage_certificate("11010519491231002X", None));
+        let reference = f.credential.licence_reference("申请生育登记").unwrap();
+        assert_eq!(reference["reason"], "申请生育登记");
+        assert!(
+            reference["licence_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("1.2.156.3005.2.11100000000013338W011.")
+        );
+        assert_eq!(code(f.credential.licence_reference("")), "YW-1418");
+        assert_eq!(
+            code(f.credential.licence_reference(&"因".repeat(201))),
+            "YW-1418"
+        );
+        f.credential.licence_reference(&"因".repeat(200)).unwrap();
+        assert_eq!(
+            code(fixture(Suite::Gm).credential.licence_reference("x")),
+            "YW-1418"
+        );
+    }
+
+    #[test]
+    fn licence_json_and_bad_licences() {
+        let good = marriage_certificate("11010519491231002X", None);
+        let json = serde_json::json!({
+            "name": "结婚证", "identifier": good.identifier.as_str(), "number": "J350100-2026-00123",
+            "issuer_name": "福州市鼓楼区民政局", "issue_date": "2026-05-20", "holder_name": "张三",
+            "holder_code": "11010519491231002X", "holder_code_type": "111", "valid_from": "2026-05-20",
+            "valid_until": "长期", "jurisdiction": "350102"
+        });
+        assert_eq!(Licence::from_json(&json.to_string()).unwrap(), good);
+        let broken = |field: &str, value: serde_json::Value| {
+            let mut j = json.clone();
+            j[field] = value;
+            Licence::from_json(&j.to_string()).unwrap_err().code()
+        };
+        assert_eq!(broken("holder_code_type", "999".into()), "YW-1419");
+        assert_eq!(
+            broken("holder_code", "110105194912310021".into()),
+            "YW-1419"
+        );
+        assert_eq!(broken("identifier", "1.2.156.3005.2.x".into()), "YW-1419");
+        assert_eq!(
+            broken("valid_until", "2026-01-01".into()),
+            "YW-1419",
+            "ends before it starts"
+        );
+        assert_eq!(broken("issue_date", "2026-02-30".into()), "YW-1419");
+        assert_eq!(broken("jurisdiction", "990000".into()), "YW-1419");
+        assert_eq!(broken("shoe_size", 42.into()), "YW-1419");
+        assert_eq!(broken("name", "".into()), "YW-1419");
+        // An organisation holder.
+        let mut org = json.clone();
+        org["holder_code"] = "91350100M000100Y43".into();
+        org["holder_code_type"] = "001".into();
+        assert!(matches!(
+            Licence::from_json(&org.to_string()).unwrap().holder,
+            HolderCode::Organisation(_)
+        ));
+        // An expired licence is not issued.
+        let f = fixture(Suite::Gm);
+        let expired = marriage_certificate(
+            "11010519491231002X",
+            Some(time::macros::date!(2026 - 06 - 01)),
+        );
+        assert_eq!(
+            code(
+                f.issuer
+                    .issue_licence(&expired, f.credential.device_key(), 0, NOW)
+            ),
+            "YW-1419"
+        );
     }
 }

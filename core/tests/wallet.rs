@@ -539,3 +539,88 @@ fn killed_writers_lose_nothing_committed() {
     );
     assert!(committed.len() >= rounds as usize);
 }
+
+#[tokio::test]
+async fn licences_listed_replaced_and_expiring() {
+    use time::macros::date;
+    use yiwang_core::credential::{HolderCode, Licence};
+    use yiwang_core::identity::{LicenceId, RegionCode, Uscc};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Arc::new(SoftwareKeyStore::in_memory());
+    let alias = KeyAlias::new("device").unwrap();
+    let (issuer, _) = issued(&keys, &alias);
+    let device_key = keys.public_key(&alias).unwrap();
+    let wallet = open(&dir.path().join("w.db"), &keys).await.unwrap();
+    let authority = Uscc::parse("91350100M000100Y43").unwrap();
+    let licence = |serial: &str, version: u16, until: Option<time::Date>| Licence {
+        name: "机动车驾驶证".into(),
+        identifier: LicenceId::new("11100000000013338W011", &authority, serial, version).unwrap(),
+        number: serial.into(),
+        issuer_name: "福州市公安局交通警察支队".into(),
+        issue_date: date!(2020 - 01 - 01),
+        holder_name: "张三".into(),
+        holder: HolderCode::Citizen(IdNumber::parse("11010519491231002X").unwrap()),
+        valid_from: date!(2020 - 01 - 01),
+        valid_until: until,
+        jurisdiction: RegionCode::parse("350100").unwrap(),
+    };
+    let soon = issuer
+        .issue_licence(
+            &licence("A1", 1, Some(date!(2026 - 12 - 10))),
+            &device_key,
+            1,
+            NOW,
+        )
+        .unwrap();
+    let later = issuer
+        .issue_licence(
+            &licence("B2", 1, Some(date!(2027 - 06 - 01))),
+            &device_key,
+            2,
+            NOW,
+        )
+        .unwrap();
+    let forever = issuer
+        .issue_licence(&licence("C3", 1, None), &device_key, 3, NOW)
+        .unwrap();
+    for l in [&later, &soon, &forever] {
+        wallet.put_credential(l, NOW).await.unwrap();
+    }
+    assert_eq!(wallet.licences().await.unwrap().len(), 3);
+    assert!(wallet.credentials().await.unwrap().is_empty());
+
+    let today = date!(2026 - 11 - 22);
+    let in_30 = wallet.licences_expiring(today, 30).await.unwrap();
+    assert_eq!(in_30.len(), 1);
+    assert_eq!(in_30[0].1.valid_until(), Some(date!(2026 - 12 - 10)));
+    let in_365: Vec<_> = wallet
+        .licences_expiring(today, 365)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, l)| l.valid_until())
+        .collect();
+    assert_eq!(
+        in_365,
+        vec![Some(date!(2026 - 12 - 10)), Some(date!(2027 - 06 - 01))]
+    );
+
+    // An update of the same licence (same identifier) replaces it.
+    let renewed = issuer
+        .issue_licence(
+            &licence("A1", 1, Some(date!(2032 - 12 - 10))),
+            &device_key,
+            4,
+            NOW,
+        )
+        .unwrap();
+    wallet.put_credential(&renewed, NOW + 1).await.unwrap();
+    assert_eq!(wallet.licences().await.unwrap().len(), 3);
+    assert!(
+        wallet
+            .licences_expiring(today, 30)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

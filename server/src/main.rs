@@ -36,6 +36,9 @@ enum Command {
     /// The network ID credential (网证): issue, present as QR, verify, revoke.
     #[command(subcommand)]
     Netid(cli::netid::NetidCommand),
+    /// E-licences (电子证照): issue with an issuer directory.
+    #[command(subcommand)]
+    Licence(cli::netid::LicenceCommand),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Crypto(command) => cli::crypto::run(command),
         Command::Issuer(command) => cli::netid::run_issuer(command),
         Command::Netid(command) => cli::netid::run(command),
+        Command::Licence(command) => cli::netid::run_licence(command),
     };
     match outcome {
         Ok(code) => code,

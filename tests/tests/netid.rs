@@ -119,13 +119,14 @@ impl Setup {
             s(&cred),
             "--holder-key",
             s(&key),
-            "--disclose",
-            "name_masked,id_number_masked,age_over_18",
             "--audience",
             "window:110105-01",
         ];
         let now = NOW.to_string();
         args.extend(["--at", &now]);
+        if !extra.contains(&"--disclose") {
+            args.extend(["--disclose", "name_masked,id_number_masked,age_over_18"]);
+        }
         args.extend(extra);
         ok(&args).trim().to_owned()
     }
@@ -340,5 +341,60 @@ fn bad_issuer_input_is_refused_with_exit_2() {
             .status
             .code(),
         Some(2)
+    );
+}
+
+#[test]
+fn licence_issue_present_verify_revoke() {
+    use yiwang_core::identity::{LicenceId, Uscc};
+    let setup = Setup::new("gm");
+    setup.device("phone", "gm");
+    let authority = Uscc::parse("91350100M000100Y43").unwrap();
+    let identifier =
+        LicenceId::new("11100000000013338W011", &authority, "J350100202600123", 1).unwrap();
+    let licence = serde_json::json!({
+        "name": "结婚证", "identifier": identifier.as_str(), "number": "J350100-2026-00123",
+        "issuer_name": "福州市鼓楼区民政局", "issue_date": "2026-05-20", "holder_name": "张三",
+        "holder_code": "11010519491231002X", "holder_code_type": "111", "valid_from": "2026-05-20",
+        "valid_until": null, "jurisdiction": "350102"
+    });
+    std::fs::write(setup.p("licence.json"), licence.to_string()).unwrap();
+    let (issuer, holder_pub) = (setup.p("issuer"), setup.p("phone.pub.pem"));
+    let (licence_path, out) = (setup.p("licence.json"), setup.p("licence.bin"));
+    let at = (NOW - 60).to_string();
+    let issued = json(&ok(&[
+        "licence",
+        "issue",
+        "--issuer",
+        s(&issuer),
+        "--holder-pub",
+        s(&holder_pub),
+        "--licence",
+        s(&licence_path),
+        "--out",
+        s(&out),
+        "--at",
+        &at,
+    ]));
+    assert_eq!(issued["identifier"], identifier.as_str());
+
+    let text = setup.present(
+        "phone",
+        "licence.bin",
+        &["--disclose", "licence_name,number,holder_name_masked"],
+    );
+    let status = setup.p("issuer/status.cose");
+    let (code, report) = setup.verify(&["--text", &text], &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["doctype"], "licence");
+    assert_eq!(report["claims"]["licence_name"], "结婚证");
+    assert_eq!(report["claims"]["holder_name_masked"], "张*");
+    assert!(!report.to_string().contains("11010519491231002X"));
+
+    ok(&["netid", "revoke", "--issuer", s(&issuer), "--cred", s(&out)]);
+    let (code, report) = setup.verify(&["--text", &text], &["--status", s(&status)]);
+    assert_eq!(
+        (code, report["error"]["code"].as_str().unwrap()),
+        (1, "YW-1413")
     );
 }

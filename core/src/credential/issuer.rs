@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 use super::age::{Chain, YOUNGER_SPAN_YEARS, years_before};
 use super::merkle::{self, Hash16, LEAVES};
 use super::{
-    Claim, ClaimValue, CredentialError, DEFAULT_VALIDITY_SECS, Mso, SLOT_AGE_OLDER,
-    SLOT_AGE_YOUNGER, SLOT_PAIRWISE_KEY, Sign1, StatusList, cbor, cose_sign1,
+    Claim, ClaimValue, CredentialError, DEFAULT_VALIDITY_SECS, DocType, Mso, SLOT_AGE_OLDER,
+    SLOT_AGE_YOUNGER, Sign1, StatusList, cbor, cose_sign1,
 };
 use crate::crypto::{KeyAlias, KeyStore, Suite, VerifyingKey, random_bytes};
 use crate::identity::{IdNumber, Sex, mask_name};
@@ -149,7 +149,6 @@ impl Issuer {
         status_index: u32,
         now: i64,
     ) -> Result<HolderCredential, CredentialError> {
-        let suite = self.suite();
         let issued_on =
             super::china_date(now).ok_or(CredentialError::InvalidRequest("time out of range"))?;
         enrolment.validate(issued_on)?;
@@ -179,8 +178,33 @@ impl Issuer {
             ClaimValue::Bytes(enrolment.photo_digest.to_vec()),
         );
 
+        let expires = now.saturating_add(self.validity_secs);
+        self.sign_document(
+            DocType::NetworkId,
+            values,
+            device_key,
+            status_index,
+            now,
+            expires,
+            &network_id,
+        )
+    }
+
+    /// Salts the claims, builds the tree and signs the MSO of a document.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn sign_document(
+        &self,
+        doctype: DocType,
+        values: BTreeMap<u8, ClaimValue>,
+        device_key: &VerifyingKey,
+        status_index: u32,
+        not_before: i64,
+        expires: i64,
+        pairwise_subject: &str,
+    ) -> Result<HolderCredential, CredentialError> {
+        let suite = self.suite();
         let mut salts = BTreeMap::new();
-        for slot in values.keys().copied().chain([SLOT_PAIRWISE_KEY]) {
+        for slot in values.keys().copied().chain([doctype.pairwise_slot()]) {
             let mut salt = [0u8; 16];
             random_bytes(&mut salt)?;
             salts.insert(slot, salt);
@@ -189,13 +213,13 @@ impl Issuer {
         let mut younger_seed = [0u8; 16];
         random_bytes(&mut older_seed)?;
         random_bytes(&mut younger_seed)?;
-
         let mso_template = Mso {
+            doctype,
             suite,
             root: [0; 16],
             device_key: device_key.clone(),
-            not_before: now,
-            expires: now.saturating_add(self.validity_secs),
+            not_before,
+            expires,
             status_index,
         };
         let mut holder = HolderCredential::assemble(
@@ -205,7 +229,7 @@ impl Issuer {
             values,
             older_seed,
             younger_seed,
-            Zeroizing::new(self.pairwise_key(&network_id)),
+            Zeroizing::new(self.pairwise_key(pairwise_subject)),
         )?;
         holder.mso.root = merkle::root(suite, &holder.leaves);
         let payload = holder.mso.to_cbor();
@@ -287,18 +311,26 @@ pub struct HolderCredential {
     pub(crate) values: BTreeMap<u8, ClaimValue>,
     older_seed: Zeroizing<[u8; 16]>,
     younger_seed: Zeroizing<[u8; 16]>,
-    pub(crate) older: Chain,
-    pub(crate) younger: Option<Chain>,
+    /// The 网证's age chains (none for licences).
+    pub(crate) age: Option<AgeChains>,
     pub(crate) pairwise_key: Zeroizing<[u8; 32]>,
     pub(crate) leaves: [Hash16; LEAVES],
-    pub(crate) birth_date: Date,
-    pub(crate) issued_on: Date,
-    pub(crate) younger_floor: Date,
+}
+
+/// The holder's side of the age statements.
+#[derive(Clone)]
+pub(crate) struct AgeChains {
+    pub older: Chain,
+    pub younger: Option<Chain>,
+    pub birth_date: Date,
+    pub issued_on: Date,
+    pub younger_floor: Date,
 }
 
 impl fmt::Debug for HolderCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HolderCredential")
+            .field("doctype", &self.mso.doctype)
             .field("suite", &self.mso.suite)
             .field("status_index", &self.mso.status_index)
             .field("expires", &self.mso.expires)
@@ -306,18 +338,12 @@ impl fmt::Debug for HolderCredential {
     }
 }
 
-/// Holder file version (the CBOR map below).
-const HOLDER_VERSION: u64 = 1;
-
-impl HolderCredential {
-    fn assemble(
-        mso: Mso,
-        mso_bytes: Vec<u8>,
-        salts: BTreeMap<u8, [u8; 16]>,
-        values: BTreeMap<u8, ClaimValue>,
+impl AgeChains {
+    fn new(
+        mso: &Mso,
+        values: &BTreeMap<u8, ClaimValue>,
         older_seed: [u8; 16],
         younger_seed: [u8; 16],
-        pairwise_key: Zeroizing<[u8; 32]>,
     ) -> Result<Self, CredentialError> {
         let suite = mso.suite;
         let birth_date = match values.get(&Claim::BirthDate.slot()) {
@@ -336,7 +362,30 @@ impl HolderCredential {
         let younger = u32::try_from(birth_date.to_julian_day() - younger_floor.to_julian_day())
             .ok()
             .map(|len| Chain::new(suite, younger_seed, len));
+        Ok(Self {
+            older,
+            younger,
+            birth_date,
+            issued_on,
+            younger_floor,
+        })
+    }
+}
 
+/// Holder file version (the CBOR map below).
+const HOLDER_VERSION: u64 = 1;
+
+impl HolderCredential {
+    fn assemble(
+        mso: Mso,
+        mso_bytes: Vec<u8>,
+        salts: BTreeMap<u8, [u8; 16]>,
+        values: BTreeMap<u8, ClaimValue>,
+        older_seed: [u8; 16],
+        younger_seed: [u8; 16],
+        pairwise_key: Zeroizing<[u8; 32]>,
+    ) -> Result<Self, CredentialError> {
+        let suite = mso.suite;
         let mut leaves: [Hash16; LEAVES] =
             std::array::from_fn(|slot| merkle::unused_leaf(suite, slot as u8));
         for (&slot, value) in &values {
@@ -345,24 +394,29 @@ impl HolderCredential {
                 .ok_or(CredentialError::Malformed("salts"))?;
             leaves[usize::from(slot)] = merkle::leaf(suite, slot, salt, value.as_hash_input());
         }
-        leaves[usize::from(SLOT_AGE_OLDER)] =
-            merkle::leaf(suite, SLOT_AGE_OLDER, &[], &older.top());
-        // Without a younger chain the leaf commits to a hash of the unused seed:
-        // a value nobody can reach from below.
-        let younger_top = younger
-            .as_ref()
-            .map_or_else(|| merkle::h16(suite, &[&[0x04], &younger_seed]), Chain::top);
-        leaves[usize::from(SLOT_AGE_YOUNGER)] =
-            merkle::leaf(suite, SLOT_AGE_YOUNGER, &[], &younger_top);
+        let age = match mso.doctype {
+            DocType::NetworkId => {
+                let chains = AgeChains::new(&mso, &values, older_seed, younger_seed)?;
+                leaves[usize::from(SLOT_AGE_OLDER)] =
+                    merkle::leaf(suite, SLOT_AGE_OLDER, &[], &chains.older.top());
+                // Without a younger chain the leaf commits to a hash of the unused
+                // seed: a value nobody can reach from below.
+                let younger_top = chains
+                    .younger
+                    .as_ref()
+                    .map_or_else(|| merkle::h16(suite, &[&[0x04], &younger_seed]), Chain::top);
+                leaves[usize::from(SLOT_AGE_YOUNGER)] =
+                    merkle::leaf(suite, SLOT_AGE_YOUNGER, &[], &younger_top);
+                Some(chains)
+            }
+            DocType::Licence => None,
+        };
+        let pairwise_slot = mso.doctype.pairwise_slot();
         let pairwise_salt = salts
-            .get(&SLOT_PAIRWISE_KEY)
+            .get(&pairwise_slot)
             .ok_or(CredentialError::Malformed("salts"))?;
-        leaves[usize::from(SLOT_PAIRWISE_KEY)] = merkle::leaf(
-            suite,
-            SLOT_PAIRWISE_KEY,
-            pairwise_salt,
-            pairwise_key.as_ref(),
-        );
+        leaves[usize::from(pairwise_slot)] =
+            merkle::leaf(suite, pairwise_slot, pairwise_salt, pairwise_key.as_ref());
 
         Ok(Self {
             mso_bytes,
@@ -371,13 +425,9 @@ impl HolderCredential {
             values,
             older_seed: Zeroizing::new(older_seed),
             younger_seed: Zeroizing::new(younger_seed),
-            older,
-            younger,
+            age,
             pairwise_key,
             leaves,
-            birth_date,
-            issued_on,
-            younger_floor,
         })
     }
 
@@ -398,7 +448,7 @@ impl HolderCredential {
             .collect();
         let pairwise_salt = self
             .salts
-            .get(&SLOT_PAIRWISE_KEY)
+            .get(&self.mso.doctype.pairwise_slot())
             .map(|s| s.to_vec())
             .unwrap_or_default();
         let map = Value::Array(vec![
@@ -430,7 +480,8 @@ impl HolderCredential {
         for entry in items.array(what)?.rest() {
             let mut entry = cbor::Items::new(entry, what)?;
             let slot = u8::try_from(entry.uint()?).map_err(|_| CredentialError::Malformed(what))?;
-            let claim = Claim::from_slot(slot).ok_or(CredentialError::Malformed(what))?;
+            let claim =
+                Claim::from_slot(mso.doctype, slot).ok_or(CredentialError::Malformed(what))?;
             salts.insert(slot, entry.fixed::<16>()?);
             values.insert(slot, ClaimValue::from_cbor(claim, entry.value()?)?);
             entry.end()?;
@@ -438,7 +489,7 @@ impl HolderCredential {
         let older_seed = items.fixed::<16>()?;
         let younger_seed = items.fixed::<16>()?;
         let pairwise_key = Zeroizing::new(items.fixed::<32>()?);
-        salts.insert(SLOT_PAIRWISE_KEY, items.fixed::<16>()?);
+        salts.insert(mso.doctype.pairwise_slot(), items.fixed::<16>()?);
         items.end()?;
         let holder = Self::assemble(
             mso,
@@ -464,15 +515,27 @@ impl HolderCredential {
         Ok(Sign1::parse(&self.mso_bytes, "issuer-signed data")?.kid)
     }
 
+    pub fn doctype(&self) -> DocType {
+        self.mso.doctype
+    }
+
     pub fn claim(&self, claim: Claim) -> Option<&ClaimValue> {
+        if claim.doctype() != self.mso.doctype {
+            return None;
+        }
         self.values.get(&claim.slot())
     }
 
-    pub fn network_id(&self) -> Option<&str> {
-        match self.claim(Claim::NetworkId) {
+    /// A text claim's value.
+    pub fn text(&self, claim: Claim) -> Option<&str> {
+        match self.claim(claim) {
             Some(ClaimValue::Text(t)) => Some(t),
             _ => None,
         }
+    }
+
+    pub fn network_id(&self) -> Option<&str> {
+        self.text(Claim::NetworkId)
     }
 
     pub fn device_key(&self) -> &VerifyingKey {

@@ -18,6 +18,7 @@ pub mod base45;
 mod cbor;
 mod error;
 mod issuer;
+mod licence;
 mod merkle;
 mod presentation;
 mod status;
@@ -25,6 +26,7 @@ mod verify;
 
 pub use error::CredentialError;
 pub use issuer::{Enrolment, HolderCredential, Issuer};
+pub use licence::{HolderCode, Licence};
 pub use presentation::{DerivedRequest, PresentationRequest};
 pub use status::{StatusList, VerifiedStatusList};
 pub use verify::{DerivedClaim, VerificationPolicy, VerifiedPresentation, verify};
@@ -48,10 +50,54 @@ pub const DEFAULT_PRESENTATION_SECS: u32 = 60;
 /// registration; this is a value from the private-use range (< -65536).
 pub const COSE_ALG_SM2_SM3: i64 = -65_540;
 
-/// A claim the issuer attests. The slot is its position in the claim tree;
-/// slots 2, 3 (age chains) and 11 (pairwise key commitment) are not claims.
+/// What a signed document is: the network ID credential or an e-licence.
+/// Both use the same tree, signatures and presentation; the slots differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocType {
+    /// 网证.
+    #[default]
+    NetworkId,
+    /// 电子证照 (GB/T 36903 core metadata).
+    Licence,
+}
+
+impl DocType {
+    pub fn code(self) -> u64 {
+        match self {
+            DocType::NetworkId => 0,
+            DocType::Licence => 1,
+        }
+    }
+
+    pub fn from_code(code: u64) -> Option<Self> {
+        [DocType::NetworkId, DocType::Licence]
+            .into_iter()
+            .find(|d| d.code() == code)
+    }
+
+    /// The claims of this document type.
+    pub fn claims(self) -> &'static [Claim] {
+        match self {
+            DocType::NetworkId => &Claim::NETWORK_ID,
+            DocType::Licence => &Claim::LICENCE,
+        }
+    }
+
+    /// The slot committing to the holder's pairwise key (never disclosed).
+    pub(crate) fn pairwise_slot(self) -> u8 {
+        match self {
+            DocType::NetworkId => 11,
+            DocType::Licence => 15,
+        }
+    }
+}
+
+/// A claim the issuer attests, of one [`DocType`]. The slot is its position in
+/// that document's claim tree; for the 网证, slots 2 and 3 hold the age chains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Claim {
     /// Masked name, e.g. `张*`.
     NameMasked,
@@ -69,14 +115,44 @@ pub enum Claim {
     Region,
     /// The suite hash of the enrolment photo.
     PhotoDigest,
+    /// 证照名称
+    LicenceName,
+    /// 证照类型代码 (21 characters)
+    TypeCode,
+    /// 证照编号
+    Number,
+    /// 证照标识 (GB/T 36904)
+    Identifier,
+    /// 颁发机构
+    IssuerName,
+    /// 颁发机构代码 (USCC)
+    IssuerCode,
+    /// 颁发日期 `YYYY-MM-DD`
+    IssueDate,
+    /// 持证主体
+    HolderName,
+    /// 持证主体代码
+    HolderCode,
+    /// 持证主体代码类型: `111` citizen ID number, `001` USCC
+    HolderCodeType,
+    /// 有效期起始 `YYYY-MM-DD`
+    ValidFrom,
+    /// 有效期截止 `YYYY-MM-DD`, or `长期` (no end)
+    ValidUntil,
+    /// 证照所属管辖属地编码 (GB/T 2260)
+    Jurisdiction,
+    /// 持证主体, masked
+    HolderNameMasked,
+    /// 持证主体代码, masked
+    HolderCodeMasked,
 }
 
 pub(crate) const SLOT_AGE_OLDER: u8 = 2;
 pub(crate) const SLOT_AGE_YOUNGER: u8 = 3;
-pub(crate) const SLOT_PAIRWISE_KEY: u8 = 11;
 
 impl Claim {
-    pub const ALL: [Claim; 9] = [
+    /// The 网证's claims.
+    pub const NETWORK_ID: [Claim; 9] = [
         Claim::NameMasked,
         Claim::IdNumberMasked,
         Claim::NetworkId,
@@ -88,9 +164,37 @@ impl Claim {
         Claim::PhotoDigest,
     ];
 
-    /// Position in the claim tree. The claims a service window asks for most
-    /// (masked name, masked ID number, the age chain) share the first leaves,
-    /// so their proof is short.
+    /// An e-licence's claims (GB/T 36903 core metadata, plus masked holder).
+    pub const LICENCE: [Claim; 15] = [
+        Claim::LicenceName,
+        Claim::TypeCode,
+        Claim::Number,
+        Claim::Identifier,
+        Claim::IssuerName,
+        Claim::IssuerCode,
+        Claim::IssueDate,
+        Claim::HolderName,
+        Claim::HolderCode,
+        Claim::HolderCodeType,
+        Claim::ValidFrom,
+        Claim::ValidUntil,
+        Claim::Jurisdiction,
+        Claim::HolderNameMasked,
+        Claim::HolderCodeMasked,
+    ];
+
+    pub fn doctype(self) -> DocType {
+        if Claim::NETWORK_ID.contains(&self) {
+            DocType::NetworkId
+        } else {
+            DocType::Licence
+        }
+    }
+
+    /// Position in its document's claim tree. For the 网证, the claims a
+    /// service window asks for most (masked name, masked ID number, the age
+    /// chain) share the first leaves, so their proof is short; for a licence,
+    /// the name, type, number and identifier do.
     pub fn slot(self) -> u8 {
         match self {
             Claim::NameMasked => 0,
@@ -102,11 +206,26 @@ impl Claim {
             Claim::Sex => 8,
             Claim::Region => 9,
             Claim::PhotoDigest => 10,
+            Claim::LicenceName => 0,
+            Claim::TypeCode => 1,
+            Claim::Number => 2,
+            Claim::Identifier => 3,
+            Claim::IssuerName => 4,
+            Claim::IssuerCode => 5,
+            Claim::IssueDate => 6,
+            Claim::HolderName => 7,
+            Claim::HolderCode => 8,
+            Claim::HolderCodeType => 9,
+            Claim::ValidFrom => 10,
+            Claim::ValidUntil => 11,
+            Claim::Jurisdiction => 12,
+            Claim::HolderNameMasked => 13,
+            Claim::HolderCodeMasked => 14,
         }
     }
 
-    pub fn from_slot(slot: u8) -> Option<Claim> {
-        Claim::ALL.into_iter().find(|c| c.slot() == slot)
+    pub fn from_slot(doctype: DocType, slot: u8) -> Option<Claim> {
+        doctype.claims().iter().copied().find(|c| c.slot() == slot)
     }
 
     pub fn name(self) -> &'static str {
@@ -120,11 +239,29 @@ impl Claim {
             Claim::Sex => "sex",
             Claim::Region => "region",
             Claim::PhotoDigest => "photo_digest",
+            Claim::LicenceName => "licence_name",
+            Claim::TypeCode => "type_code",
+            Claim::Number => "number",
+            Claim::Identifier => "identifier",
+            Claim::IssuerName => "issuer_name",
+            Claim::IssuerCode => "issuer_code",
+            Claim::IssueDate => "issue_date",
+            Claim::HolderName => "holder_name",
+            Claim::HolderCode => "holder_code",
+            Claim::HolderCodeType => "holder_code_type",
+            Claim::ValidFrom => "valid_from",
+            Claim::ValidUntil => "valid_until",
+            Claim::Jurisdiction => "jurisdiction",
+            Claim::HolderNameMasked => "holder_name_masked",
+            Claim::HolderCodeMasked => "holder_code_masked",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Claim> {
-        Claim::ALL.into_iter().find(|c| c.name() == name)
+        [DocType::NetworkId, DocType::Licence]
+            .into_iter()
+            .flat_map(|d| d.claims().iter().copied())
+            .find(|c| c.name() == name)
     }
 
     /// Whether the value is bytes (the photo digest) rather than text.
@@ -260,6 +397,7 @@ impl AssuranceMode {
 /// The issuer-signed part: what the issuer's COSE_Sign1 carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Mso {
+    pub doctype: DocType,
     pub suite: Suite,
     pub root: merkle::Hash16,
     pub device_key: VerifyingKey,
@@ -288,6 +426,7 @@ impl Mso {
         use ciborium::Value;
         cbor::encode(&Value::Array(vec![
             cbor::uint(FORMAT_VERSION),
+            cbor::uint(self.doctype.code()),
             cbor::uint(suite_code(self.suite)),
             Value::Bytes(self.root.to_vec()),
             Value::Bytes(self.device_key.to_sec1_compressed()),
@@ -304,6 +443,8 @@ impl Mso {
         if items.uint()? != FORMAT_VERSION {
             return Err(CredentialError::Malformed("format version"));
         }
+        let doctype =
+            DocType::from_code(items.uint()?).ok_or(CredentialError::Malformed("document type"))?;
         let suite = suite_from_code(items.uint()?).ok_or(CredentialError::Malformed(what))?;
         let root = items.fixed::<16>()?;
         let device_point = items.bytes()?;
@@ -318,6 +459,7 @@ impl Mso {
             u32::try_from(items.uint()?).map_err(|_| CredentialError::Malformed(what))?;
         items.end()?;
         Ok(Self {
+            doctype,
             suite,
             root,
             device_key,
@@ -447,10 +589,14 @@ mod tests {
 
     #[test]
     fn claim_names_and_slots_round_trip() {
-        for claim in Claim::ALL {
+        for claim in Claim::NETWORK_ID.into_iter().chain(Claim::LICENCE) {
+            let doctype = claim.doctype();
             assert_eq!(Claim::from_name(claim.name()), Some(claim));
-            assert_eq!(Claim::from_slot(claim.slot()), Some(claim));
-            assert!(![SLOT_AGE_OLDER, SLOT_AGE_YOUNGER, SLOT_PAIRWISE_KEY].contains(&claim.slot()));
+            assert_eq!(Claim::from_slot(doctype, claim.slot()), Some(claim));
+            assert_ne!(claim.slot(), doctype.pairwise_slot());
+            if doctype == DocType::NetworkId {
+                assert!(![SLOT_AGE_OLDER, SLOT_AGE_YOUNGER].contains(&claim.slot()));
+            }
             let json = serde_json::to_string(&claim).unwrap();
             assert_eq!(json, format!("\"{}\"", claim.name()));
         }

@@ -185,7 +185,7 @@ impl HolderCredential {
         let claims: BTreeSet<Claim> = request.claims.iter().copied().collect();
         for claim in claims {
             let slot = claim.slot();
-            let (Some(value), Some(salt)) = (self.values.get(&slot), self.salts.get(&slot)) else {
+            let (Some(value), Some(salt)) = (self.claim(claim), self.salts.get(&slot)) else {
                 return Err(CredentialError::CannotProve(
                     "the credential has no such claim",
                 ));
@@ -199,22 +199,27 @@ impl HolderCredential {
         }
 
         let mut age_proofs = Vec::new();
-        for statement in self.age_statements(&request.derived, today) {
-            let (kind, n, value) = match statement {
-                DerivedRequest::AgeOver(n) => (AGE_OVER, n, self.prove_age_over(n, today)?),
-                DerivedRequest::AgeUnder(n) => (AGE_UNDER, n, self.prove_age_under(n, today)?),
-                DerivedRequest::AgeRange => continue,
-            };
-            known.insert(usize::from(if kind == AGE_OVER {
-                SLOT_AGE_OLDER
-            } else {
-                SLOT_AGE_YOUNGER
-            }));
-            age_proofs.push(Value::Array(vec![
-                cbor::uint(kind),
-                cbor::uint(n),
-                Value::Bytes(value.to_vec()),
-            ]));
+        if !request.derived.is_empty() {
+            let age = self.age.as_ref().ok_or(CredentialError::CannotProve(
+                "this document has no age statements",
+            ))?;
+            for statement in age.statements(&request.derived, today) {
+                let (kind, slot, n, value) = match statement {
+                    DerivedRequest::AgeOver(n) => {
+                        (AGE_OVER, SLOT_AGE_OLDER, n, age.prove_over(n, today)?)
+                    }
+                    DerivedRequest::AgeUnder(n) => {
+                        (AGE_UNDER, SLOT_AGE_YOUNGER, n, age.prove_under(n, today)?)
+                    }
+                    DerivedRequest::AgeRange => continue,
+                };
+                known.insert(usize::from(slot));
+                age_proofs.push(Value::Array(vec![
+                    cbor::uint(kind),
+                    cbor::uint(n),
+                    Value::Bytes(value.to_vec()),
+                ]));
+            }
         }
 
         let known: Vec<usize> = known.into_iter().collect();
@@ -267,10 +272,12 @@ impl HolderCredential {
             base45::encode(&cbor::encode(&presentation))
         ))
     }
+}
 
+impl super::issuer::AgeChains {
     /// The requested statements with `age_range` expanded to the holder's
     /// bracket, deduplicated and sorted.
-    fn age_statements(
+    fn statements(
         &self,
         requested: &[DerivedRequest],
         today: time::Date,
@@ -295,7 +302,7 @@ impl HolderCredential {
         out
     }
 
-    fn prove_age_over(&self, n: u32, today: time::Date) -> Result<merkle::Hash16, CredentialError> {
+    fn prove_over(&self, n: u32, today: time::Date) -> Result<merkle::Hash16, CredentialError> {
         let latest = latest_birth_for_age(today, n)
             .ok_or(CredentialError::InvalidRequest("age threshold"))?;
         if self.birth_date > latest {
@@ -313,11 +320,7 @@ impl HolderCredential {
             ))
     }
 
-    fn prove_age_under(
-        &self,
-        n: u32,
-        today: time::Date,
-    ) -> Result<merkle::Hash16, CredentialError> {
+    fn prove_under(&self, n: u32, today: time::Date) -> Result<merkle::Hash16, CredentialError> {
         let latest = latest_birth_for_age(today, n)
             .ok_or(CredentialError::InvalidRequest("age threshold"))?;
         let earliest = latest

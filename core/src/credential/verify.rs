@@ -10,9 +10,9 @@ use super::issuer::hex;
 use super::merkle::{self, Hash16};
 use super::presentation::{AGE_OVER, AGE_UNDER, audience_hint, transcript};
 use super::{
-    AssuranceMode, Claim, ClaimValue, CredentialError, FORMAT_VERSION, Mso, PRESENTATION_PREFIX,
-    SLOT_AGE_OLDER, SLOT_AGE_YOUNGER, Sign1, VerifiedStatusList, base45, cbor, china_date,
-    device_tbs, trusted_key,
+    AssuranceMode, Claim, ClaimValue, CredentialError, DocType, FORMAT_VERSION, Mso,
+    PRESENTATION_PREFIX, SLOT_AGE_OLDER, SLOT_AGE_YOUNGER, Sign1, VerifiedStatusList, base45, cbor,
+    china_date, device_tbs, trusted_key,
 };
 use crate::crypto::{Suite, VerifyingKey, signature_raw_to_der};
 
@@ -71,6 +71,8 @@ impl DerivedClaim {
 /// Everything a verified presentation establishes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VerifiedPresentation {
+    /// The 网证 or an e-licence.
+    pub doctype: DocType,
     /// Hex `kid` of the issuer key that signed the credential.
     pub issuer_key_id: String,
     pub suite: Suite,
@@ -160,7 +162,8 @@ pub fn verify(
         let mut entry = cbor::Items::new(entry, "disclosure")?;
         let slot =
             u8::try_from(entry.uint()?).map_err(|_| CredentialError::Malformed("disclosure"))?;
-        let claim = Claim::from_slot(slot).ok_or(CredentialError::Malformed("disclosure"))?;
+        let claim =
+            Claim::from_slot(mso.doctype, slot).ok_or(CredentialError::Malformed("disclosure"))?;
         let salt = entry.fixed::<16>()?;
         let value = ClaimValue::from_cbor(claim, entry.value()?)?;
         entry.end()?;
@@ -174,6 +177,10 @@ pub fn verify(
     let issued_on = mso.issuance_day()?;
     let mut derived = Vec::new();
     for entry in cbor::Items::new(age_value.clone(), "age proofs")?.rest() {
+        // Only the 网证 has age chains.
+        if mso.doctype != DocType::NetworkId {
+            return Err(CredentialError::Malformed("age proof"));
+        }
         let mut entry = cbor::Items::new(entry, "age proof")?;
         let kind = entry.uint()?;
         let n = u32::try_from(entry.uint()?)
@@ -297,6 +304,7 @@ pub fn verify(
     derived.sort();
     derived.dedup();
     Ok(VerifiedPresentation {
+        doctype: mso.doctype,
         issuer_key_id: hex(&sign1.kid),
         suite,
         claims,

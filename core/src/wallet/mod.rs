@@ -32,7 +32,9 @@ use sqlx::sqlite::{
 };
 use zeroize::Zeroizing;
 
-use crate::credential::HolderCredential;
+use time::Date;
+
+use crate::credential::{Claim, DocType, HolderCredential};
 use crate::crypto::{AeadKey, KeyAlias, KeyStore, KeyStoreError, Suite, random_bytes};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/wallet");
@@ -440,33 +442,73 @@ impl Wallet {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Stores a network ID credential (keyed by its 网号: a re-issued
-    /// credential replaces the previous copy).
+    /// Stores a signed document: a 网证 (keyed by its 网号, so a re-issued
+    /// credential replaces the previous copy) or an e-licence (keyed by its
+    /// identifier, so an updated licence replaces the old version).
     pub async fn put_credential(
         &self,
         credential: &HolderCredential,
         now: i64,
     ) -> Result<i64, WalletError> {
-        let key = credential
-            .network_id()
-            .ok_or(WalletError::Corrupted("credential without 网号"))?
+        let (kind, key) = match credential.doctype() {
+            DocType::NetworkId => (RecordKind::Credential, credential.network_id()),
+            DocType::Licence => (RecordKind::Licence, credential.text(Claim::Identifier)),
+        };
+        let key = key
+            .ok_or(WalletError::Corrupted("document without its key claim"))?
             .to_owned();
-        self.put(
-            RecordKind::Credential,
-            Some(&key),
-            &credential.to_bytes(),
-            now,
-        )
-        .await
+        self.put(kind, Some(&key), &credential.to_bytes(), now)
+            .await
     }
 
-    /// Every stored network ID credential.
-    pub async fn credentials(&self) -> Result<Vec<(i64, HolderCredential)>, WalletError> {
-        self.list(RecordKind::Credential)
+    async fn documents(
+        &self,
+        kind: RecordKind,
+    ) -> Result<Vec<(i64, HolderCredential)>, WalletError> {
+        self.list(kind)
             .await?
             .into_iter()
             .map(|r| Ok((r.id, HolderCredential::from_bytes(&r.payload)?)))
             .collect()
+    }
+
+    /// Every stored network ID credential.
+    pub async fn credentials(&self) -> Result<Vec<(i64, HolderCredential)>, WalletError> {
+        self.documents(RecordKind::Credential).await
+    }
+
+    /// Every stored e-licence.
+    pub async fn licences(&self) -> Result<Vec<(i64, HolderCredential)>, WalletError> {
+        self.documents(RecordKind::Licence).await
+    }
+
+    /// Licences whose validity ends on or before `today + within_days`
+    /// (already expired ones included), soonest first: what reminders are
+    /// raised for. Long-term (长期) licences never appear.
+    pub async fn licences_expiring(
+        &self,
+        today: Date,
+        within_days: u32,
+    ) -> Result<Vec<(i64, HolderCredential)>, WalletError> {
+        let horizon = today
+            .checked_add(time::Duration::days(i64::from(within_days)))
+            .unwrap_or(Date::MAX);
+        let mut expiring: Vec<(Date, i64, HolderCredential)> = self
+            .licences()
+            .await?
+            .into_iter()
+            .filter_map(|(id, licence)| {
+                licence
+                    .valid_until()
+                    .filter(|end| *end <= horizon)
+                    .map(|end| (end, id, licence))
+            })
+            .collect();
+        expiring.sort_by_key(|(end, id, _)| (*end, *id));
+        Ok(expiring
+            .into_iter()
+            .map(|(_, id, licence)| (id, licence))
+            .collect())
     }
 }
 

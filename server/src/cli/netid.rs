@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use yiwang_core::credential::{
-    AssuranceMode, Enrolment, HolderCredential, Issuer, PresentationRequest, StatusList,
+    AssuranceMode, Enrolment, HolderCredential, Issuer, Licence, PresentationRequest, StatusList,
     VerificationPolicy, VerifiedStatusList, verify,
 };
 use yiwang_core::crypto::{
@@ -116,6 +116,24 @@ pub enum NetidCommand {
         issuer: PathBuf,
         #[arg(long)]
         cred: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LicenceCommand {
+    /// Issue an e-licence (LICENCE.json, GB/T 36903 metadata) to the holder's device key.
+    /// Present and verify it with `yiwang netid present|verify`.
+    Issue {
+        #[arg(long)]
+        issuer: PathBuf,
+        #[arg(long)]
+        holder_pub: PathBuf,
+        #[arg(long)]
+        licence: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        at: Option<i64>,
     },
 }
 
@@ -283,6 +301,40 @@ pub fn run_issuer(command: IssuerCommand) -> Result<ExitCode, CliError> {
         "dir": dir.display().to_string(),
         "public_key": public_path.display().to_string(),
         "status_list": dir.join("status.cose").display().to_string(),
+    }));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_licence(command: LicenceCommand) -> Result<ExitCode, CliError> {
+    let LicenceCommand::Issue {
+        issuer,
+        holder_pub,
+        licence,
+        out,
+        at,
+    } = command;
+    let mut dir = IssuerDir::load(&issuer)?;
+    let device_key = VerifyingKey::from_spki_pem(&read_text(&holder_pub)?)?;
+    let licence = Licence::from_json(&read_text(&licence)?)?;
+    if out.exists() {
+        return Err(CliError::Usage(format!(
+            "{} exists; not overwriting",
+            out.display()
+        )));
+    }
+    let status_index = dir.settings.next_status_index;
+    let issued =
+        dir.issuer
+            .issue_licence(&licence, &device_key, status_index, at.unwrap_or_else(now))?;
+    std::fs::write(&out, issued.to_bytes().as_slice()).map_err(io(&out))?;
+    dir.settings.next_status_index += 1;
+    write_json(&dir.dir.join("issuer.json"), &dir.settings)?;
+    print_json(&json!({
+        "identifier": licence.identifier.as_str(),
+        "status_index": status_index,
+        "valid_until": licence.valid_until.map(|d| d.to_string()),
+        "expires": issued.expires(),
+        "out": out.display().to_string(),
     }));
     Ok(ExitCode::SUCCESS)
 }
