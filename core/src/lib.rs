@@ -1,5 +1,6 @@
 pub mod credential;
 pub mod crypto;
+pub mod forms;
 pub mod identity;
 pub mod qr;
 pub mod scan;

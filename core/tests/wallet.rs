@@ -624,3 +624,111 @@ async fn licences_listed_replaced_and_expiring() {
             .is_empty()
     );
 }
+
+/// The 老年人优待证 form end to end in the wallet: prefill from the stored
+/// 网证, autosave, reopen, expiry purge, submission receipt.
+#[tokio::test]
+async fn drafts_prefill_save_reopen_submit_and_purge() {
+    use serde_json::json;
+    use yiwang_core::forms::{Draft, FormSchema};
+    let schema = FormSchema::from_json(include_str!("../forms/senior-card.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let keys = Arc::new(SoftwareKeyStore::in_memory());
+    let alias = KeyAlias::new("device").unwrap();
+    let (_issuer, credential) = issued(&keys, &alias);
+    let wallet = open(&path, &keys).await.unwrap();
+    wallet.put_credential(&credential, NOW).await.unwrap();
+
+    let prefill = wallet.prefill_values().await.unwrap();
+    assert_eq!(prefill["credential.name"], "张三");
+    let mut draft = Draft::new(&schema, NOW).unwrap();
+    let filled = draft.prefill(&schema, &prefill);
+    assert!(filled.contains(&"name".to_owned()) && filled.contains(&"id_number".to_owned()));
+    assert!(
+        draft.set(&schema, "name", json!("李四")).is_err(),
+        "government data is read-only"
+    );
+    draft.set(&schema, "phone", json!("13800138000")).unwrap();
+    draft.save(NOW);
+    wallet.save_draft(&draft, NOW).await.unwrap();
+    draft
+        .set(&schema, "emergency_contact_name", json!("张小三"))
+        .unwrap();
+    draft.save(NOW + 60);
+    wallet.save_draft(&draft, NOW + 60).await.unwrap();
+    wallet.close().await;
+
+    // Another session: the draft and its history are there, sealed on disk.
+    assert!(!contains(&file_bytes(&path), "张小三".as_bytes()));
+    let wallet = open(&path, &keys).await.unwrap();
+    let stored = wallet.draft(draft.id()).await.unwrap().unwrap();
+    assert_eq!(stored.values(), draft.values());
+    assert_eq!(stored.revisions().len(), 2);
+    assert!(stored.is_government("name"));
+    assert_eq!(
+        wallet
+            .drafts_for_matter(schema.matter_code())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(wallet.drafts_for_matter("OTHER").await.unwrap().is_empty());
+
+    // Reminder before the 30-day purge, then the purge.
+    let ttl = Draft::DEFAULT_TTL_SECS;
+    assert!(
+        wallet
+            .drafts_needing_reminder(NOW + 60 + ttl - 3600, ttl, 3 * 86_400)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+    assert_eq!(
+        wallet
+            .purge_expired_drafts(NOW + 60 + ttl - 10, ttl)
+            .await
+            .unwrap(),
+        0
+    );
+    let mut old = Draft::new(&schema, NOW - ttl - 100).unwrap();
+    old.save(NOW - ttl - 100);
+    wallet.save_draft(&old, NOW - ttl - 100).await.unwrap();
+    assert_eq!(wallet.purge_expired_drafts(NOW, ttl).await.unwrap(), 1);
+    assert!(wallet.draft(old.id()).await.unwrap().is_none());
+
+    // Submission: the receipt is kept, the draft removed.
+    let mut complete = stored.clone();
+    for (field, value) in [
+        (
+            "residence_address",
+            json!({"region": "110105", "detail": "朝阳区某街道1号"}),
+        ),
+        (
+            "photo",
+            json!({"sha256": "ab".repeat(32), "media_type": "image/jpeg", "size": 120_000}),
+        ),
+        ("emergency_contact_relation", json!("child")),
+        ("emergency_contact_phone", json!("13900139000")),
+        ("collect_method", json!("pickup")),
+    ] {
+        complete.set(&schema, field, value).unwrap();
+    }
+    let today = yiwang_core::credential::china_date(NOW).unwrap();
+    let submission = complete
+        .submission(&schema, today)
+        .unwrap_or_else(|problems| panic!("{problems:?}"));
+    wallet
+        .record_submission(&submission, "BJ2026112200001", NOW)
+        .await
+        .unwrap();
+    assert!(wallet.draft(draft.id()).await.unwrap().is_none());
+    let receipts = wallet.receipts().await.unwrap();
+    assert_eq!(receipts[0]["receipt_number"], "BJ2026112200001");
+    assert_eq!(
+        receipts[0]["submission"]["matter_code"],
+        schema.matter_code()
+    );
+}

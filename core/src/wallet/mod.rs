@@ -17,6 +17,7 @@
 //!   (YW-1703), a schema newer than this build (YW-1704).
 
 mod backup;
+mod drafts;
 mod error;
 
 pub use backup::{BackupParams, ImportSummary};
