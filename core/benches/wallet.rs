@@ -9,6 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use time::macros::date;
 use yiwang_core::credential::{HolderCode, Issuer, Licence};
 use yiwang_core::crypto::{KeyAlias, KeyStore, SoftwareKeyStore, Suite};
+use yiwang_core::forms::{Draft, FormSchema};
 use yiwang_core::identity::{IdNumber, LicenceId, RegionCode, Uscc};
 use yiwang_core::wallet::{RecordKind, Wallet, WalletOptions};
 
@@ -92,20 +93,38 @@ fn wallet(c: &mut Criterion) {
         })
     });
     group.sample_size(100);
+    // A real draft of the 老年人优待证 form with 20 revisions; each iteration
+    // edits a field, records a revision and stores the draft.
+    let schema = FormSchema::from_json(include_str!("../forms/senior-card.json")).unwrap();
+    let mut draft = Draft::new(&schema, NOW).unwrap();
+    for i in 0..20 {
+        draft
+            .set(
+                &schema,
+                "emergency_contact_name",
+                serde_json::json!(format!("联系人{i}")),
+            )
+            .unwrap();
+        draft.save(NOW + i);
+    }
     let wallet = runtime
         .block_on(Wallet::open(&path, keys.clone(), WalletOptions::default()))
         .unwrap();
-    let mut n = 0u64;
+    let mut n = 0i64;
     group.bench_function("save_draft_revision", |b| {
         b.iter(|| {
             n += 1;
+            let mut edited = draft.clone();
+            edited
+                .set(
+                    &schema,
+                    "phone",
+                    serde_json::json!(format!("138{:08}", n % 100_000_000)),
+                )
+                .unwrap();
+            edited.save(NOW + 100 + n);
             runtime
-                .block_on(wallet.put(
-                    RecordKind::Draft,
-                    Some("draft-7"),
-                    draft.as_bytes(),
-                    NOW + n as i64,
-                ))
+                .block_on(wallet.save_draft(&edited, NOW + 100 + n))
                 .unwrap()
         })
     });

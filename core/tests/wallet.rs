@@ -588,6 +588,19 @@ async fn licences_listed_replaced_and_expiring() {
     }
     assert_eq!(wallet.licences().await.unwrap().len(), 3);
     assert!(wallet.credentials().await.unwrap().is_empty());
+    let identifier = forever
+        .text(yiwang_core::credential::Claim::Identifier)
+        .unwrap()
+        .to_owned();
+    let (record_id, stored) = wallet.licence(&identifier).await.unwrap().unwrap();
+    assert_eq!(stored.valid_until(), None);
+    assert!(
+        wallet
+            .licence("1.2.156.3005.2.nope")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let today = date!(2026 - 11 - 22);
     let in_30 = wallet.licences_expiring(today, 30).await.unwrap();

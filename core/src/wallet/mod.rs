@@ -483,6 +483,20 @@ impl Wallet {
         self.documents(RecordKind::Licence).await
     }
 
+    /// The licence with this GB/T 36904 identifier, with its record id.
+    pub async fn licence(
+        &self,
+        identifier: &str,
+    ) -> Result<Option<(i64, HolderCredential)>, WalletError> {
+        match self.find(RecordKind::Licence, identifier).await? {
+            Some(record) => Ok(Some((
+                record.id,
+                HolderCredential::from_bytes(&record.payload)?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
     /// Licences whose validity ends on or before `today + within_days`
     /// (already expired ones included), soonest first: what reminders are
     /// raised for. Long-term (长期) licences never appear.
