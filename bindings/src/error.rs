@@ -1,0 +1,126 @@
+use yiwang_core::credential::CredentialError;
+use yiwang_core::crypto::{CryptoError, KeyStoreError};
+use yiwang_core::forms::{DraftError, SchemaError};
+use yiwang_core::qr::QrError;
+use yiwang_core::wallet::WalletError;
+
+/// Every error the library reports: a category, a stable code (`YW-xxxx`, see
+/// docs/formats.md) and a message free of personal data.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum YiwangError {
+    /// The input is not valid (an ID number, a request, a form value, a file).
+    #[error("{code}: {message}")]
+    InvalidInput { code: String, message: String },
+    /// A presentation or signature was checked and refused.
+    #[error("{code}: {message}")]
+    Rejected { code: String, message: String },
+    /// A cryptographic operation failed.
+    #[error("{code}: {message}")]
+    Crypto { code: String, message: String },
+    /// The key store failed or has no such key.
+    #[error("{code}: {message}")]
+    KeyStore { code: String, message: String },
+    /// The wallet's storage failed or refused to open.
+    #[error("{code}: {message}")]
+    Storage { code: String, message: String },
+    /// A bug or an unexpected failure on the foreign side.
+    #[error("{code}: {message}")]
+    Internal { code: String, message: String },
+}
+
+impl YiwangError {
+    pub fn code(&self) -> &str {
+        match self {
+            Self::InvalidInput { code, .. }
+            | Self::Rejected { code, .. }
+            | Self::Crypto { code, .. }
+            | Self::KeyStore { code, .. }
+            | Self::Storage { code, .. }
+            | Self::Internal { code, .. } => code,
+        }
+    }
+
+    pub(crate) fn invalid(code: &str, message: impl ToString) -> Self {
+        Self::InvalidInput {
+            code: code.to_owned(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for YiwangError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Internal {
+            code: "YW-9001".into(),
+            message: format!("the platform callback failed: {}", e.reason),
+        }
+    }
+}
+
+impl From<CryptoError> for YiwangError {
+    fn from(e: CryptoError) -> Self {
+        Self::Crypto {
+            code: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<KeyStoreError> for YiwangError {
+    fn from(e: KeyStoreError) -> Self {
+        match e {
+            KeyStoreError::Crypto(c) => c.into(),
+            other => Self::KeyStore {
+                code: other.code().into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<CredentialError> for YiwangError {
+    fn from(e: CredentialError) -> Self {
+        let (code, message) = (e.code().to_owned(), e.to_string());
+        match e {
+            CredentialError::Crypto(c) => c.into(),
+            CredentialError::KeyStore(k) => k.into(),
+            CredentialError::CannotProve(_)
+            | CredentialError::InvalidRequest(_)
+            | CredentialError::InvalidEnrolment(_)
+            | CredentialError::HolderKeyMismatch => Self::InvalidInput { code, message },
+            _ => Self::Rejected { code, message },
+        }
+    }
+}
+
+impl From<WalletError> for YiwangError {
+    fn from(e: WalletError) -> Self {
+        match e {
+            WalletError::KeyStore(k) => k.into(),
+            WalletError::Crypto(c) => c.into(),
+            WalletError::Credential(c) => c.into(),
+            other => Self::Storage {
+                code: other.code().into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<SchemaError> for YiwangError {
+    fn from(e: SchemaError) -> Self {
+        Self::invalid(e.code(), e)
+    }
+}
+
+impl From<DraftError> for YiwangError {
+    fn from(e: DraftError) -> Self {
+        Self::invalid(e.code(), e)
+    }
+}
+
+impl From<QrError> for YiwangError {
+    fn from(e: QrError) -> Self {
+        Self::invalid(e.code(), e)
+    }
+}
