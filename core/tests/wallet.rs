@@ -636,6 +636,8 @@ async fn licences_listed_replaced_and_expiring() {
             .unwrap()
             .is_empty()
     );
+    assert!(wallet.delete(record_id).await.unwrap());
+    assert_eq!(wallet.licences().await.unwrap().len(), 2);
 }
 
 /// The 老年人优待证 form end to end in the wallet: prefill from the stored
