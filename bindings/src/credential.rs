@@ -114,10 +114,17 @@ pub fn render_qr_svg(text: String, module_px: u32) -> Result<String, YiwangError
     Ok(QrMatrix::encode(&text)?.to_svg(module_px))
 }
 
-/// Every QR code found in a PNG image (verifier tools).
-#[uniffi::export]
-pub fn decode_qr_png(png: Vec<u8>) -> Result<Vec<String>, YiwangError> {
-    Ok(qr::decode_png(&png)?)
+/// Every QR code found in a PNG image (verifier tools). Async: decoding a
+/// camera-sized image takes tens of milliseconds, off the caller's thread.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn decode_qr_png(png: Vec<u8>) -> Result<Vec<String>, YiwangError> {
+    tokio::task::spawn_blocking(move || qr::decode_png(&png))
+        .await
+        .map_err(|_| YiwangError::Internal {
+            code: "YW-9002".into(),
+            detail: "the decoder task failed".into(),
+        })?
+        .map_err(YiwangError::from)
 }
 
 /// A stored 网证 or e-licence.

@@ -9,23 +9,23 @@ use yiwang_core::wallet::WalletError;
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum YiwangError {
     /// The input is not valid (an ID number, a request, a form value, a file).
-    #[error("{code}: {message}")]
-    InvalidInput { code: String, message: String },
+    #[error("{code}: {detail}")]
+    InvalidInput { code: String, detail: String },
     /// A presentation or signature was checked and refused.
-    #[error("{code}: {message}")]
-    Rejected { code: String, message: String },
+    #[error("{code}: {detail}")]
+    Rejected { code: String, detail: String },
     /// A cryptographic operation failed.
-    #[error("{code}: {message}")]
-    Crypto { code: String, message: String },
+    #[error("{code}: {detail}")]
+    Crypto { code: String, detail: String },
     /// The key store failed or has no such key.
-    #[error("{code}: {message}")]
-    KeyStore { code: String, message: String },
+    #[error("{code}: {detail}")]
+    KeyStore { code: String, detail: String },
     /// The wallet's storage failed or refused to open.
-    #[error("{code}: {message}")]
-    Storage { code: String, message: String },
+    #[error("{code}: {detail}")]
+    Storage { code: String, detail: String },
     /// A bug or an unexpected failure on the foreign side.
-    #[error("{code}: {message}")]
-    Internal { code: String, message: String },
+    #[error("{code}: {detail}")]
+    Internal { code: String, detail: String },
 }
 
 impl YiwangError {
@@ -41,9 +41,10 @@ impl YiwangError {
     }
 
     pub(crate) fn invalid(code: &str, message: impl ToString) -> Self {
+        // (`detail`, not `message`: Kotlin exceptions already have a `message`.)
         Self::InvalidInput {
             code: code.to_owned(),
-            message: message.to_string(),
+            detail: message.to_string(),
         }
     }
 }
@@ -52,7 +53,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for YiwangError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         Self::Internal {
             code: "YW-9001".into(),
-            message: format!("the platform callback failed: {}", e.reason),
+            detail: format!("the platform callback failed: {}", first_line(&e.reason)),
         }
     }
 }
@@ -61,7 +62,7 @@ impl From<CryptoError> for YiwangError {
     fn from(e: CryptoError) -> Self {
         Self::Crypto {
             code: e.code().into(),
-            message: e.to_string(),
+            detail: e.to_string(),
         }
     }
 }
@@ -72,7 +73,7 @@ impl From<KeyStoreError> for YiwangError {
             KeyStoreError::Crypto(c) => c.into(),
             other => Self::KeyStore {
                 code: other.code().into(),
-                message: other.to_string(),
+                detail: other.to_string(),
             },
         }
     }
@@ -80,15 +81,15 @@ impl From<KeyStoreError> for YiwangError {
 
 impl From<CredentialError> for YiwangError {
     fn from(e: CredentialError) -> Self {
-        let (code, message) = (e.code().to_owned(), e.to_string());
+        let (code, detail) = (e.code().to_owned(), e.to_string());
         match e {
             CredentialError::Crypto(c) => c.into(),
             CredentialError::KeyStore(k) => k.into(),
             CredentialError::CannotProve(_)
             | CredentialError::InvalidRequest(_)
             | CredentialError::InvalidEnrolment(_)
-            | CredentialError::HolderKeyMismatch => Self::InvalidInput { code, message },
-            _ => Self::Rejected { code, message },
+            | CredentialError::HolderKeyMismatch => Self::InvalidInput { code, detail },
+            _ => Self::Rejected { code, detail },
         }
     }
 }
@@ -101,7 +102,7 @@ impl From<WalletError> for YiwangError {
             WalletError::Credential(c) => c.into(),
             other => Self::Storage {
                 code: other.code().into(),
-                message: other.to_string(),
+                detail: other.to_string(),
             },
         }
     }
@@ -123,4 +124,16 @@ impl From<QrError> for YiwangError {
     fn from(e: QrError) -> Self {
         Self::invalid(e.code(), e)
     }
+}
+
+/// The first line of a platform error's text, at most 200 characters: a
+/// foreign exception's description must not carry a stack trace (or anything
+/// else the app put in it) into our errors.
+pub(crate) fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
 }

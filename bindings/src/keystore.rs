@@ -118,7 +118,7 @@ fn from_foreign(e: YiwangError) -> KeyStoreError {
         "YW-1202" => KeyStoreError::AliasExists,
         "YW-1203" => KeyStoreError::InvalidAlias,
         "YW-1106" => KeyStoreError::Crypto(CryptoError::Decrypt),
-        _ => KeyStoreError::Platform(e.to_string()),
+        _ => KeyStoreError::Platform(crate::error::first_line(&e.to_string())),
     }
 }
 

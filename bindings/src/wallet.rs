@@ -130,7 +130,10 @@ impl Wallet {
             .records as u32)
     }
 
-    pub async fn close(&self) {
+    /// Finishes pending writes and closes the database (then `close()` /
+    /// `destroy()` frees the object). Named `shutdown` because uniffi objects
+    /// already have a `close()`.
+    pub async fn shutdown(&self) {
         self.inner.close().await;
     }
 }

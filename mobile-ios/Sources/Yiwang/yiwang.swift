@@ -2117,8 +2117,6 @@ public func FfiConverterTypePlatformKeyStore_lower(_ value: PlatformKeyStore) ->
  */
 public protocol WalletProtocol: AnyObject, Sendable {
     
-    func close() async 
-    
     func credentials() async throws  -> [Credential]
     
     func deleteDraft(id: String) async throws  -> Bool
@@ -2155,6 +2153,13 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func purgeExpiredDrafts(now: Int64, ttlSecs: Int64) async throws  -> UInt32
     
     func saveDraft(draft: Draft, now: Int64) async throws 
+    
+    /**
+     * Finishes pending writes and closes the database (then `close()` /
+     * `destroy()` frees the object). Named `shutdown` because uniffi objects
+     * already have a `close()`.
+     */
+    func shutdown() async 
     
     /**
      * Stores a 网证 or licence (replacing an older copy of the same one).
@@ -2236,23 +2241,6 @@ public static func `open`(path: String, keyStore: PlatformKeyStore, keyAlias: St
 }
     
 
-    
-open func close()async   {
-    return
-        try!  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_yiwang_ffi_fn_method_wallet_close(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
-            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
-            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: nil
-            
-        )
-}
     
 open func credentials()async throws  -> [Credential]  {
     return
@@ -2442,6 +2430,28 @@ open func saveDraft(draft: Draft, now: Int64)async throws   {
             freeFunc: ffi_yiwang_ffi_rust_future_free_void,
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Finishes pending writes and closes the database (then `close()` /
+     * `destroy()` frees the object). Named `shutdown` because uniffi objects
+     * already have a `close()`.
+     */
+open func shutdown()async   {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_wallet_shutdown(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: nil
+            
         )
 }
     
@@ -3622,32 +3632,32 @@ enum YiwangError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The input is not valid (an ID number, a request, a form value, a file).
      */
-    case InvalidInput(code: String, message: String
+    case InvalidInput(code: String, detail: String
     )
     /**
      * A presentation or signature was checked and refused.
      */
-    case Rejected(code: String, message: String
+    case Rejected(code: String, detail: String
     )
     /**
      * A cryptographic operation failed.
      */
-    case Crypto(code: String, message: String
+    case Crypto(code: String, detail: String
     )
     /**
      * The key store failed or has no such key.
      */
-    case KeyStore(code: String, message: String
+    case KeyStore(code: String, detail: String
     )
     /**
      * The wallet's storage failed or refused to open.
      */
-    case Storage(code: String, message: String
+    case Storage(code: String, detail: String
     )
     /**
      * A bug or an unexpected failure on the foreign side.
      */
-    case Internal(code: String, message: String
+    case Internal(code: String, detail: String
     )
 
     
@@ -3680,27 +3690,27 @@ public struct FfiConverterTypeYiwangError: FfiConverterRustBuffer {
         
         case 1: return .InvalidInput(
             code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf)
             )
         case 2: return .Rejected(
             code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf)
             )
         case 3: return .Crypto(
             code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf)
             )
         case 4: return .KeyStore(
             code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf)
             )
         case 5: return .Storage(
             code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf)
             )
         case 6: return .Internal(
             code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
+            detail: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -3714,40 +3724,40 @@ public struct FfiConverterTypeYiwangError: FfiConverterRustBuffer {
 
         
         
-        case let .InvalidInput(code,message):
+        case let .InvalidInput(code,detail):
             writeInt(&buf, Int32(1))
             FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Rejected(code,message):
+        case let .Rejected(code,detail):
             writeInt(&buf, Int32(2))
             FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Crypto(code,message):
+        case let .Crypto(code,detail):
             writeInt(&buf, Int32(3))
             FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
             
         
-        case let .KeyStore(code,message):
+        case let .KeyStore(code,detail):
             writeInt(&buf, Int32(4))
             FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Storage(code,message):
+        case let .Storage(code,detail):
             writeInt(&buf, Int32(5))
             FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Internal(code,message):
+        case let .Internal(code,detail):
             writeInt(&buf, Int32(6))
             FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
             
         }
     }
@@ -4135,15 +4145,22 @@ public func classifyScan(text: String) -> ScannedCode  {
 })
 }
 /**
- * Every QR code found in a PNG image (verifier tools).
+ * Every QR code found in a PNG image (verifier tools). Async: decoding a
+ * camera-sized image takes tens of milliseconds, off the caller's thread.
  */
-public func decodeQrPng(png: Data)throws  -> [String]  {
-    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeYiwangError_lift) {
-        uniffiCallStatus in
-    uniffi_yiwang_ffi_fn_func_decode_qr_png(
-        FfiConverterData.lower(png),uniffiCallStatus
-    )
-})
+public func decodeQrPng(png: Data)async throws  -> [String]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_func_decode_qr_png(FfiConverterData.lower(png)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceString.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
 }
 /**
  * Encodes any text as a QR code (level M).
@@ -4280,7 +4297,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_func_classify_scan() != 39294) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_yiwang_ffi_checksum_func_decode_qr_png() != 16389) {
+    if (uniffi_yiwang_ffi_checksum_func_decode_qr_png() != 51083) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_func_encode_qr() != 30407) {
@@ -4430,9 +4447,6 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_platformkeystore_is_hardware_backed() != 29928) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_yiwang_ffi_checksum_method_wallet_close() != 13095) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_yiwang_ffi_checksum_method_wallet_credentials() != 23922) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4464,6 +4478,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_wallet_save_draft() != 43973) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_wallet_shutdown() != 9888) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_wallet_store_credential() != 49983) {

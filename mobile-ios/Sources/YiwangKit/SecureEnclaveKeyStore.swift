@@ -26,20 +26,20 @@ public final class SecureEnclaveKeyStore: PlatformKeyStore {
         ]
         var item: CFTypeRef?
         guard SecItemCopyMatching(query as CFDictionary, &item) == errSecSuccess, let key = item else {
-            throw YiwangError.KeyStore(code: "YW-1201", message: "no key with that alias")
+            throw YiwangError.KeyStore(code: "YW-1201", detail: "no key with that alias")
         }
         return key as! SecKey
     }
 
     private func createKey(_ alias: String) throws -> SecKey {
         if (try? privateKey(alias)) != nil {
-            throw YiwangError.KeyStore(code: "YW-1202", message: "a key with that alias already exists")
+            throw YiwangError.KeyStore(code: "YW-1202", detail: "a key with that alias already exists")
         }
         var error: Unmanaged<CFError>?
         guard let access = SecAccessControlCreateWithFlags(
             nil, kSecAttrAccessibleWhenUnlockedThisDeviceOnly, [.privateKeyUsage], &error)
         else {
-            throw YiwangError.KeyStore(code: "YW-1205", message: "access control could not be created")
+            throw YiwangError.KeyStore(code: "YW-1205", detail: "access control could not be created")
         }
         let attributes: [String: Any] = [
             kSecAttrKeyType as String: kSecAttrKeyTypeECSECPrimeRandom,
@@ -52,7 +52,7 @@ public final class SecureEnclaveKeyStore: PlatformKeyStore {
             ],
         ]
         guard let key = SecKeyCreateRandomKey(attributes as CFDictionary, &error) else {
-            throw YiwangError.KeyStore(code: "YW-1205", message: "the Secure Enclave refused to create a key")
+            throw YiwangError.KeyStore(code: "YW-1205", detail: "the Secure Enclave refused to create a key")
         }
         return key
     }
@@ -62,7 +62,7 @@ public final class SecureEnclaveKeyStore: PlatformKeyStore {
         guard let publicKey = SecKeyCopyPublicKey(key),
               let point = SecKeyCopyExternalRepresentation(publicKey, nil) as Data?
         else {
-            throw YiwangError.KeyStore(code: "YW-1205", message: "no public key")
+            throw YiwangError.KeyStore(code: "YW-1205", detail: "no public key")
         }
         let header: [UInt8] = [
             0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01,
@@ -73,7 +73,7 @@ public final class SecureEnclaveKeyStore: PlatformKeyStore {
 
     public func generate(alias: String, suite: CryptoSuite) throws -> Data {
         guard suite == .intl else {
-            throw YiwangError.KeyStore(code: "YW-1205", message: "the Secure Enclave only holds P-256 keys")
+            throw YiwangError.KeyStore(code: "YW-1205", detail: "the Secure Enclave only holds P-256 keys")
         }
         return try spki(createKey(alias))
     }
@@ -87,7 +87,7 @@ public final class SecureEnclaveKeyStore: PlatformKeyStore {
         guard let signature = SecKeyCreateSignature(
             try privateKey(alias), .ecdsaSignatureMessageX962SHA256, message as CFData, &error) as Data?
         else {
-            throw YiwangError.KeyStore(code: "YW-1205", message: "signing was refused or cancelled")
+            throw YiwangError.KeyStore(code: "YW-1205", detail: "signing was refused or cancelled")
         }
         return signature
     }
@@ -103,7 +103,7 @@ public final class SecureEnclaveKeyStore: PlatformKeyStore {
 
     public func wrap(alias: String, aad: Data, secret: Data) throws -> Data {
         guard let publicKey = SecKeyCopyPublicKey(try privateKey(alias)) else {
-            throw YiwangError.KeyStore(code: "YW-1205", message: "no public key")
+            throw YiwangError.KeyStore(code: "YW-1205", detail: "no public key")
         }
         var error: Unmanaged<CFError>?
         // ECIES binds no associated data: prefix the AAD's length and bytes, check them on unwrap.
@@ -111,7 +111,7 @@ public final class SecureEnclaveKeyStore: PlatformKeyStore {
         guard let wrapped = SecKeyCreateEncryptedData(
             publicKey, .eciesEncryptionCofactorVariableIVX963SHA256AESGCM, framed as CFData, &error) as Data?
         else {
-            throw YiwangError.KeyStore(code: "YW-1205", message: "wrapping failed")
+            throw YiwangError.KeyStore(code: "YW-1205", detail: "wrapping failed")
         }
         return wrapped
     }
@@ -122,11 +122,11 @@ public final class SecureEnclaveKeyStore: PlatformKeyStore {
             try privateKey(alias), .eciesEncryptionCofactorVariableIVX963SHA256AESGCM, wrapped as CFData, &error) as Data?,
             framed.count >= 4
         else {
-            throw YiwangError.Crypto(code: "YW-1106", message: "the data key does not unwrap")
+            throw YiwangError.Crypto(code: "YW-1106", detail: "the data key does not unwrap")
         }
         let length = Int(framed.prefix(4).reduce(0) { ($0 << 8) | UInt32($1) })
         guard framed.count >= 4 + length, framed.subdata(in: 4..<(4 + length)) == aad else {
-            throw YiwangError.Crypto(code: "YW-1106", message: "the data key does not unwrap")
+            throw YiwangError.Crypto(code: "YW-1106", detail: "the data key does not unwrap")
         }
         return framed.subdata(in: (4 + length)..<framed.count)
     }

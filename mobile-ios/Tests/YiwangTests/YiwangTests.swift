@@ -75,11 +75,12 @@ final class YiwangTests: XCTestCase {
         XCTAssertEqual(code(policy(issuer), "hello"), "YW-1401")
     }
 
-    func testQrAndScan() throws {
+    func testQrAndScan() async throws {
         let (_, _, _, presentation) = try issueAndPresent()
         let png = try renderQrPng(text: presentation.text, modulePx: 4)
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
-        XCTAssertEqual(try decodeQrPng(png: png), [presentation.text])
+        let decoded = try await decodeQrPng(png: png)
+        XCTAssertEqual(decoded, [presentation.text])
         guard case .loginRequest = classifyScan(text: "yiwang://login?server=https://gov.example&session=abcdefghijklmnop")
         else { return XCTFail("login request") }
         guard case .unknown = classifyScan(text: "hello") else { return XCTFail("unknown") }
@@ -96,7 +97,7 @@ final class YiwangTests: XCTestCase {
         XCTAssertTrue(prefill.contains("credential.name"))
         let backup = try await wallet.exportBackup(passphrase: "pass")
         XCTAssertFalse(backup.isEmpty)
-        await wallet.close()
+        await wallet.shutdown()
         do {
             _ = try await Wallet.open(path: path, keyStore: softwareKeyStore(), keyAlias: "wallet-key", suite: .gm)
             XCTFail("opened with another key store")

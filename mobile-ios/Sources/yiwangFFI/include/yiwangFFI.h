@@ -605,11 +605,6 @@ void uniffi_yiwang_ffi_fn_free_wallet(uint64_t handle, RustCallStatus *_Nonnull 
 uint64_t uniffi_yiwang_ffi_fn_constructor_wallet_open(RustBuffer path, uint64_t key_store, RustBuffer key_alias, RustBuffer suite
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_CLOSE
-#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_CLOSE
-uint64_t uniffi_yiwang_ffi_fn_method_wallet_close(uint64_t ptr
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_CREDENTIALS
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_CREDENTIALS
 uint64_t uniffi_yiwang_ffi_fn_method_wallet_credentials(uint64_t ptr
@@ -665,6 +660,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_wallet_purge_expired_drafts(uint64_t ptr, i
 uint64_t uniffi_yiwang_ffi_fn_method_wallet_save_draft(uint64_t ptr, uint64_t draft, int64_t now
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_SHUTDOWN
+uint64_t uniffi_yiwang_ffi_fn_method_wallet_shutdown(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_STORE_CREDENTIAL
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_STORE_CREDENTIAL
 uint64_t uniffi_yiwang_ffi_fn_method_wallet_store_credential(uint64_t ptr, uint64_t credential, int64_t now
@@ -683,7 +683,7 @@ RustBuffer uniffi_yiwang_ffi_fn_func_classify_scan(RustBuffer text, RustCallStat
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FUNC_DECODE_QR_PNG
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FUNC_DECODE_QR_PNG
-RustBuffer uniffi_yiwang_ffi_fn_func_decode_qr_png(RustBuffer png, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_yiwang_ffi_fn_func_decode_qr_png(RustBuffer png
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FUNC_ENCODE_QR
@@ -1309,12 +1309,6 @@ uint16_t uniffi_yiwang_ffi_checksum_method_platformkeystore_is_hardware_backed(v
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_CLOSE
-#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_CLOSE
-uint16_t uniffi_yiwang_ffi_checksum_method_wallet_close(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_CREDENTIALS
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_CREDENTIALS
 uint16_t uniffi_yiwang_ffi_checksum_method_wallet_credentials(void
@@ -1378,6 +1372,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_wallet_purge_expired_drafts(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_SAVE_DRAFT
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_SAVE_DRAFT
 uint16_t uniffi_yiwang_ffi_checksum_method_wallet_save_draft(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_SHUTDOWN
+uint16_t uniffi_yiwang_ffi_checksum_method_wallet_shutdown(void
     
 );
 #endif

@@ -850,8 +850,6 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_platformkeystore_is_hardware_backed(
     ): Int
-    external fun uniffi_yiwang_ffi_checksum_method_wallet_close(
-    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_credentials(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_delete_draft(
@@ -873,6 +871,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_yiwang_ffi_checksum_method_wallet_purge_expired_drafts(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_save_draft(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_wallet_shutdown(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_store_credential(
     ): Int
@@ -1025,8 +1025,6 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_yiwang_ffi_fn_constructor_wallet_open(`path`: RustBuffer.ByValue,`keyStore`: Long,`keyAlias`: RustBuffer.ByValue,`suite`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_yiwang_ffi_fn_method_wallet_close(`ptr`: Long,
-    ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_credentials(`ptr`: Long,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_delete_draft(`ptr`: Long,`id`: RustBuffer.ByValue,
@@ -1049,14 +1047,16 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_save_draft(`ptr`: Long,`draft`: Long,`now`: Long,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_wallet_shutdown(`ptr`: Long,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_store_credential(`ptr`: Long,`credential`: Long,`now`: Long,
     ): Long
     external fun uniffi_yiwang_ffi_fn_func_library_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_func_classify_scan(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_yiwang_ffi_fn_func_decode_qr_png(`png`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_func_decode_qr_png(`png`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_func_encode_qr(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_func_render_qr_png(`text`: RustBuffer.ByValue,`modulePx`: Int,uniffi_out_err: UniffiRustCallStatus, 
@@ -1202,7 +1202,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_func_classify_scan() and 0xFFFF) != 39294) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_yiwang_ffi_checksum_func_decode_qr_png() and 0xFFFF) != 16389) {
+    if ((lib.uniffi_yiwang_ffi_checksum_func_decode_qr_png() and 0xFFFF) != 51083) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_func_encode_qr() and 0xFFFF) != 30407) {
@@ -1352,9 +1352,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_platformkeystore_is_hardware_backed() and 0xFFFF) != 29928) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_close() and 0xFFFF) != 13095) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_credentials() and 0xFFFF) != 23922) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1386,6 +1383,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_save_draft() and 0xFFFF) != 43973) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_shutdown() and 0xFFFF) != 9888) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_store_credential() and 0xFFFF) != 49983) {
@@ -4186,8 +4186,6 @@ public object FfiConverterTypePlatformKeyStore: FfiConverter<PlatformKeyStore, L
  */
 public interface WalletInterface {
     
-    suspend fun `close`()
-    
     suspend fun `credentials`(): List<Credential>
     
     suspend fun `deleteDraft`(`id`: kotlin.String): kotlin.Boolean
@@ -4224,6 +4222,13 @@ public interface WalletInterface {
     suspend fun `purgeExpiredDrafts`(`now`: kotlin.Long, `ttlSecs`: kotlin.Long): kotlin.UInt
     
     suspend fun `saveDraft`(`draft`: Draft, `now`: kotlin.Long)
+    
+    /**
+     * Finishes pending writes and closes the database (then `close()` /
+     * `destroy()` frees the object). Named `shutdown` because uniffi objects
+     * already have a `close()`.
+     */
+    suspend fun `shutdown`()
     
     /**
      * Stores a 网证 or licence (replacing an older copy of the same one).
@@ -4335,27 +4340,6 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_yiwang_ffi_fn_clone_wallet(handle, status)
         }
-    }
-
-    
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `close`() {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_yiwang_ffi_fn_method_wallet_close(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        UniffiNullRustCallStatusErrorHandler,
-    )
     }
 
     
@@ -4614,6 +4598,32 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         
         // Error FFI converter
         YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Finishes pending writes and closes the database (then `close()` /
+     * `destroy()` frees the object). Named `shutdown` because uniffi objects
+     * already have a `close()`.
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `shutdown`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_wallet_shutdown(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
     )
     }
 
@@ -5581,10 +5591,10 @@ sealed class YiwangException: kotlin.Exception() {
         
         val `code`: kotlin.String, 
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : YiwangException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, detail=${ `detail` }"
     }
     
     /**
@@ -5594,10 +5604,10 @@ sealed class YiwangException: kotlin.Exception() {
         
         val `code`: kotlin.String, 
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : YiwangException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, detail=${ `detail` }"
     }
     
     /**
@@ -5607,10 +5617,10 @@ sealed class YiwangException: kotlin.Exception() {
         
         val `code`: kotlin.String, 
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : YiwangException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, detail=${ `detail` }"
     }
     
     /**
@@ -5620,10 +5630,10 @@ sealed class YiwangException: kotlin.Exception() {
         
         val `code`: kotlin.String, 
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : YiwangException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, detail=${ `detail` }"
     }
     
     /**
@@ -5633,10 +5643,10 @@ sealed class YiwangException: kotlin.Exception() {
         
         val `code`: kotlin.String, 
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : YiwangException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, detail=${ `detail` }"
     }
     
     /**
@@ -5646,10 +5656,10 @@ sealed class YiwangException: kotlin.Exception() {
         
         val `code`: kotlin.String, 
         
-        val `message`: kotlin.String
+        val `detail`: kotlin.String
         ) : YiwangException() {
         override val message
-            get() = "code=${ `code` }, message=${ `message` }"
+            get() = "code=${ `code` }, detail=${ `detail` }"
     }
     
 
@@ -5705,37 +5715,37 @@ public object FfiConverterTypeYiwangError : FfiConverterRustBuffer<YiwangExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is YiwangException.Rejected -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is YiwangException.Crypto -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is YiwangException.KeyStore -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is YiwangException.Storage -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is YiwangException.Internal -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
             )
         }
     }
@@ -5745,37 +5755,37 @@ public object FfiConverterTypeYiwangError : FfiConverterRustBuffer<YiwangExcepti
             is YiwangException.InvalidInput -> {
                 buf.putInt(1)
                 FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is YiwangException.Rejected -> {
                 buf.putInt(2)
                 FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is YiwangException.Crypto -> {
                 buf.putInt(3)
                 FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is YiwangException.KeyStore -> {
                 buf.putInt(4)
                 FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is YiwangException.Storage -> {
                 buf.putInt(5)
                 FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is YiwangException.Internal -> {
                 buf.putInt(6)
                 FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -6177,19 +6187,24 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     
 
         /**
-         * Every QR code found in a PNG image (verifier tools).
+         * Every QR code found in a PNG image (verifier tools). Async: decoding a
+         * camera-sized image takes tens of milliseconds, off the caller's thread.
          */
-    @Throws(YiwangException::class) fun `decodeQrPng`(`png`: kotlin.ByteArray): List<kotlin.String> {
-            return FfiConverterSequenceString.lift(
-    uniffiRustCallWithError(YiwangException) { _status ->
-    UniffiLib.uniffi_yiwang_ffi_fn_func_decode_qr_png(
-    
-        
-        FfiConverterByteArray.lower(`png`),_status)
-}
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `decodeQrPng`(`png`: kotlin.ByteArray) : List<kotlin.String> {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_yiwang_ffi_fn_func_decode_qr_png(
+        FfiConverterByteArray.lower(`png`),),
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceString.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
     )
     }
-    
 
         /**
          * Encodes any text as a QR code (level M).
