@@ -19,6 +19,7 @@ fun main() {
             qrTests(it)
             walletTests(it)
             concurrencyTests(it)
+            documentTests(it)
         }
         test("objects: closed objects refuse calls") {
             assertThrows<IllegalStateException>("call after close") { fx.credential.networkId() }
