@@ -1,21 +1,32 @@
-//! Storage. SQLite is the embedded default (a file created on first start);
-//! PostgreSQL support arrives with the server's storage work (issue 6).
+//! Storage: one handle over SQLite (the embedded default: a file created on
+//! first start) or PostgreSQL (`YIWANG_DATABASE_URL=postgres://…`), through
+//! sqlx's `Any` driver so that every query is written once. Queries use `$1`
+//! placeholders in order of first use, which both drivers accept. Migrations
+//! are versioned per backend (`migrations/sqlite`, `migrations/postgres`):
+//! the DDL differs, the tables and their meaning do not.
 
-use std::str::FromStr;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-
-/// A handle to the database pool.
-#[derive(Clone, Debug)]
-pub struct Db {
-    pool: SqlitePool,
+/// Which database is behind a [`Db`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-/// A database that could not be opened or migrated.
+/// A handle to the database pool. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A database that could not be opened or migrated. Messages name no
+/// credentials (URLs are never printed).
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("unsupported database URL: expected sqlite://PATH")]
+    #[error("unsupported database URL: expected sqlite://PATH or postgres://…")]
     UnsupportedUrl,
     #[error("cannot open the database: {0}")]
     Open(#[source] sqlx::Error),
@@ -26,28 +37,45 @@ pub enum DbError {
 }
 
 impl Db {
-    /// Opens (creating if missing) and migrates the database at `url`.
+    /// Opens (creating an SQLite file if missing) and migrates the database at `url`.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
-        if !url.starts_with("sqlite:") {
+        install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            // rwc: create the file on first start.
+            let sep = if rest.contains('?') { '&' } else { '?' };
+            (Backend::Sqlite, format!("sqlite:{rest}{sep}mode=rwc"))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
             return Err(DbError::UnsupportedUrl);
-        }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(DbError::Open)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(DbError::Open)?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(DbError::Migrate)?;
-        Ok(Self { pool })
+        };
+        let options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new()
+                // An in-memory database exists per connection: keep one.
+                .max_connections(if url.contains(":memory:") { 1 } else { 8 })
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                }),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        };
+        let pool = options.connect(&url).await.map_err(DbError::Open)?;
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator.run(&pool).await.map_err(DbError::Migrate)?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// A trivial query: is the database answering?
@@ -59,11 +87,166 @@ impl Db {
             .map_err(DbError::Query)
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    /// A value of the `server_meta` table.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, DbError> {
+        sqlx::query_scalar("SELECT value FROM server_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(DbError::Query)
+    }
+
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Test databases: SQLite in memory always, and a fresh PostgreSQL database per
+/// call when a server answers (`YIWANG_TEST_POSTGRES_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/postgres`). Without PostgreSQL the
+/// tests say so and run on SQLite only — unless `CI` is set, where they fail.
+pub mod testing {
+    use super::{Backend, Db};
+    use sqlx::Connection;
+
+    /// A database made for one test; [`TestDb::cleanup`] drops a PostgreSQL one.
+    #[derive(Debug)]
+    pub struct TestDb {
+        pub db: Db,
+        pub url: String,
+        admin_url: Option<String>,
+        name: Option<String>,
+    }
+
+    impl TestDb {
+        pub fn backend(&self) -> Backend {
+            self.db.backend()
+        }
+
+        /// Closes the pool and drops the PostgreSQL database.
+        pub async fn cleanup(self) {
+            self.db.close().await;
+            if let (Some(admin), Some(name)) = (self.admin_url, self.name)
+                && let Ok(mut conn) = sqlx::AnyConnection::connect(&admin).await
+            {
+                // `name` is ours: `yiwang_test_` and hex digits.
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+
+    /// `CI` set to anything but empty, `0` or `false`.
+    pub fn in_ci() -> bool {
+        std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+    }
+
+    fn admin_url() -> String {
+        std::env::var("YIWANG_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    }
+
+    /// A fresh, migrated PostgreSQL database, or `None` (with a visible
+    /// `SKIPPED` line) when no server answers outside CI.
+    pub async fn postgres(test: &str) -> Option<TestDb> {
+        sqlx::any::install_default_drivers();
+        let admin = admin_url();
+        let mut conn = match sqlx::AnyConnection::connect(&admin).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                assert!(
+                    !in_ci(),
+                    "CI: PostgreSQL is required and not reachable: {e}"
+                );
+                eprintln!("SKIPPED on PostgreSQL: {test}: no server answers at the test URL ({e})");
+                return None;
+            }
+        };
+        let mut suffix = [0u8; 6];
+        yiwang_core::crypto::random_bytes(&mut suffix).expect("random");
+        let name = format!("yiwang_test_{}", hex::encode(suffix));
+        // `name` is ours: `yiwang_test_` and hex digits.
+        let create = format!("CREATE DATABASE {name}");
+        sqlx::query(sqlx::AssertSqlSafe(create))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let _ = conn.close().await;
+        let url = match admin.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("the PostgreSQL test URL has no database part"),
+        };
+        let db = Db::connect(&url)
+            .await
+            .expect("connect to the test database");
+        Some(TestDb {
+            db,
+            url,
+            admin_url: Some(admin),
+            name: Some(name),
+        })
+    }
+
+    /// An in-memory SQLite database.
+    pub async fn sqlite() -> TestDb {
+        let url = "sqlite::memory:".to_owned();
+        TestDb {
+            db: Db::connect(&url).await.expect("in-memory SQLite"),
+            url,
+            admin_url: None,
+            name: None,
+        }
+    }
+
+    /// Every backend available: SQLite, and PostgreSQL when reachable.
+    pub async fn all(test: &str) -> Vec<TestDb> {
+        let mut dbs = vec![sqlite().await];
+        dbs.extend(postgres(test).await);
+        dbs
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrations_and_ping_on_every_backend() {
+        for test_db in testing::all("migrations_and_ping_on_every_backend").await {
+            let db = &test_db.db;
+            db.ping().await.unwrap();
+            let created = db.meta("created_at").await.unwrap().unwrap();
+            assert!(
+                created.ends_with('Z') && created.len() == 20,
+                "{:?}: {created}",
+                db.backend()
+            );
+            assert_eq!(db.meta("nope").await.unwrap(), None);
+            // Connecting again does not re-apply the migrations.
+            let again = Db::connect(&test_db.url).await.unwrap();
+            assert_eq!(
+                again.meta("created_at").await.unwrap().as_deref(),
+                Some(created.as_str())
+            );
+            again.close().await;
+            test_db.cleanup().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn unsupported_urls_are_refused() {
+        for url in ["mysql://localhost/db", "", "file:x.db"] {
+            assert!(
+                matches!(Db::connect(url).await, Err(DbError::UnsupportedUrl)),
+                "{url}"
+            );
+        }
     }
 }

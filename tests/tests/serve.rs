@@ -47,3 +47,50 @@ fn serve_rejects_bad_configuration_with_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("YIWANG_BIND"));
 }
+
+/// The same binary on PostgreSQL (`YIWANG_DATABASE_URL`), in a database made
+/// for this test; skipped with a message when no PostgreSQL answers outside CI.
+#[test]
+fn serve_on_postgresql() {
+    use yiwang_server::db::testing;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(test_db) = runtime.block_on(testing::postgres("serve_on_postgresql")) else {
+        return;
+    };
+    let workdir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        workdir.path(),
+        &[],
+        &[("YIWANG_DATABASE_URL", &test_db.url)],
+    );
+    let (status, body) = curl(&[&format!("{}/readyz", server.base_url)]);
+    assert_eq!(status, 200, "{body}");
+    // No SQLite file was made: the data is in PostgreSQL.
+    assert!(!workdir.path().join("data/yiwang.db").exists());
+    let exit = server
+        .terminate(Duration::from_secs(20))
+        .expect("stops on SIGTERM");
+    assert!(exit.success());
+    runtime.block_on(test_db.cleanup());
+}
+
+#[test]
+fn serve_refuses_an_unsupported_database_url() {
+    let workdir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(yiwang_e2e::yiwang_binary())
+        .arg("serve")
+        .current_dir(workdir.path())
+        .env(
+            "YIWANG_DATABASE_URL",
+            "mysql://root:secret-password@127.0.0.1/db",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unsupported database URL"), "{stderr}");
+    assert!(
+        !stderr.contains("secret-password"),
+        "the URL's password must not be printed: {stderr}"
+    );
+}
