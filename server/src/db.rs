@@ -229,7 +229,12 @@ mod tests {
                 db.backend()
             );
             assert_eq!(db.meta("nope").await.unwrap(), None);
-            // Connecting again does not re-apply the migrations.
+            // Connecting again does not re-apply the migrations (an in-memory
+            // database is new on every connection: use a file for SQLite).
+            if test_db.url.contains(":memory:") {
+                test_db.cleanup().await;
+                continue;
+            }
             let again = Db::connect(&test_db.url).await.unwrap();
             assert_eq!(
                 again.meta("created_at").await.unwrap().as_deref(),
@@ -238,6 +243,19 @@ mod tests {
             again.close().await;
             test_db.cleanup().await;
         }
+    }
+
+    #[tokio::test]
+    async fn an_sqlite_file_is_created_once_and_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("y.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        let created = db.meta("created_at").await.unwrap();
+        db.close().await;
+        assert!(dir.path().join("y.db").exists());
+        let again = Db::connect(&url).await.unwrap();
+        assert_eq!(again.meta("created_at").await.unwrap(), created);
+        again.close().await;
     }
 
     #[tokio::test]

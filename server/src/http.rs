@@ -1,8 +1,9 @@
 //! HTTP routes. Each area gets its own module with a `router()`; this one
 //! holds the operational probes.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -27,13 +28,44 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
-            (
+            crate::error::ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "code": "YW-5001", "message": "the database is not answering" })),
+                "YW-5001",
+                "the database is not answering",
             )
-                .into_response()
+            .into_response()
         }
     }
+}
+
+/// Gives every request an id (the caller's `X-Request-Id` when it is 1-64
+/// characters of `A-Z a-z 0-9 - _`, else a new one), available to handlers and
+/// errors, and echoed in the response's `X-Request-Id`.
+pub async fn request_id(request: Request, next: Next) -> Response {
+    let valid = |v: &&str| {
+        !v.is_empty()
+            && v.len() <= 64
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(valid)
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let mut bytes = [0u8; 8];
+            let _ = yiwang_core::crypto::random_bytes(&mut bytes);
+            hex::encode(bytes)
+        });
+    let mut response = crate::error::REQUEST_ID
+        .scope(id.clone(), next.run(request))
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
 }
 
 #[cfg(test)]
@@ -47,7 +79,7 @@ mod tests {
 
     async fn test_app() -> (axum::Router, Db) {
         let db = Db::connect("sqlite::memory:").await.unwrap();
-        (app(AppState::new(db.clone())), db)
+        (app(AppState::load(db.clone()).await.unwrap()), db)
     }
 
     async fn get(app: axum::Router, path: &str) -> (StatusCode, serde_json::Value) {

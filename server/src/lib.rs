@@ -3,7 +3,10 @@
 
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod http;
+pub mod identity;
+pub mod issuer;
 
 use std::sync::Arc;
 
@@ -20,21 +23,34 @@ pub struct AppState {
 #[derive(Debug)]
 struct StateInner {
     db: db::Db,
+    issuer: issuer::IssuerService,
 }
 
 impl AppState {
-    pub fn new(db: db::Db) -> Self {
-        Self {
-            inner: Arc::new(StateInner { db }),
-        }
+    /// The state over `db`, loading (or creating on first start) the issuer key.
+    pub async fn load(db: db::Db) -> Result<Self, error::ApiError> {
+        let issuer =
+            issuer::IssuerService::load_or_create(&db, yiwang_core::crypto::Suite::Gm).await?;
+        Ok(Self {
+            inner: Arc::new(StateInner { db, issuer }),
+        })
     }
 
     pub fn db(&self) -> &db::Db {
         &self.inner.db
     }
+
+    pub fn issuer(&self) -> &issuer::IssuerService {
+        &self.inner.issuer
+    }
 }
 
 /// The whole HTTP service. The binary serves it; tests call it directly.
 pub fn app(state: AppState) -> Router {
-    http::router().with_state(state)
+    http::router()
+        .merge(identity::router())
+        // Request bodies are small JSON documents.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(http::request_id))
+        .with_state(state)
 }

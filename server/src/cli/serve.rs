@@ -53,7 +53,10 @@ async fn serve(config: Config) -> Result<(), CliError> {
         source,
     })?;
     tracing::info!(address = %local, data_dir = %config.data_dir.display(), "yiwang listening");
-    axum::serve(listener, app(AppState::new(db.clone())))
+    let state = AppState::load(db.clone())
+        .await
+        .map_err(|e| CliError::Usage(format!("{} ({})", e.message, e.code)))?;
+    axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|source| CliError::Io {
