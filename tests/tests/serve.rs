@@ -94,3 +94,81 @@ fn serve_refuses_an_unsupported_database_url() {
         "the URL's password must not be printed: {stderr}"
     );
 }
+
+/// An operator's smoke test with curl: enrol a phone's key, fetch the issuer
+/// key and the status list; the issued credential verifies with them.
+#[test]
+fn enrolment_over_http_with_curl() {
+    use yiwang_core::credential::{
+        HolderCredential, PresentationRequest, VerificationPolicy, VerifiedStatusList, verify,
+    };
+    use yiwang_core::crypto::{KeyAlias, KeyStore, SoftwareKeyStore, Suite, VerifyingKey};
+    let workdir = tempfile::tempdir().unwrap();
+    let server = Server::start(workdir.path(), &[], &[]);
+    let phone = SoftwareKeyStore::in_memory();
+    let alias = KeyAlias::new("device").unwrap();
+    let device_pem = phone.generate(&alias, Suite::Intl).unwrap().to_spki_pem();
+    let body = serde_json::json!({
+        "name": "张三", "id_number": "11010519491231002X", "photo_digest": "07".repeat(32),
+        "device_public_key": device_pem,
+    });
+    let (status, text) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        &body.to_string(),
+        &format!("{}/v1/enrolments", server.base_url),
+    ]);
+    assert_eq!(status, 201, "{text}");
+    let enrolled: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let bytes = <base64ct::Base64 as base64ct::Encoding>::decode_vec(
+        enrolled["credential"].as_str().unwrap(),
+    )
+    .unwrap();
+    let credential = HolderCredential::from_bytes(&bytes).unwrap();
+
+    let (_, issuer) = curl(&[&format!("{}/v1/issuer", server.base_url)]);
+    let issuer: serde_json::Value = serde_json::from_str(&issuer).unwrap();
+    let key = VerifyingKey::from_spki_pem(issuer["public_key_pem"].as_str().unwrap()).unwrap();
+    let status_file = workdir.path().join("status.cose");
+    let (status, _) = curl(&[
+        "-o",
+        status_file.to_str().unwrap(),
+        &format!(
+            "{}{}",
+            server.base_url,
+            issuer["status_list"].as_str().unwrap()
+        ),
+    ]);
+    assert_eq!(status, 200);
+    let list = VerifiedStatusList::verify(
+        &std::fs::read(&status_file).unwrap(),
+        std::slice::from_ref(&key),
+    )
+    .unwrap();
+
+    let now = enrolled["not_before"].as_i64().unwrap() + 5;
+    let qr = credential
+        .present(&PresentationRequest::new("window:1"), &phone, &alias, now)
+        .unwrap();
+    let policy = VerificationPolicy {
+        status_lists: vec![list],
+        require_status: true,
+        ..VerificationPolicy::new(vec![key], "window:1", now)
+    };
+    verify(&qr, &policy).unwrap();
+
+    let (status, text) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        "{\"name\":",
+        &format!("{}/v1/enrolments", server.base_url),
+    ]);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("YW-4001") && text.contains("request_id"));
+}
