@@ -1,6 +1,7 @@
 //! yiwang's server: the axum service ([`app`]) and the pieces the `yiwang`
 //! command line shares with it.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -49,6 +50,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     http::router()
         .merge(identity::router())
+        .merge(auth::router())
         // Request bodies are small JSON documents.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(http::request_id))

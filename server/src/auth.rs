@@ -1,0 +1,348 @@
+//! Login with the 网证 (统一身份认证): the server issues a one-use challenge,
+//! the app presents its 网证 to that nonce with this server as audience
+//! (disclosing its 网号), and gets a short-lived ES256 access token (JWT,
+//! `kid` in the header, keys at `/.well-known/jwks.json`) and a rotating
+//! refresh token, stored hashed; presenting a refresh token that was already
+//! rotated revokes its whole family (it was stolen or replayed).
+
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+use yiwang_core::credential::{Claim, ClaimValue, VerificationPolicy, VerifiedStatusList, verify};
+use yiwang_core::crypto::{SigningKey, Suite, VerifyingKey, random_bytes};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::issuer::now;
+
+/// Audience of presentations made to log in here, and issuer of its tokens.
+pub const SERVER_AUDIENCE: &str = "yiwang-server";
+pub const ACCESS_TOKEN_SECS: i64 = 900;
+pub const REFRESH_TOKEN_SECS: i64 = 30 * 86_400;
+pub const CHALLENGE_SECS: i64 = 120;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/challenge", post(challenge))
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/refresh", post(refresh))
+        .route("/v1/me", get(me))
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+fn unauthorized(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+fn random_token(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    random_bytes(&mut buf).map_err(ApiError::internal)?;
+    Ok(Base64UrlUnpadded::encode_string(&buf))
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Suite::Intl.hash(token.as_bytes()))
+}
+
+/// The current JWT signing key (created on first use) and every key whose
+/// tokens may still be alive.
+pub(crate) async fn signing_key(state: &AppState) -> Result<(String, SigningKey), ApiError> {
+    let pool = state.db().pool();
+    let row = sqlx::query("SELECT kid, private_pem FROM jwt_keys WHERE retired_at IS NULL ORDER BY created_at, kid LIMIT 1")
+        .fetch_optional(pool)
+        .await?;
+    if let Some(row) = row {
+        let pem: String = row.try_get("private_pem")?;
+        return Ok((
+            row.try_get("kid")?,
+            SigningKey::from_pkcs8_pem(&pem).map_err(ApiError::internal)?,
+        ));
+    }
+    rotate_signing_key(state).await
+}
+
+/// Makes a new JWT signing key current; the previous ones stay in the JWKS
+/// until every token they signed has expired.
+pub async fn rotate_signing_key(state: &AppState) -> Result<(String, SigningKey), ApiError> {
+    let key = SigningKey::generate(Suite::Intl).map_err(ApiError::internal)?;
+    let kid = hex::encode(key.verifying_key().map_err(ApiError::internal)?.key_id());
+    let at = now();
+    let mut tx = state.db().pool().begin().await?;
+    sqlx::query("UPDATE jwt_keys SET retired_at = $1 WHERE retired_at IS NULL")
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO jwt_keys (kid, private_pem, created_at, retired_at) VALUES ($1, $2, $3, NULL)",
+    )
+    .bind(&kid)
+    .bind(key.to_pkcs8_pem().map_err(ApiError::internal)?.as_str())
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((kid, key))
+}
+
+/// Public keys of every JWT key that may still have live tokens.
+async fn live_keys(state: &AppState) -> Result<Vec<(String, VerifyingKey)>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT kid, private_pem FROM jwt_keys WHERE retired_at IS NULL OR retired_at > $1",
+    )
+    .bind(now() - ACCESS_TOKEN_SECS)
+    .fetch_all(state.db().pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let pem: String = row.try_get("private_pem")?;
+            let key = SigningKey::from_pkcs8_pem(&pem).map_err(ApiError::internal)?;
+            Ok((
+                row.try_get("kid")?,
+                key.verifying_key().map_err(ApiError::internal)?,
+            ))
+        })
+        .collect()
+}
+
+fn jwk(kid: &str, key: &VerifyingKey) -> serde_json::Value {
+    let point = key.to_sec1_uncompressed();
+    json!({
+        "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
+        "x": Base64UrlUnpadded::encode_string(&point[1..33]),
+        "y": Base64UrlUnpadded::encode_string(&point[33..65]),
+    })
+}
+
+/// `GET /.well-known/jwks.json`
+async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
+    signing_key(&state).await?;
+    let keys: Vec<_> = live_keys(&state)
+        .await?
+        .iter()
+        .map(|(kid, key)| jwk(kid, key))
+        .collect();
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(json!({ "keys": keys })),
+    )
+        .into_response())
+}
+
+/// `POST /v1/auth/challenge` → a one-use nonce for a login presentation.
+async fn challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let nonce = random_token(16)?;
+    sqlx::query("INSERT INTO login_challenges (nonce, expires_at, used) VALUES ($1, $2, 0)")
+        .bind(&nonce)
+        .bind(now() + CHALLENGE_SECS)
+        .execute(state.db().pool())
+        .await?;
+    let body = json!({ "nonce": nonce, "audience": SERVER_AUDIENCE, "expires_in": CHALLENGE_SECS,
+                       "disclose": ["network_id"] });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    /// The QR text of a presentation made to `yiwang-server` with the nonce.
+    presentation: String,
+    nonce: String,
+}
+
+/// Access token claims.
+#[derive(Debug, Serialize, Deserialize)]
+struct AccessClaims {
+    iss: String,
+    aud: String,
+    sub: String,
+    iat: i64,
+    exp: i64,
+}
+
+async fn issue_tokens(
+    state: &AppState,
+    network_id: &str,
+    family: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let (kid, key) = signing_key(state).await?;
+    let at = now();
+    let claims = AccessClaims {
+        iss: SERVER_AUDIENCE.into(),
+        aud: SERVER_AUDIENCE.into(),
+        sub: network_id.into(),
+        iat: at,
+        exp: at + ACCESS_TOKEN_SECS,
+    };
+    let header = Header {
+        kid: Some(kid),
+        ..Header::new(Algorithm::ES256)
+    };
+    let der = key.to_pkcs8_der().map_err(ApiError::internal)?;
+    let access = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&der))
+        .map_err(ApiError::internal)?;
+    let refresh = random_token(32)?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family, network_id, expires_at, rotated, revoked) VALUES ($1, $2, $3, $4, 0, 0)",
+    )
+    .bind(token_hash(&refresh))
+    .bind(family)
+    .bind(network_id)
+    .bind(at + REFRESH_TOKEN_SECS)
+    .execute(state.db().pool())
+    .await?;
+    Ok(
+        json!({ "access_token": access, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECS, "refresh_token": refresh }),
+    )
+}
+
+/// `POST /v1/auth/login`: a presentation to this server, answering a live challenge.
+async fn login(
+    State(state): State<AppState>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let at = now();
+    // The challenge is used up by this attempt, whatever its outcome.
+    let taken = sqlx::query(
+        "UPDATE login_challenges SET used = 1 WHERE nonce = $1 AND used = 0 AND expires_at > $2",
+    )
+    .bind(&request.nonce)
+    .bind(at)
+    .execute(state.db().pool())
+    .await?;
+    if taken.rows_affected() != 1 {
+        return Err(unauthorized(
+            "YW-4011",
+            "unknown, expired or already used challenge",
+        ));
+    }
+    let issuer = state.issuer();
+    let status = VerifiedStatusList::verify(
+        &issuer.status_list(state.db()).await?,
+        std::slice::from_ref(issuer.public_key()),
+    )
+    .map_err(ApiError::internal)?;
+    let policy = VerificationPolicy {
+        nonce: Some(request.nonce.clone().into_bytes()),
+        status_lists: vec![status],
+        require_status: true,
+        ..VerificationPolicy::new(vec![issuer.public_key().clone()], SERVER_AUDIENCE, at)
+    };
+    let verified = verify(&request.presentation, &policy)
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
+    let Some(ClaimValue::Text(network_id)) = verified.claims.get(&Claim::NetworkId) else {
+        return Err(ApiError::unprocessable(
+            "YW-4012",
+            "the presentation must disclose network_id",
+        ));
+    };
+    let known = sqlx::query("SELECT 1 FROM accounts WHERE network_id = $1")
+        .bind(network_id)
+        .fetch_optional(state.db().pool())
+        .await?;
+    if known.is_none() {
+        return Err(unauthorized("YW-4014", "no account for this credential"));
+    }
+    let family = random_token(12)?;
+    Ok(Json(issue_tokens(&state, network_id, &family).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// `POST /v1/auth/refresh`: rotates the refresh token.
+async fn refresh(
+    State(state): State<AppState>,
+    body: Result<Json<RefreshRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let pool = state.db().pool();
+    let hash = token_hash(&request.refresh_token);
+    let row = sqlx::query("SELECT family, network_id, expires_at, rotated, revoked FROM refresh_tokens WHERE token_hash = $1")
+        .bind(&hash)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| unauthorized("YW-4013", "unknown refresh token"))?;
+    let family: String = row.try_get("family")?;
+    let rotated: i64 = row.try_get("rotated")?;
+    let revoked: i64 = row.try_get("revoked")?;
+    let expires_at: i64 = row.try_get("expires_at")?;
+    if rotated != 0 || revoked != 0 {
+        // Reuse of a rotated token: whoever holds the family is not trusted any more.
+        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE family = $1")
+            .bind(&family)
+            .execute(pool)
+            .await?;
+        tracing::warn!(family = %family, "refresh token reuse: family revoked");
+        return Err(unauthorized(
+            "YW-4013",
+            "refresh token already used; the session is revoked",
+        ));
+    }
+    if expires_at <= now() {
+        return Err(unauthorized("YW-4013", "refresh token expired"));
+    }
+    let taken =
+        sqlx::query("UPDATE refresh_tokens SET rotated = 1 WHERE token_hash = $1 AND rotated = 0")
+            .bind(&hash)
+            .execute(pool)
+            .await?;
+    if taken.rows_affected() != 1 {
+        return Err(unauthorized("YW-4013", "refresh token already used"));
+    }
+    let network_id: String = row.try_get("network_id")?;
+    Ok(Json(issue_tokens(&state, &network_id, &family).await?).into_response())
+}
+
+/// The account of a request's bearer token.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("YW-4010", "a bearer token is required"))?;
+    let invalid = || unauthorized("YW-4010", "invalid or expired access token");
+    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+    if header.alg != Algorithm::ES256 {
+        return Err(invalid());
+    }
+    let kid = header.kid.ok_or_else(invalid)?;
+    let (_, key) = live_keys(state)
+        .await?
+        .into_iter()
+        .find(|(k, _)| *k == kid)
+        .ok_or_else(invalid)?;
+    let point = key.to_sec1_uncompressed();
+    let decoding = DecodingKey::from_ec_components(
+        &Base64UrlUnpadded::encode_string(&point[1..33]),
+        &Base64UrlUnpadded::encode_string(&point[33..65]),
+    )
+    .map_err(ApiError::internal)?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_audience(&[SERVER_AUDIENCE]);
+    validation.set_issuer(&[SERVER_AUDIENCE]);
+    validation.leeway = 30;
+    let data = jsonwebtoken::decode::<AccessClaims>(token, &decoding, &validation)
+        .map_err(|_| invalid())?;
+    Ok(data.claims.sub)
+}
+
+/// `GET /v1/me`: who the bearer token is.
+async fn me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let network_id = authenticate(&state, &headers).await?;
+    Ok(Json(json!({ "network_id": network_id })))
+}
