@@ -56,13 +56,16 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let state = AppState::load(db.clone())
         .await
         .map_err(|e| CliError::Usage(format!("{} ({})", e.message, e.code)))?;
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| CliError::Io {
-            path: local.to_string(),
-            source,
-        })?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|source| CliError::Io {
+        path: local.to_string(),
+        source,
+    })?;
     db.close().await;
     tracing::info!("yiwang stopped");
     Ok(())
