@@ -166,8 +166,19 @@ fn inspect_existing(path: &Path) -> Result<(), WalletError> {
     let pages = u64::from(u32::from_be_bytes([
         header[28], header[29], header[30], header[31],
     ]));
-    // The in-header page count is valid when the change counter matches "version valid for".
-    let valid = header[24..28] == header[92..96];
+    // The in-header page count is valid when the change counter matches
+    // "version valid for". With a non-empty write-ahead log beside the file,
+    // a checkpoint may have been cut short (the header already counts pages
+    // the log still holds): SQLite recovers from the log, so the size says
+    // nothing; the integrity check after opening still applies.
+    let wal = path.with_file_name(format!(
+        "{}-wal",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let wal_in_use = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    let valid = header[24..28] == header[92..96] && !wal_in_use;
     if valid && pages > 0 && len < pages * page_size {
         return Err(WalletError::Truncated);
     }
