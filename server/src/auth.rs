@@ -284,7 +284,8 @@ async fn refresh(
             .bind(&family)
             .execute(pool)
             .await?;
-        tracing::warn!(family = %family, "refresh token reuse: family revoked");
+        // The request id (in the log context) identifies the event; the family id is a session secret.
+        tracing::warn!(request_id = %crate::error::current_request_id(), "refresh token reuse: its session family was revoked");
         return Err(unauthorized(
             "YW-4013",
             "refresh token already used; the session is revoked",
