@@ -216,7 +216,10 @@ fn rejections_through_the_command_line() {
         (code, report["error"]["code"].as_str().unwrap()),
         (1, "YW-1401")
     );
-    let (code, report) = setup.verify(&["--text", &format!("{}A", &text[..text.len() - 1])], &[]);
+    // Change the last character (to one it is not).
+    let last = if text.ends_with('A') { "B" } else { "A" };
+    let damaged = format!("{}{last}", &text[..text.len() - 1]);
+    let (code, report) = setup.verify(&["--text", &damaged], &[]);
     assert_eq!(code, 1, "{report}");
     let (code, report) = setup.verify(&["--text", &text], &["--nonce", "abc"]);
     assert_eq!(
