@@ -155,7 +155,13 @@ struct LoginRequest {
     /// The QR text of a presentation made to `yiwang-server` with the nonce.
     presentation: String,
     nonce: String,
+    /// Shown in the citizen's device list, e.g. "华为 Mate 60".
+    #[serde(default)]
+    device_name: Option<String>,
 }
+
+/// Longest device name accepted, in characters.
+pub const DEVICE_NAME_MAX: usize = 64;
 
 /// Access token claims.
 #[derive(Debug, Serialize, Deserialize)]
@@ -163,31 +169,43 @@ struct AccessClaims {
     iss: String,
     aud: String,
     sub: String,
+    /// The device session (`devices.device_id`).
+    sid: String,
     iat: i64,
     exp: i64,
+}
+
+/// Signs `claims` with the current JWT key (ES256, `kid` in the header).
+pub(crate) async fn sign_jwt(
+    state: &AppState,
+    claims: &impl Serialize,
+) -> Result<String, ApiError> {
+    let (kid, key) = signing_key(state).await?;
+    let header = Header {
+        kid: Some(kid),
+        ..Header::new(Algorithm::ES256)
+    };
+    let der = key.to_pkcs8_der().map_err(ApiError::internal)?;
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der))
+        .map_err(ApiError::internal)
 }
 
 async fn issue_tokens(
     state: &AppState,
     network_id: &str,
     family: &str,
+    device_id: &str,
 ) -> Result<serde_json::Value, ApiError> {
-    let (kid, key) = signing_key(state).await?;
     let at = now();
     let claims = AccessClaims {
         iss: SERVER_AUDIENCE.into(),
         aud: SERVER_AUDIENCE.into(),
         sub: network_id.into(),
+        sid: device_id.into(),
         iat: at,
         exp: at + ACCESS_TOKEN_SECS,
     };
-    let header = Header {
-        kid: Some(kid),
-        ..Header::new(Algorithm::ES256)
-    };
-    let der = key.to_pkcs8_der().map_err(ApiError::internal)?;
-    let access = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&der))
-        .map_err(ApiError::internal)?;
+    let access = sign_jwt(state, &claims).await?;
     let refresh = random_token(32)?;
     sqlx::query(
         "INSERT INTO refresh_tokens (token_hash, family, network_id, expires_at, rotated, revoked) VALUES ($1, $2, $3, $4, 0, 0)",
@@ -199,7 +217,8 @@ async fn issue_tokens(
     .execute(state.db().pool())
     .await?;
     Ok(
-        json!({ "access_token": access, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECS, "refresh_token": refresh }),
+        json!({ "access_token": access, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECS,
+               "refresh_token": refresh, "device_id": device_id }),
     )
 }
 
@@ -209,6 +228,18 @@ async fn login(
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(request) = body?;
+    let device_name = request
+        .device_name
+        .as_deref()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if device_name.chars().count() > DEVICE_NAME_MAX || device_name.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "YW-4017",
+            "device_name: at most 64 characters, no control characters",
+        ));
+    }
     let at = now();
     // The challenge is used up by this attempt, whatever its outcome.
     let taken = sqlx::query(
@@ -252,7 +283,21 @@ async fn login(
         return Err(unauthorized("YW-4014", "no account for this credential"));
     }
     let family = random_token(12)?;
-    Ok(Json(issue_tokens(&state, network_id, &family).await?).into_response())
+    let device_id = random_token(9)?;
+    let pool = state.db().pool();
+    sqlx::query(
+        "INSERT INTO devices (device_id, family, network_id, name, signed_in_at, last_seen_at, signed_out_at) \
+         VALUES ($1, $2, $3, $4, $5, $5, NULL)",
+    )
+    .bind(&device_id)
+    .bind(&family)
+    .bind(network_id)
+    .bind(if device_name.is_empty() { "未命名设备" } else { device_name.as_str() })
+    .bind(at)
+    .execute(pool)
+    .await?;
+    crate::audit::record(pool, "citizen", "auth.login", Some(network_id)).await?;
+    Ok(Json(issue_tokens(&state, network_id, &family, &device_id).await?).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,6 +329,13 @@ async fn refresh(
             .bind(&family)
             .execute(pool)
             .await?;
+        sqlx::query(
+            "UPDATE devices SET signed_out_at = $1 WHERE family = $2 AND signed_out_at IS NULL",
+        )
+        .bind(now())
+        .bind(&family)
+        .execute(pool)
+        .await?;
         // The request id (in the log context) identifies the event; the family id is a session secret.
         tracing::warn!(request_id = %crate::error::current_request_id(), "refresh token reuse: its session family was revoked");
         return Err(unauthorized(
@@ -303,11 +355,26 @@ async fn refresh(
         return Err(unauthorized("YW-4013", "refresh token already used"));
     }
     let network_id: String = row.try_get("network_id")?;
-    Ok(Json(issue_tokens(&state, &network_id, &family).await?).into_response())
+    let device_id: String = sqlx::query_scalar(
+        "UPDATE devices SET last_seen_at = $1 WHERE family = $2 AND signed_out_at IS NULL RETURNING device_id",
+    )
+    .bind(now())
+    .bind(&family)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| unauthorized("YW-4013", "this device was signed out"))?;
+    Ok(Json(issue_tokens(&state, &network_id, &family, &device_id).await?).into_response())
 }
 
-/// The account of a request's bearer token.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+/// Who a request's bearer token is: the account and the device session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Citizen {
+    pub network_id: String,
+    pub device_id: String,
+}
+
+/// The citizen of a request's bearer token, whose device is still signed in.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Citizen, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -336,7 +403,20 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Strin
     validation.leeway = 30;
     let data = jsonwebtoken::decode::<AccessClaims>(token, &decoding, &validation)
         .map_err(|_| invalid())?;
-    Ok(data.claims.sub)
+    let signed_in = sqlx::query(
+        "SELECT 1 FROM devices WHERE device_id = $1 AND network_id = $2 AND signed_out_at IS NULL",
+    )
+    .bind(&data.claims.sid)
+    .bind(&data.claims.sub)
+    .fetch_optional(state.db().pool())
+    .await?;
+    if signed_in.is_none() {
+        return Err(invalid());
+    }
+    Ok(Citizen {
+        network_id: data.claims.sub,
+        device_id: data.claims.sid,
+    })
 }
 
 /// `GET /v1/me`: who the bearer token is.
@@ -344,6 +424,15 @@ async fn me(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let network_id = authenticate(&state, &headers).await?;
-    Ok(Json(json!({ "network_id": network_id })))
+    let citizen = authenticate(&state, &headers).await?;
+    crate::audit::record(
+        state.db().pool(),
+        "citizen",
+        "account.read",
+        Some(&citizen.network_id),
+    )
+    .await?;
+    Ok(Json(
+        json!({ "network_id": citizen.network_id, "device_id": citizen.device_id }),
+    ))
 }

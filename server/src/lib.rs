@@ -1,13 +1,18 @@
 //! yiwang's server: the axum service ([`app`]) and the pieces the `yiwang`
 //! command line shares with it.
 
+pub mod accounts;
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod identity;
 pub mod issuer;
+pub mod login_sessions;
 pub mod ops;
 
 use std::sync::Arc;
@@ -24,6 +29,7 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct StateInner {
+    config: Config,
     db: db::Db,
     issuer: issuer::IssuerService,
     metrics: ops::Metrics,
@@ -31,19 +37,30 @@ struct StateInner {
 }
 
 impl AppState {
-    /// The state over `db`, loading (or creating on first start) the issuer key.
+    /// The state over `db` with the default configuration.
     pub async fn load(db: db::Db) -> Result<Self, error::ApiError> {
+        Self::with_config(db, Config::default()).await
+    }
+
+    /// The state over `db`, loading (or creating on first start) the issuer key.
+    pub async fn with_config(db: db::Db, config: Config) -> Result<Self, error::ApiError> {
         let issuer =
             issuer::IssuerService::load_or_create(&db, yiwang_core::crypto::Suite::Gm).await?;
+        let rate_limiter =
+            ops::RateLimiter::new(config.rate_limit_burst, config.rate_limit_per_second);
         Ok(Self {
             inner: Arc::new(StateInner {
+                config,
                 db,
                 issuer,
                 metrics: ops::Metrics::default(),
-                // Per client address on the identity routes: bursts of 20, 10 per second.
-                rate_limiter: ops::RateLimiter::new(20, 10),
+                rate_limiter,
             }),
         })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
     }
 
     pub fn db(&self) -> &db::Db {
@@ -66,20 +83,24 @@ impl AppState {
 /// The whole HTTP service. The binary serves it; tests call it directly.
 pub fn app(state: AppState) -> Router {
     use axum::middleware::{from_fn, from_fn_with_state};
+    let timeout = state.config().request_timeout();
     http::router()
         .merge(identity::router())
         .merge(auth::router())
+        .merge(accounts::router())
+        .merge(admin::router())
+        .merge(login_sessions::router())
         .route("/metrics", axum::routing::get(ops::metrics))
         // Request bodies are small JSON documents.
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
-        .layer(from_fn(|request, next| {
-            ops::timeout(REQUEST_TIMEOUT, request, next)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.config().body_limit_bytes,
+        ))
+        .layer(from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(from_fn(move |request, next| {
+            ops::timeout(timeout, request, next)
         }))
         .layer(from_fn_with_state(state.clone(), ops::rate_limit))
         .layer(from_fn_with_state(state.clone(), ops::observe))
         .layer(from_fn(http::request_id))
         .with_state(state)
 }
-
-/// Longest a request may take before it is answered 503 (YW-5030).
-pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -187,10 +187,14 @@ impl RateLimiter {
     }
 }
 
-/// Rate-limits the identity routes (`/v1/auth/*`, `/v1/enrolments`) per client address.
+/// Rate-limits the identity routes (`/v1/auth/*`, `/v1/enrolments`, and
+/// opening or deciding login sessions) per client address.
 pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if path.starts_with("/v1/auth/") || path == "/v1/enrolments" {
+    let limited = path.starts_with("/v1/auth/")
+        || path == "/v1/enrolments"
+        || (path.starts_with("/v1/login-sessions") && request.method() == axum::http::Method::POST);
+    if limited {
         let client = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()

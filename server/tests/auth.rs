@@ -2,103 +2,18 @@
 //! them — on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use common::{call, challenge, enrolled_phone, login, me, post};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use yiwang_core::credential::{HolderCredential, PresentationRequest};
-use yiwang_core::crypto::{KeyAlias, KeyStore, SigningKey, SoftwareKeyStore, Suite};
+use yiwang_core::crypto::{SigningKey, Suite};
 use yiwang_server::auth::SERVER_AUDIENCE;
 use yiwang_server::db::testing;
 use yiwang_server::issuer::now;
 use yiwang_server::{AppState, app};
-
-async fn call(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-fn post(path: &str, body: Value) -> Request<Body> {
-    Request::post(path)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-fn me(token: &str) -> Request<Body> {
-    Request::get("/v1/me")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap()
-}
-
-struct Phone {
-    store: SoftwareKeyStore,
-    credential: HolderCredential,
-}
-
-async fn enrolled_phone(app: &axum::Router) -> Phone {
-    let store = SoftwareKeyStore::in_memory();
-    let alias = KeyAlias::new("device").unwrap();
-    let pem = store.generate(&alias, Suite::Gm).unwrap().to_spki_pem();
-    let body = json!({"name": "张三", "id_number": "11010519491231002X", "photo_digest": "07".repeat(32), "device_public_key": pem});
-    let (status, enrolled) = call(app, post("/v1/enrolments", body)).await;
-    assert_eq!(status, StatusCode::CREATED);
-    let credential = HolderCredential::from_bytes(
-        &Base64::decode_vec(enrolled["credential"].as_str().unwrap()).unwrap(),
-    )
-    .unwrap();
-    Phone { store, credential }
-}
-
-impl Phone {
-    fn present(&self, audience: &str, nonce: &str, disclose: &str) -> String {
-        let request = PresentationRequest {
-            nonce: Some(nonce.as_bytes().to_vec()),
-            ..PresentationRequest::new(audience)
-                .with_disclosure_list(disclose)
-                .unwrap()
-        };
-        self.credential
-            .present(
-                &request,
-                &self.store,
-                &KeyAlias::new("device").unwrap(),
-                now(),
-            )
-            .unwrap()
-    }
-}
-
-async fn challenge(app: &axum::Router) -> String {
-    let (status, body) = call(app, post("/v1/auth/challenge", json!({}))).await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(body["audience"], SERVER_AUDIENCE);
-    body["nonce"].as_str().unwrap().to_owned()
-}
-
-async fn login(app: &axum::Router, phone: &Phone) -> Value {
-    let nonce = challenge(app).await;
-    let presentation = phone.present(SERVER_AUDIENCE, &nonce, "network_id");
-    let (status, tokens) = call(
-        app,
-        post(
-            "/v1/auth/login",
-            json!({"presentation": presentation, "nonce": nonce}),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
-    tokens
-}
 
 #[tokio::test]
 async fn login_refresh_and_reuse_detection() {

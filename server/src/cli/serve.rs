@@ -14,16 +14,26 @@ pub struct ServeArgs {
     /// Data directory (overrides YIWANG_DATA_DIR).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// TOML configuration file (overrides YIWANG_CONFIG; environment variables override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print the configuration in force (secrets masked) and exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     init_tracing();
-    let mut config = Config::from_env()?;
+    let mut config = Config::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
     if let Some(bind) = args.bind {
         config.bind = bind;
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
+    }
+    if args.print_config {
+        print!("{}", config.redacted());
+        return Ok(ExitCode::SUCCESS);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -36,7 +46,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: Config) -> Result<(), CliError> {
+async fn serve(mut config: Config) -> Result<(), CliError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| CliError::Io {
         path: config.data_dir.display().to_string(),
         source,
@@ -53,7 +63,14 @@ async fn serve(config: Config) -> Result<(), CliError> {
         source,
     })?;
     tracing::info!(address = %local, data_dir = %config.data_dir.display(), "yiwang listening");
-    let state = AppState::load(db.clone())
+    // With port 0 the address is known only now.
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{local}"));
+    }
+    if config.admin_token.is_none() {
+        tracing::info!("admin routes disabled (no admin_token configured)");
+    }
+    let state = AppState::with_config(db.clone(), config)
         .await
         .map_err(|e| CliError::Usage(format!("{} ({})", e.message, e.code)))?;
     axum::serve(

@@ -1,0 +1,209 @@
+//! Operator routes, behind the configured admin token: registering websites
+//! for scan-to-login (relying parties) and reading the audit log.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use yiwang_core::crypto::Suite;
+
+use crate::AppState;
+use crate::audit;
+use crate::error::ApiError;
+use crate::issuer::now;
+use crate::login_sessions::{parse_claims, secret_hash};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/relying-parties", post(register_relying_party))
+        .route("/v1/admin/audit", get(audit_log))
+}
+
+/// Checks the admin bearer token in constant time.
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.config().admin_token.as_deref() else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "YW-4030",
+            "the admin API is disabled: set admin_token in the configuration",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compare MACs of both under a fixed key: constant time whatever the lengths.
+    let key = b"yiwang/admin-token";
+    Suite::Intl
+        .verify_mac(
+            key,
+            given.as_bytes(),
+            &Suite::Intl.mac(key, expected.as_bytes()),
+        )
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "YW-4015",
+                "an admin bearer token is required",
+            )
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterRequest {
+    name: String,
+    /// The most the website may ask for (a disclosure list, as in presentations).
+    #[serde(default)]
+    claims: Vec<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Registered {
+    client_id: String,
+    client_secret: String,
+    name: String,
+    claims: Vec<String>,
+}
+
+/// `POST /v1/admin/relying-parties` → 201 with the client secret (shown once).
+async fn register_relying_party(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<RegisterRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let Json(request) = body?;
+    let name = request.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "YW-4018",
+            "name: 1-100 characters, no control characters",
+        ));
+    }
+    let claims = parse_claims(&request.claims)?;
+    let client_id = match request.client_id {
+        Some(id) => {
+            let ok = (3..=64).contains(&id.len())
+                && id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                });
+            if !ok {
+                return Err(ApiError::unprocessable(
+                    "YW-4019",
+                    "client_id: 3-64 characters of a-z 0-9 - .",
+                ));
+            }
+            id
+        }
+        None => format!("rp-{}", hex::encode(random::<6>()?)),
+    };
+    let secret = base64ct::Base64UrlUnpadded::encode_string(&random::<32>()?);
+    let inserted = sqlx::query(
+        "INSERT INTO relying_parties (client_id, name, secret_hash, claims, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO NOTHING",
+    )
+    .bind(&client_id)
+    .bind(&name)
+    .bind(secret_hash(&secret))
+    .bind(claims.join(","))
+    .bind(now())
+    .execute(state.db().pool())
+    .await?;
+    if inserted.rows_affected() != 1 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "YW-4093",
+            "a relying party with this client_id exists",
+        ));
+    }
+    audit::record(state.db().pool(), "admin", "relying_party.registered", None).await?;
+    let body = Registered {
+        client_id,
+        client_secret: secret,
+        name,
+        claims,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+use base64ct::Encoding as _;
+
+fn random<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut bytes = [0u8; N];
+    yiwang_core::crypto::random_bytes(&mut bytes).map_err(ApiError::internal)?;
+    Ok(bytes)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    subject: Option<String>,
+    since: Option<i64>,
+    until: Option<i64>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct AuditPage {
+    entries: Vec<audit::Entry>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    next_before: Option<i64>,
+}
+
+/// `GET /v1/admin/audit`: newest first. Reading the log is itself logged.
+async fn audit_log(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    require_admin(&state, &headers)?;
+    let Query(query) = query.map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "YW-4006",
+            "bad query: actor, action, subject text; since, until, before, limit whole numbers",
+        )
+    })?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "YW-4006",
+            "limit must be 1-500",
+        ));
+    }
+    let filter = audit::Filter {
+        actor: query.actor,
+        action: query.action,
+        subject: query.subject,
+        since: query.since,
+        until: query.until,
+        before: query.before,
+        limit,
+    };
+    let entries = audit::query(state.db(), &filter).await?;
+    audit::record(
+        state.db().pool(),
+        "admin",
+        "audit.read",
+        filter.subject.as_deref(),
+    )
+    .await?;
+    let next_before = (entries.len() as i64 == limit)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(AuditPage {
+        entries,
+        next_before,
+    }))
+}
