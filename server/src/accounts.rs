@@ -2,28 +2,30 @@
 //! signed in to it, and signing one out. A device is one login: its refresh
 //! token family and the `sid` of its access tokens.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Serialize;
 use sqlx::Row;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::audit;
 use crate::auth::authenticate;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::issuer::now;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/me/devices", get(devices))
-        .route("/v1/me/devices/{device_id}", delete(sign_out))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(devices))
+        .routes(routes!(sign_out))
 }
 
 /// A signed-in device.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Device {
     pub device_id: String,
     pub name: String,
@@ -33,12 +35,15 @@ pub struct Device {
     pub current: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Devices {
     pub devices: Vec<Device>,
 }
 
 /// `GET /v1/me/devices`: the account's signed-in devices, most recently seen first.
+#[utoipa::path(get, path = "/v1/me/devices", tag = "accounts", security(("bearer" = [])), responses(
+    (status = 200, description = "Signed-in devices", body = Devices),
+    (status = 401, description = "YW-4010", body = ErrorBody)))]
 async fn devices(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -75,6 +80,12 @@ async fn devices(
 }
 
 /// `DELETE /v1/me/devices/{device_id}`: signs that device out at once.
+#[utoipa::path(delete, path = "/v1/me/devices/{device_id}", tag = "accounts", security(("bearer" = [])),
+    params(("device_id" = String, Path, description = "From the device list")),
+    responses(
+    (status = 204, description = "Signed out: its refresh tokens revoked, its access tokens refused"),
+    (status = 401, description = "YW-4010", body = ErrorBody),
+    (status = 404, description = "YW-4041 no such signed-in device of this account", body = ErrorBody)))]
 async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -1,25 +1,27 @@
 //! Operator routes, behind the configured admin token: registering websites
 //! for scan-to-login (relying parties) and reading the audit log.
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use yiwang_core::crypto::Suite;
 
 use crate::AppState;
 use crate::audit;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::issuer::now;
 use crate::login_sessions::{parse_claims, secret_hash};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/relying-parties", post(register_relying_party))
-        .route("/v1/admin/audit", get(audit_log))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_relying_party))
+        .routes(routes!(audit_log))
 }
 
 /// Checks the admin bearer token in constant time.
@@ -53,9 +55,9 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
         })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RegisterRequest {
+pub struct RegisterRequest {
     name: String,
     /// The most the website may ask for (a disclosure list, as in presentations).
     #[serde(default)]
@@ -64,8 +66,8 @@ struct RegisterRequest {
     client_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Registered {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registered {
     client_id: String,
     client_secret: String,
     name: String,
@@ -73,6 +75,13 @@ struct Registered {
 }
 
 /// `POST /v1/admin/relying-parties` → 201 with the client secret (shown once).
+#[utoipa::path(post, path = "/v1/admin/relying-parties", tag = "admin", security(("admin" = [])),
+    request_body = RegisterRequest, responses(
+    (status = 201, description = "Registered; the secret is shown this once", body = Registered),
+    (status = 401, description = "YW-4015 wrong admin token", body = ErrorBody),
+    (status = 403, description = "YW-4030 admin API disabled", body = ErrorBody),
+    (status = 409, description = "YW-4093 client_id taken", body = ErrorBody),
+    (status = 422, description = "YW-4018 bad name, YW-4019 bad client_id, YW-4020 unknown claim", body = ErrorBody)))]
 async fn register_relying_party(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -141,9 +150,11 @@ fn random<const N: usize>() -> Result<[u8; N], ApiError> {
     Ok(bytes)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct AuditQuery {
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// `citizen`, `enrolment`, `admin`, `rp:<client id>`
     actor: Option<String>,
     action: Option<String>,
     subject: Option<String>,
@@ -153,14 +164,20 @@ struct AuditQuery {
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
-struct AuditPage {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
     entries: Vec<audit::Entry>,
     /// Pass as `before` for the next (older) page; absent on the last page.
     next_before: Option<i64>,
 }
 
 /// `GET /v1/admin/audit`: newest first. Reading the log is itself logged.
+#[utoipa::path(get, path = "/v1/admin/audit", tag = "admin", security(("admin" = [])),
+    params(AuditQuery), responses(
+    (status = 200, description = "Matching entries, newest first", body = AuditPage),
+    (status = 400, description = "YW-4006 bad query", body = ErrorBody),
+    (status = 401, description = "YW-4015 wrong admin token", body = ErrorBody),
+    (status = 403, description = "YW-4030 admin API disabled", body = ErrorBody)))]
 async fn audit_log(
     State(state): State<AppState>,
     headers: HeaderMap,

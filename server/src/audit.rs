@@ -35,7 +35,7 @@ where
 }
 
 /// One row of the log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Entry {
     pub id: i64,
     pub at: i64,

@@ -5,22 +5,23 @@
 //! refresh token, stored hashed; presenting a refresh token that was already
 //! rotated revokes its whole family (it was stolen or replayed).
 
+use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sqlx::Row;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use yiwang_core::credential::{Claim, ClaimValue, VerificationPolicy, VerifiedStatusList, verify};
 use yiwang_core::crypto::{SigningKey, Suite, VerifyingKey, random_bytes};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::issuer::now;
 
 /// Audience of presentations made to log in here, and issuer of its tokens.
@@ -29,13 +30,13 @@ pub const ACCESS_TOKEN_SECS: i64 = 900;
 pub const REFRESH_TOKEN_SECS: i64 = 30 * 86_400;
 pub const CHALLENGE_SECS: i64 = 120;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/challenge", post(challenge))
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/refresh", post(refresh))
-        .route("/v1/me", get(me))
-        .route("/.well-known/jwks.json", get(jwks))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(challenge))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(me))
+        .routes(routes!(jwks))
 }
 
 fn unauthorized(code: &'static str, message: &str) -> ApiError {
@@ -112,16 +113,40 @@ async fn live_keys(state: &AppState) -> Result<Vec<(String, VerifyingKey)>, ApiE
         .collect()
 }
 
-fn jwk(kid: &str, key: &VerifyingKey) -> serde_json::Value {
+/// A public key (RFC 7517), always EC P-256 for ES256.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Jwk {
+    kty: &'static str,
+    crv: &'static str,
+    alg: &'static str,
+    #[serde(rename = "use")]
+    use_: &'static str,
+    kid: String,
+    x: String,
+    y: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Jwks {
+    keys: Vec<Jwk>,
+}
+
+fn jwk(kid: &str, key: &VerifyingKey) -> Jwk {
     let point = key.to_sec1_uncompressed();
-    json!({
-        "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
-        "x": Base64UrlUnpadded::encode_string(&point[1..33]),
-        "y": Base64UrlUnpadded::encode_string(&point[33..65]),
-    })
+    Jwk {
+        kty: "EC",
+        crv: "P-256",
+        alg: "ES256",
+        use_: "sig",
+        kid: kid.to_owned(),
+        x: Base64UrlUnpadded::encode_string(&point[1..33]),
+        y: Base64UrlUnpadded::encode_string(&point[33..65]),
+    }
 }
 
 /// `GET /.well-known/jwks.json`
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "Public keys of every JWT key whose tokens may be alive", body = Jwks)))]
 async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
     signing_key(&state).await?;
     let keys: Vec<_> = live_keys(&state)
@@ -131,12 +156,26 @@ async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
         .collect();
     Ok((
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(json!({ "keys": keys })),
+        Json(Jwks { keys }),
     )
         .into_response())
 }
 
+/// A one-use login challenge.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Challenge {
+    nonce: String,
+    /// Present to this audience (`yiwang-server`).
+    audience: &'static str,
+    expires_in: i64,
+    /// What the presentation must disclose (`network_id`).
+    disclose: Vec<&'static str>,
+}
+
 /// `POST /v1/auth/challenge` → a one-use nonce for a login presentation.
+#[utoipa::path(post, path = "/v1/auth/challenge", tag = "auth", responses(
+    (status = 201, description = "A challenge valid for 120 s", body = Challenge),
+    (status = 429, description = "YW-4290 rate limited", body = ErrorBody)))]
 async fn challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
     let nonce = random_token(16)?;
     sqlx::query("INSERT INTO login_challenges (nonce, expires_at, used) VALUES ($1, $2, 0)")
@@ -144,14 +183,18 @@ async fn challenge(State(state): State<AppState>) -> Result<Response, ApiError> 
         .bind(now() + CHALLENGE_SECS)
         .execute(state.db().pool())
         .await?;
-    let body = json!({ "nonce": nonce, "audience": SERVER_AUDIENCE, "expires_in": CHALLENGE_SECS,
-                       "disclose": ["network_id"] });
+    let body = Challenge {
+        nonce,
+        audience: SERVER_AUDIENCE,
+        expires_in: CHALLENGE_SECS,
+        disclose: vec!["network_id"],
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
+pub struct LoginRequest {
     /// The QR text of a presentation made to `yiwang-server` with the nonce.
     presentation: String,
     nonce: String,
@@ -190,12 +233,26 @@ pub(crate) async fn sign_jwt(
         .map_err(ApiError::internal)
 }
 
+/// An access token and its refresh token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tokens {
+    /// ES256 JWT, 15 minutes.
+    access_token: String,
+    /// `Bearer`
+    token_type: &'static str,
+    expires_in: i64,
+    /// One use: spent by `/v1/auth/refresh`.
+    refresh_token: String,
+    /// This device's session (see `/v1/me/devices`).
+    device_id: String,
+}
+
 async fn issue_tokens(
     state: &AppState,
     network_id: &str,
     family: &str,
     device_id: &str,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<Tokens, ApiError> {
     let at = now();
     let claims = AccessClaims {
         iss: SERVER_AUDIENCE.into(),
@@ -216,13 +273,21 @@ async fn issue_tokens(
     .bind(at + REFRESH_TOKEN_SECS)
     .execute(state.db().pool())
     .await?;
-    Ok(
-        json!({ "access_token": access, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECS,
-               "refresh_token": refresh, "device_id": device_id }),
-    )
+    Ok(Tokens {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_SECS,
+        refresh_token: refresh,
+        device_id: device_id.to_owned(),
+    })
 }
 
 /// `POST /v1/auth/login`: a presentation to this server, answering a live challenge.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, description = "Signed in; a new device session", body = Tokens),
+    (status = 401, description = "YW-4011 unknown/used challenge, YW-14xx presentation refused, YW-4014 no account", body = ErrorBody),
+    (status = 422, description = "YW-4012 no 网号 disclosed, YW-4017 bad device name, YW-4002 wrong shape", body = ErrorBody),
+    (status = 429, description = "YW-4290 rate limited", body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     body: Result<Json<LoginRequest>, JsonRejection>,
@@ -300,13 +365,18 @@ async fn login(
     Ok(Json(issue_tokens(&state, network_id, &family, &device_id).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshRequest {
+pub struct RefreshRequest {
     refresh_token: String,
 }
 
 /// `POST /v1/auth/refresh`: rotates the refresh token.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried refresh safe: the first answer is replayed")),
+    responses(
+    (status = 200, description = "A new pair; the presented refresh token is spent", body = Tokens),
+    (status = 401, description = "YW-4013 unknown, expired or reused (the family is revoked) refresh token", body = ErrorBody)))]
 async fn refresh(
     State(state): State<AppState>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
@@ -419,11 +489,18 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Citiz
     })
 }
 
+/// Who a bearer token is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    network_id: String,
+    device_id: String,
+}
+
 /// `GET /v1/me`: who the bearer token is.
-async fn me(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/me", tag = "accounts", security(("bearer" = [])), responses(
+    (status = 200, description = "The account and device of the token", body = Me),
+    (status = 401, description = "YW-4010 missing, invalid or expired token, or a signed-out device", body = ErrorBody)))]
+async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
     let citizen = authenticate(&state, &headers).await?;
     crate::audit::record(
         state.db().pool(),
@@ -432,7 +509,8 @@ async fn me(
         Some(&citizen.network_id),
     )
     .await?;
-    Ok(Json(
-        json!({ "network_id": citizen.network_id, "device_id": citizen.device_id }),
-    ))
+    Ok(Json(Me {
+        network_id: citizen.network_id,
+        device_id: citizen.device_id,
+    }))
 }

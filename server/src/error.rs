@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 tokio::task_local! {
     /// The id of the request being served (set by [`crate::http::request_id`]).
@@ -17,6 +16,17 @@ pub fn current_request_id() -> String {
     REQUEST_ID
         .try_with(Clone::clone)
         .unwrap_or_else(|_| "-".to_owned())
+}
+
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable `YW-xxxx` code (docs/formats.md, "Error codes").
+    pub code: String,
+    /// What went wrong, without internals or personal data.
+    pub message: String,
+    /// Identifies the request in the server's log.
+    pub request_id: String,
 }
 
 #[derive(Debug)]
@@ -56,7 +66,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "code": self.code, "message": self.message, "request_id": current_request_id() });
+        let body = ErrorBody {
+            code: self.code.to_owned(),
+            message: self.message,
+            request_id: current_request_id(),
+        };
         (self.status, Json(body)).into_response()
     }
 }

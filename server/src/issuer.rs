@@ -220,7 +220,7 @@ impl IssuerService {
 }
 
 /// What an enrolment yields (see the module documentation).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     pub name: String,

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod issuer;
 pub mod login_sessions;
+pub mod openapi;
 pub mod ops;
 
 use std::sync::Arc;
@@ -80,17 +81,33 @@ impl AppState {
     }
 }
 
-/// The whole HTTP service. The binary serves it; tests call it directly.
-pub fn app(state: AppState) -> Router {
-    use axum::middleware::{from_fn, from_fn_with_state};
-    let timeout = state.config().request_timeout();
-    http::router()
+/// Every documented route, with its OpenAPI description: a route cannot be
+/// served without being in the document.
+fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa::OpenApi as _;
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(http::router())
         .merge(identity::router())
         .merge(auth::router())
         .merge(accounts::router())
         .merge(admin::router())
         .merge(login_sessions::router())
-        .route("/metrics", axum::routing::get(ops::metrics))
+        .routes(utoipa_axum::routes!(ops::metrics))
+        .routes(utoipa_axum::routes!(openapi::document))
+}
+
+/// The OpenAPI document: what `GET /openapi.json` serves.
+pub fn openapi_document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| api_router().into_openapi())
+}
+
+/// The whole HTTP service. The binary serves it; tests call it directly.
+pub fn app(state: AppState) -> Router {
+    use axum::middleware::{from_fn, from_fn_with_state};
+    let timeout = state.config().request_timeout();
+    let (router, _) = api_router().split_for_parts();
+    router
         // Request bodies are small JSON documents.
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config().body_limit_bytes,

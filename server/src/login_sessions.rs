@@ -14,16 +14,18 @@
 //!
 //! Sessions expire (default 2 minutes) and are decided once.
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use yiwang_core::credential::{
     ClaimValue, DerivedRequest, PresentationRequest, VerificationPolicy, VerifiedPresentation,
     VerifiedStatusList, verify,
@@ -33,7 +35,7 @@ use yiwang_core::crypto::Suite;
 use crate::AppState;
 use crate::audit;
 use crate::auth::{authenticate, sign_jwt};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::issuer::now;
 
 /// Lifetime of an ID token.
@@ -42,13 +44,13 @@ pub const ID_TOKEN_SECS: i64 = 300;
 pub const MAX_WAIT_SECS: u64 = 25;
 const MAX_RP_NONCE_LEN: usize = 64;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/login-sessions", post(open))
-        .route("/v1/login-sessions/{id}", get(show))
-        .route("/v1/login-sessions/{id}/approve", post(approve))
-        .route("/v1/login-sessions/{id}/refuse", post(refuse))
-        .route("/v1/login-sessions/{id}/result", get(result))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open))
+        .routes(routes!(show))
+        .routes(routes!(approve))
+        .routes(routes!(refuse))
+        .routes(routes!(result))
 }
 
 /// SHA-256 (hex) of a client secret, as stored.
@@ -157,17 +159,19 @@ async fn relying_party(state: &AppState, headers: &HeaderMap) -> Result<RelyingP
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct OpenRequest {
+pub struct OpenRequest {
+    /// A disclosure list within the party's registration, e.g. `["name", "age_over_18"]`.
     #[serde(default)]
     claims: Vec<String>,
+    /// Echoed in the ID token (at most 64 characters).
     #[serde(default)]
     nonce: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Opened {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Opened {
     session_id: String,
     qr_text: String,
     expires_in: i64,
@@ -175,6 +179,12 @@ struct Opened {
 }
 
 /// `POST /v1/login-sessions` (relying party) → 201 with the QR text.
+#[utoipa::path(post, path = "/v1/login-sessions", tag = "scan-to-login", security(("client" = [])),
+    request_body = OpenRequest, responses(
+    (status = 201, description = "A session; show `qr_text` as a QR code", body = Opened),
+    (status = 401, description = "YW-4021 relying party authentication failed", body = ErrorBody),
+    (status = 403, description = "YW-4032 a claim outside the registration", body = ErrorBody),
+    (status = 422, description = "YW-4020 unknown claim, YW-4022 bad nonce", body = ErrorBody)))]
 async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -272,22 +282,53 @@ async fn load(state: &AppState, id: &str) -> Result<Session, ApiError> {
     })
 }
 
+/// The relying party as the app shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RelyingPartyInfo {
+    client_id: String,
+    name: String,
+}
+
+/// What the app needs to show a login request and answer it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionInfo {
+    session_id: String,
+    relying_party: RelyingPartyInfo,
+    /// Present to this audience (the client id)…
+    audience: String,
+    /// …disclosing these claims…
+    claims: Vec<String>,
+    /// …with this nonce.
+    nonce: String,
+    expires_at: i64,
+    /// `pending`, `approved`, `refused`, `completed` or `expired`.
+    status: String,
+}
+
 /// `GET /v1/login-sessions/{id}`: what the app shows before the citizen decides.
+#[utoipa::path(get, path = "/v1/login-sessions/{id}", tag = "scan-to-login",
+    params(("id" = String, Path, description = "The `session` of the QR code")),
+    responses(
+    (status = 200, description = "The request", body = SessionInfo),
+    (status = 404, description = "YW-4042 no such session", body = ErrorBody)))]
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let session = load(&state, &id).await?;
     let name: String = sqlx::query_scalar("SELECT name FROM relying_parties WHERE client_id = $1")
         .bind(&session.client_id)
         .fetch_one(state.db().pool())
         .await?;
-    let body = json!({
-        "session_id": id,
-        "relying_party": { "client_id": session.client_id, "name": name },
-        "audience": session.client_id,
-        "claims": session.claims,
-        "nonce": session.nonce,
-        "expires_at": session.expires_at,
-        "status": session.effective_status(now()),
-    });
+    let body = SessionInfo {
+        session_id: id,
+        status: session.effective_status(now()).to_owned(),
+        relying_party: RelyingPartyInfo {
+            client_id: session.client_id.clone(),
+            name,
+        },
+        audience: session.client_id,
+        claims: session.claims,
+        nonce: session.nonce,
+        expires_at: session.expires_at,
+    };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
@@ -308,10 +349,29 @@ fn check_pending(session: &Session, at: i64) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ApproveRequest {
+pub struct ApproveRequest {
+    /// `YW1:…`, made to the session's audience with its nonce.
     presentation: String,
+}
+
+/// A session's outcome; `id_token` is handed to the relying party once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Outcome {
+    /// `pending`, `approved`, `refused`, `completed` or `expired`.
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl Outcome {
+    fn status(status: &str) -> Json<Self> {
+        Json(Self {
+            status: status.to_owned(),
+            id_token: None,
+        })
+    }
 }
 
 /// Checks the presentation answers `session`'s request.
@@ -392,6 +452,16 @@ fn id_token_claims(
 }
 
 /// `POST /v1/login-sessions/{id}/approve` (citizen).
+#[utoipa::path(post, path = "/v1/login-sessions/{id}/approve", tag = "scan-to-login", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The session")), request_body = ApproveRequest,
+    responses(
+    (status = 200, description = "Approved", body = Outcome),
+    (status = 401, description = "YW-4010 not signed in, YW-14xx presentation refused", body = ErrorBody),
+    (status = 403, description = "YW-4031 not the signed-in citizen's credential", body = ErrorBody),
+    (status = 404, description = "YW-4042 no such session", body = ErrorBody),
+    (status = 409, description = "YW-4092 already decided", body = ErrorBody),
+    (status = 410, description = "YW-4100 expired", body = ErrorBody),
+    (status = 422, description = "YW-4016 a requested claim not disclosed", body = ErrorBody)))]
 async fn approve(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -462,10 +532,18 @@ async fn approve(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(json!({ "status": "approved" })).into_response())
+    Ok(Outcome::status("approved").into_response())
 }
 
 /// `POST /v1/login-sessions/{id}/refuse` (citizen).
+#[utoipa::path(post, path = "/v1/login-sessions/{id}/refuse", tag = "scan-to-login", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The session")),
+    responses(
+    (status = 200, description = "Refused", body = Outcome),
+    (status = 401, description = "YW-4010 not signed in", body = ErrorBody),
+    (status = 404, description = "YW-4042 no such session", body = ErrorBody),
+    (status = 409, description = "YW-4092 already decided", body = ErrorBody),
+    (status = 410, description = "YW-4100 expired", body = ErrorBody)))]
 async fn refuse(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -498,18 +576,27 @@ async fn refuse(
         Some(&citizen.network_id),
     )
     .await?;
-    Ok(Json(json!({ "status": "refused" })).into_response())
+    Ok(Outcome::status("refused").into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ResultQuery {
+#[into_params(parameter_in = Query)]
+pub struct ResultQuery {
+    /// Long-poll: seconds (0-25, kept below the request timeout) to wait for a decision.
     #[serde(default)]
     wait: Option<u64>,
 }
 
 /// `GET /v1/login-sessions/{id}/result` (relying party): the outcome, and
 /// the ID token the first time it is asked for after approval.
+#[utoipa::path(get, path = "/v1/login-sessions/{id}/result", tag = "scan-to-login", security(("client" = [])),
+    params(("id" = String, Path, description = "The session"), ResultQuery),
+    responses(
+    (status = 200, description = "The status, with the ID token once after approval", body = Outcome),
+    (status = 400, description = "YW-4006 bad wait", body = ErrorBody),
+    (status = 401, description = "YW-4021 relying party authentication failed", body = ErrorBody),
+    (status = 404, description = "YW-4042 no such session of this party", body = ErrorBody)))]
 async fn result(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -548,7 +635,7 @@ async fn result(
     };
     let status = session.effective_status(now()).to_owned();
     if status != "approved" {
-        return Ok(Json(json!({ "status": status })).into_response());
+        return Ok(Outcome::status(&status).into_response());
     }
     let row = sqlx::query("SELECT id_token, network_id FROM login_sessions WHERE session_id = $1")
         .bind(&id)
@@ -563,7 +650,7 @@ async fn result(
     .execute(state.db().pool())
     .await?;
     let (1, Some(id_token)) = (taken.rows_affected(), id_token) else {
-        return Ok(Json(json!({ "status": "completed" })).into_response());
+        return Ok(Outcome::status("completed").into_response());
     };
     audit::record(
         state.db().pool(),
@@ -574,7 +661,10 @@ async fn result(
     .await?;
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({ "status": "approved", "id_token": id_token })),
+        Json(Outcome {
+            status: "approved".into(),
+            id_token: Some(id_token),
+        }),
     )
         .into_response())
 }

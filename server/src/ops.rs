@@ -127,6 +127,8 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
 }
 
 /// `GET /metrics`
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition 0.0.4", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let pool = state.db().pool();
     let body = state.metrics().render(pool.size(), pool.num_idle());
