@@ -17,7 +17,7 @@ use sqlx::Row;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use yiwang_core::credential::{Claim, ClaimValue, VerificationPolicy, VerifiedStatusList, verify};
+use yiwang_core::credential::{Claim, ClaimValue};
 use yiwang_core::crypto::{SigningKey, Suite, VerifyingKey, random_bytes};
 
 use crate::AppState;
@@ -320,20 +320,15 @@ async fn login(
             "unknown, expired or already used challenge",
         ));
     }
-    let issuer = state.issuer();
-    let status = VerifiedStatusList::verify(
-        &issuer.status_list(state.db()).await?,
-        std::slice::from_ref(issuer.public_key()),
-    )
-    .map_err(ApiError::internal)?;
-    let policy = VerificationPolicy {
-        nonce: Some(request.nonce.clone().into_bytes()),
-        status_lists: vec![status],
-        require_status: true,
-        ..VerificationPolicy::new(vec![issuer.public_key().clone()], SERVER_AUDIENCE, at)
-    };
-    let verified = verify(&request.presentation, &policy)
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
+    let verified = state
+        .issuer()
+        .verify_presentation(
+            state.db(),
+            &request.presentation,
+            SERVER_AUDIENCE,
+            request.nonce.as_bytes(),
+        )
+        .await?;
     let Some(ClaimValue::Text(network_id)) = verified.claims.get(&Claim::NetworkId) else {
         return Err(ApiError::unprocessable(
             "YW-4012",

@@ -9,9 +9,13 @@
 
 use std::sync::Arc;
 
+use axum::http::StatusCode;
 use serde::Deserialize;
 use sqlx::Row;
-use yiwang_core::credential::{Enrolment, HolderCredential, Issuer, StatusList};
+use yiwang_core::credential::{
+    CredentialError, Enrolment, HolderCredential, Issuer, StatusList, VerificationPolicy,
+    VerifiedPresentation, verify,
+};
 use yiwang_core::crypto::{KeyAlias, SigningKey, SoftwareKeyStore, Suite, VerifyingKey};
 use yiwang_core::identity::IdNumber;
 
@@ -197,6 +201,36 @@ impl IssuerService {
             status_index,
             revoked_previous,
         })
+    }
+
+    /// Verifies a presentation of one of this issuer's credentials made to
+    /// `audience` with `nonce`. Revocation is checked against the table the
+    /// status list is signed from: exact across processes, and no signature
+    /// to make and check on every login.
+    pub async fn verify_presentation(
+        &self,
+        db: &Db,
+        text: &str,
+        audience: &str,
+        nonce: &[u8],
+    ) -> Result<VerifiedPresentation, ApiError> {
+        let refused =
+            |e: CredentialError| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string());
+        let policy = VerificationPolicy {
+            nonce: Some(nonce.to_vec()),
+            require_status: false,
+            ..VerificationPolicy::new(vec![self.public_key().clone()], audience, now())
+        };
+        let verified = verify(text, &policy).map_err(refused)?;
+        let revoked = sqlx::query("SELECT 1 FROM revocations WHERE kid = $1 AND idx = $2")
+            .bind(&verified.issuer_key_id)
+            .bind(i64::from(verified.status_index))
+            .fetch_optional(db.pool())
+            .await?;
+        if revoked.is_some() {
+            return Err(refused(CredentialError::Revoked));
+        }
+        Ok(verified)
     }
 
     /// The signed status list of this issuer, as of now.

@@ -27,8 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use yiwang_core::credential::{
-    ClaimValue, DerivedRequest, PresentationRequest, VerificationPolicy, VerifiedPresentation,
-    VerifiedStatusList, verify,
+    ClaimValue, DerivedRequest, PresentationRequest, VerifiedPresentation,
 };
 use yiwang_core::crypto::Suite;
 
@@ -475,19 +474,14 @@ async fn approve(
     check_pending(&session, at)?;
 
     let issuer = state.issuer();
-    let status = VerifiedStatusList::verify(
-        &issuer.status_list(state.db()).await?,
-        std::slice::from_ref(issuer.public_key()),
-    )
-    .map_err(ApiError::internal)?;
-    let policy = VerificationPolicy {
-        nonce: Some(session.nonce.clone().into_bytes()),
-        status_lists: vec![status],
-        require_status: true,
-        ..VerificationPolicy::new(vec![issuer.public_key().clone()], &session.client_id, at)
-    };
-    let verified = verify(&request.presentation, &policy)
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
+    let verified = issuer
+        .verify_presentation(
+            state.db(),
+            &request.presentation,
+            &session.client_id,
+            session.nonce.as_bytes(),
+        )
+        .await?;
     // Only the bearer's own credential may approve for the bearer.
     let expected = issuer
         .issuer()

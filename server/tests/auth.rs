@@ -117,6 +117,25 @@ async fn login_attacks_are_refused() {
             (StatusCode::UNAUTHORIZED, Some("YW-1412"))
         );
 
+        // A copy revoked by re-enrolment on a new phone cannot log in; the new one can.
+        let new_phone = common::enrolled_phone(&app).await;
+        let nonce = challenge(&app).await;
+        let revoked = phone.present(SERVER_AUDIENCE, &nonce, "network_id");
+        let (status, error) = call(
+            &app,
+            post(
+                "/v1/auth/login",
+                json!({"presentation": revoked, "nonce": nonce}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("YW-1413"))
+        );
+        login(&app, &new_phone).await;
+        let phone = new_phone;
+
         // Without the 网号 the server cannot know the account.
         let nonce = challenge(&app).await;
         let anonymous = phone.present(SERVER_AUDIENCE, &nonce, "name_masked");
