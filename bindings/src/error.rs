@@ -1,3 +1,4 @@
+use yiwang_core::client::ClientError;
 use yiwang_core::credential::CredentialError;
 use yiwang_core::crypto::{CryptoError, KeyStoreError};
 use yiwang_core::forms::{DraftError, SchemaError};
@@ -11,7 +12,9 @@ pub enum YiwangError {
     /// The input is not valid (an ID number, a request, a form value, a file).
     #[error("{code}: {detail}")]
     InvalidInput { code: String, detail: String },
-    /// A presentation or signature was checked and refused.
+    /// A presentation or signature was checked and refused; or the server
+    /// refused a request (HTTP 4xx: the server's code, e.g. YW-4013), or the
+    /// client refused a login request for another server (YW-1805).
     #[error("{code}: {detail}")]
     Rejected { code: String, detail: String },
     /// A cryptographic operation failed.
@@ -26,6 +29,15 @@ pub enum YiwangError {
     /// A bug or an unexpected failure on the foreign side.
     #[error("{code}: {detail}")]
     Internal { code: String, detail: String },
+    /// Talking to the server failed: offline (YW-1802), timed out (YW-1803),
+    /// an answer not as documented (YW-1804), rate-limited (YW-4290) or a
+    /// server failure (YW-5xxx). `http_status` is the answer's, if there was one.
+    #[error("{code}: {detail}")]
+    Network {
+        code: String,
+        detail: String,
+        http_status: Option<u16>,
+    },
 }
 
 impl YiwangError {
@@ -36,7 +48,8 @@ impl YiwangError {
             | Self::Crypto { code, .. }
             | Self::KeyStore { code, .. }
             | Self::Storage { code, .. }
-            | Self::Internal { code, .. } => code,
+            | Self::Internal { code, .. }
+            | Self::Network { code, .. } => code,
         }
     }
 
@@ -103,6 +116,34 @@ impl From<WalletError> for YiwangError {
             other => Self::Storage {
                 code: other.code().into(),
                 detail: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<ClientError> for YiwangError {
+    fn from(e: ClientError) -> Self {
+        let code = e.code().to_owned();
+        let http_status = e.http_status();
+        match e {
+            ClientError::Crypto(c) => c.into(),
+            ClientError::InvalidConfig(_) | ClientError::InvalidArgument(_) => {
+                Self::invalid(&code, e)
+            }
+            ClientError::Unauthorised { message, .. }
+            | ClientError::Forbidden { message, .. }
+            | ClientError::Rejected { message, .. } => Self::Rejected {
+                code,
+                detail: message,
+            },
+            ClientError::ForeignServer => Self::Rejected {
+                code,
+                detail: e.to_string(),
+            },
+            _ => Self::Network {
+                code,
+                detail: e.to_string(),
+                http_status,
             },
         }
     }

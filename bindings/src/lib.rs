@@ -8,6 +8,7 @@
 //!   trait [`PlatformKeyStore`]; [`software_key_store`] is a Rust one for tests.
 //! - Anything doing I/O is `async` and runs on the library's tokio runtime.
 
+mod client;
 mod credential;
 mod error;
 mod forms;
@@ -15,6 +16,7 @@ mod identity;
 mod keystore;
 mod wallet;
 
+pub use client::*;
 pub use credential::*;
 pub use error::YiwangError;
 pub use forms::*;

@@ -1,3 +1,6 @@
+#[cfg(feature = "client")]
+#[warn(missing_docs)]
+pub mod client;
 pub mod credential;
 pub mod crypto;
 pub mod forms;

@@ -10,9 +10,12 @@
 #    differ from the committed mobile-android/src/main/kotlin/yiwang/yiwang.kt
 #    it fails, unless YIWANG_UPDATE_BINDINGS=1 (then it copies them over);
 # 3. compiles bindings + mobile-android/src/test/kotlin into
-#    target/kotlin-jvm-test/tests.jar and runs yiwang.tests.MainKt
-#    (prints `kotlin: N passed, M failed`; exits 1 on any failure);
-# 4. runs the micro-benchmark yiwang.bench.BenchKt (printed, not asserted;
+#    target/kotlin-jvm-test/tests.jar;
+# 4. builds and starts `yiwang serve` on a free loopback port with an empty
+#    data directory and a random admin token (for ClientTests.kt; its log is
+#    printed when a test fails), runs yiwang.tests.MainKt (prints
+#    `kotlin: N passed, M failed`; exits 1 on any failure), stops the server;
+# 5. runs the micro-benchmark yiwang.bench.BenchKt (printed, not asserted;
 #    skipped with YIWANG_SKIP_BENCH=1).
 set -euo pipefail
 
@@ -62,7 +65,15 @@ cargo build -p yiwang-ffi
 
 step "regenerating the Kotlin bindings"
 gen_dir=$(mktemp -d)
-trap 'rm -rf "$gen_dir"' EXIT
+server_pid=
+cleanup() {
+    if [[ -n "$server_pid" ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$gen_dir"
+}
+trap cleanup EXIT
 cargo run -q -p yiwang-ffi --features bindgen-cli --bin uniffi-bindgen -- \
     generate --library "$lib" --language kotlin --out-dir "$gen_dir" --no-format
 generated="$gen_dir/yiwang/yiwang.kt"
@@ -104,15 +115,46 @@ else
     echo "$stamp" > "$out/tests.stamp"
 fi
 
+# --- a server for the API client tests ---------------------------------------
+step "cargo build -p yiwang-server --bin yiwang; yiwang serve on 127.0.0.1"
+cargo build -p yiwang-server --bin yiwang
+server_log="$gen_dir/server.log"
+admin_token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+# Only loopback, only this run's data: no configuration from the caller's environment.
+env -u YIWANG_CONFIG -u YIWANG_DATABASE_URL -u YIWANG_BIND -u YIWANG_PUBLIC_URL -u YIWANG_DATA_DIR \
+    YIWANG_ADMIN_TOKEN="$admin_token" YIWANG_LOG=info NO_COLOR=1 \
+    "$target_dir/debug/yiwang" serve --bind 127.0.0.1:0 --data-dir "$gen_dir/server-data" \
+    >/dev/null 2>"$server_log" &
+server_pid=$!
+server_address=
+for _ in $(seq 600); do
+    # `... yiwang listening address=127.0.0.1:PORT ...` (as tests/src/lib.rs reads it)
+    server_address=$(sed -n 's/.*yiwang listening.*address=\([^ ]*\).*/\1/p' "$server_log" | head -n 1)
+    [[ -n "$server_address" ]] && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [[ -z "$server_address" ]]; then
+    echo "yiwang serve did not start; its log:" >&2
+    sed 's/^/  /' "$server_log" >&2
+    exit 1
+fi
+echo "yiwang serve at http://$server_address (pid $server_pid)"
+
 # --- run --------------------------------------------------------------------
 java_cmd=(java -Djna.library.path="$target_dir/debug" -Dyiwang.repo="$root"
     -cp "$jar:$jna:$coroutines")
 
 step "tests (yiwang.tests.MainKt)"
 status=0
-"${java_cmd[@]}" yiwang.tests.MainKt || status=$?
+"${java_cmd[@]}" -Dyiwang.server.url="http://$server_address" \
+    -Dyiwang.server.admin-token="$admin_token" yiwang.tests.MainKt || status=$?
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+server_pid=
 if [[ $status -ne 0 ]]; then
-    echo "kotlin tests failed (exit $status)" >&2
+    echo "kotlin tests failed (exit $status); the server's log (last 40 lines):" >&2
+    tail -n 40 "$server_log" | sed 's/^/  /' >&2
     exit "$status"
 fi
 

@@ -38,6 +38,7 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub base_url: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -60,6 +61,8 @@ impl Server {
         let mut child = command.spawn().expect("spawn yiwang serve");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -68,6 +71,7 @@ impl Server {
                     sent = true;
                 }
                 eprintln!("[yiwang] {line}");
+                kept.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
         });
         let address = rx
@@ -76,7 +80,13 @@ impl Server {
         Server {
             child,
             base_url: format!("http://{address}"),
+            log,
         }
+    }
+
+    /// Every line the server has logged so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Sends SIGTERM and waits (up to `timeout`) for the exit status.

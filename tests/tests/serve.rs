@@ -172,3 +172,67 @@ fn enrolment_over_http_with_curl() {
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("YW-4001") && text.contains("request_id"));
 }
+
+/// A configuration file under the environment: `--config` sets the public URL
+/// and admin token, `--print-config` shows what is in force with the secrets masked.
+#[test]
+fn serve_reads_a_config_file_and_never_prints_its_secrets() {
+    let workdir = tempfile::tempdir().unwrap();
+    let config = workdir.path().join("yiwang.toml");
+    std::fs::write(
+        &config,
+        "public_url = \"https://yiwang.example.gov.cn\"\nadmin_token = \"file-admin-token-s3cret\"\n\
+         database_url = \"postgres://yiwang:pg-s3cret@db.internal/yiwang\"\nrate_limit_burst = 7\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(yiwang_e2e::yiwang_binary())
+        .args(["serve", "--print-config", "--config"])
+        .arg(&config)
+        .env("YIWANG_RATE_LIMIT_BURST", "9")
+        .current_dir(workdir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let shown = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        shown.contains("public_url = \"https://yiwang.example.gov.cn\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("rate_limit_burst = 9"),
+        "the environment wins: {shown}"
+    );
+    assert!(shown.contains("admin_token = \"<set>\""), "{shown}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+
+    // Served with the file (on SQLite: the file's database URL is overridden).
+    std::fs::write(
+        &config,
+        "public_url = \"https://yiwang.example.gov.cn\"\nadmin_token = \"file-admin-token-s3cret\"\n",
+    )
+    .unwrap();
+    let server = Server::start(workdir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let (status, body) = curl(&[
+        "-H",
+        "Authorization: Bearer file-admin-token-s3cret",
+        &format!("{}/v1/admin/audit", server.base_url),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = curl(&[&format!("{}/openapi.json", server.base_url)]);
+    assert_eq!(status, 200);
+    assert!(body.contains("\"openapi\":\"3.1.0\""));
+    assert!(!server.log().join("\n").contains("s3cret"));
+
+    // A bad file: exit 2, the key named, the value not shown.
+    std::fs::write(&config, "admin_tokn = \"s3cret-s3cret-s3cret\"\n").unwrap();
+    let output = std::process::Command::new(yiwang_e2e::yiwang_binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .current_dir(workdir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("admin_tokn"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}

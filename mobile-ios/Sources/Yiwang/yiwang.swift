@@ -487,11 +487,43 @@ fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
         return try lift(readInt(&buf))
     }
 
@@ -603,6 +635,441 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         writeBytes(&buf, value)
     }
 }
+
+
+
+
+/**
+ * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
+ * devices and scan-to-login. Every call is async; idempotent calls are
+ * retried with backoff.
+ */
+public protocol ApiClientProtocol: AnyObject, Sendable {
+    
+    /**
+     * Approves a session with a presentation made for it.
+     */
+    func approveLogin(accessToken: String, sessionId: String, presentation: String) async throws  -> LoginSessionStatus
+    
+    /**
+     * The server's base URL, as configured.
+     */
+    func baseUrl()  -> String
+    
+    /**
+     * A one-use login challenge; present `presentation_request`, then `login`.
+     */
+    func challenge() async throws  -> Challenge
+    
+    /**
+     * The account's signed-in devices.
+     */
+    func devices(accessToken: String) async throws  -> [Device]
+    
+    /**
+     * Enrols this phone's device key; the answer carries the 网证.
+     */
+    func enrol(request: EnrolmentRequest) async throws  -> Enrolment
+    
+    /**
+     * The issuer's public key, for verifier policies.
+     */
+    func issuer() async throws  -> IssuerInfo
+    
+    /**
+     * Logs in with a presentation made for `nonce` (see `Challenge`).
+     */
+    func login(presentation: String, nonce: String, deviceName: String?) async throws  -> Tokens
+    
+    /**
+     * The session of a scanned `ScannedCode.LoginRequest`: refused (YW-1805)
+     * unless `server` is this client's server.
+     */
+    func loginSession(server: String, session: String) async throws  -> LoginSession
+    
+    /**
+     * Whose `access_token` is.
+     */
+    func me(accessToken: String) async throws  -> Me
+    
+    /**
+     * Spends `refresh_token` for a new pair.
+     */
+    func refresh(refreshToken: String) async throws  -> Tokens
+    
+    /**
+     * Refuses a session.
+     */
+    func refuseLogin(accessToken: String, sessionId: String) async throws  -> LoginSessionStatus
+    
+    /**
+     * Signs a device out (its tokens stop working at once).
+     */
+    func signOutDevice(accessToken: String, deviceId: String) async throws 
+    
+    /**
+     * The signed status list of issuer key `kid`, for verifier policies.
+     */
+    func statusList(kid: String) async throws  -> Data
+    
+}
+/**
+ * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
+ * devices and scan-to-login. Every call is async; idempotent calls are
+ * retried with backoff.
+ */
+open class ApiClient: ApiClientProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_yiwang_ffi_fn_clone_apiclient(self.handle, $0) }
+    }
+    /**
+     * Checks the configuration; no connection is made yet.
+     */
+public convenience init(config: ClientConfig)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeYiwangError_lift) {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_constructor_apiclient_new(
+        FfiConverterTypeClientConfig_lower(config),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_yiwang_ffi_fn_free_apiclient(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Approves a session with a presentation made for it.
+     */
+open func approveLogin(accessToken: String, sessionId: String, presentation: String)async throws  -> LoginSessionStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_approve_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(sessionId),FfiConverterString.lower(presentation)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginSessionStatus_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * The server's base URL, as configured.
+     */
+open func baseUrl() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_apiclient_base_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A one-use login challenge; present `presentation_request`, then `login`.
+     */
+open func challenge()async throws  -> Challenge  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_challenge(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeChallenge_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * The account's signed-in devices.
+     */
+open func devices(accessToken: String)async throws  -> [Device]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_devices(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDevice.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Enrols this phone's device key; the answer carries the 网证.
+     */
+open func enrol(request: EnrolmentRequest)async throws  -> Enrolment  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_enrol(
+                        self.uniffiCloneHandle(),FfiConverterTypeEnrolmentRequest_lower(request)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrolment_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * The issuer's public key, for verifier policies.
+     */
+open func issuer()async throws  -> IssuerInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_issuer(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeIssuerInfo_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Logs in with a presentation made for `nonce` (see `Challenge`).
+     */
+open func login(presentation: String, nonce: String, deviceName: String?)async throws  -> Tokens  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(presentation),FfiConverterString.lower(nonce),FfiConverterOptionString.lower(deviceName)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTokens_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * The session of a scanned `ScannedCode.LoginRequest`: refused (YW-1805)
+     * unless `server` is this client's server.
+     */
+open func loginSession(server: String, session: String)async throws  -> LoginSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_login_session(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(server),FfiConverterString.lower(session)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginSession_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Whose `access_token` is.
+     */
+open func me(accessToken: String)async throws  -> Me  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_me(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMe_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Spends `refresh_token` for a new pair.
+     */
+open func refresh(refreshToken: String)async throws  -> Tokens  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_refresh(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(refreshToken)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeTokens_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Refuses a session.
+     */
+open func refuseLogin(accessToken: String, sessionId: String)async throws  -> LoginSessionStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_refuse_login(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(sessionId)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLoginSessionStatus_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Signs a device out (its tokens stop working at once).
+     */
+open func signOutDevice(accessToken: String, deviceId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(deviceId)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * The signed status list of issuer key `kid`, for verifier policies.
+     */
+open func statusList(kid: String)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_status_list(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(kid)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApiClient: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ApiClient
+
+    public static func lift(_ handle: UInt64) throws -> ApiClient {
+        return ApiClient(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ApiClient) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApiClient {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ApiClient, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiClient_lift(_ handle: UInt64) throws -> ApiClient {
+    return try FfiConverterTypeApiClient.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApiClient_lower(_ value: ApiClient) -> UInt64 {
+    return FfiConverterTypeApiClient.lower(value)
+}
+
+
 
 
 
@@ -2523,6 +2990,161 @@ public func FfiConverterTypeWallet_lower(_ value: Wallet) -> UInt64 {
 
 
 /**
+ * A one-use login challenge, and what to present for it.
+ */
+public struct Challenge: Equatable, Hashable {
+    public var nonce: String
+    public var audience: String
+    public var expiresIn: Int64
+    public var disclose: [String]
+    /**
+     * For `Credential.present`: audience, nonce and claims of this challenge.
+     */
+    public var presentationRequest: PresentationRequest
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(nonce: String, audience: String, expiresIn: Int64, disclose: [String], 
+        /**
+         * For `Credential.present`: audience, nonce and claims of this challenge.
+         */presentationRequest: PresentationRequest) {
+        self.nonce = nonce
+        self.audience = audience
+        self.expiresIn = expiresIn
+        self.disclose = disclose
+        self.presentationRequest = presentationRequest
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Challenge: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChallenge: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Challenge {
+        return
+            try Challenge(
+                nonce: FfiConverterString.read(from: &buf), 
+                audience: FfiConverterString.read(from: &buf), 
+                expiresIn: FfiConverterInt64.read(from: &buf), 
+                disclose: FfiConverterSequenceString.read(from: &buf), 
+                presentationRequest: FfiConverterTypePresentationRequest.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Challenge, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.nonce, into: &buf)
+        FfiConverterString.write(value.audience, into: &buf)
+        FfiConverterInt64.write(value.expiresIn, into: &buf)
+        FfiConverterSequenceString.write(value.disclose, into: &buf)
+        FfiConverterTypePresentationRequest.write(value.presentationRequest, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChallenge_lift(_ buf: RustBuffer) throws -> Challenge {
+    return try FfiConverterTypeChallenge.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChallenge_lower(_ value: Challenge) -> RustBuffer {
+    return FfiConverterTypeChallenge.lower(value)
+}
+
+
+/**
+ * How to reach `yiwang serve`. Unset values take the library's defaults
+ * (10 s per attempt, 4 attempts, backoff from 200 ms doubling up to 5 s).
+ */
+public struct ClientConfig: Equatable, Hashable {
+    /**
+     * `https://…`, or `http://` on 127.0.0.1, localhost or [::1] (development).
+     */
+    public var baseUrl: String
+    public var timeoutMs: UInt64?
+    public var maxAttempts: UInt32?
+    public var backoffBaseMs: UInt64?
+    public var backoffMaxMs: UInt64?
+    public var userAgent: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `https://…`, or `http://` on 127.0.0.1, localhost or [::1] (development).
+         */baseUrl: String, timeoutMs: UInt64? = nil, maxAttempts: UInt32? = nil, backoffBaseMs: UInt64? = nil, backoffMaxMs: UInt64? = nil, userAgent: String? = nil) {
+        self.baseUrl = baseUrl
+        self.timeoutMs = timeoutMs
+        self.maxAttempts = maxAttempts
+        self.backoffBaseMs = backoffBaseMs
+        self.backoffMaxMs = backoffMaxMs
+        self.userAgent = userAgent
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ClientConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClientConfig {
+        return
+            try ClientConfig(
+                baseUrl: FfiConverterString.read(from: &buf), 
+                timeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                maxAttempts: FfiConverterOptionUInt32.read(from: &buf), 
+                backoffBaseMs: FfiConverterOptionUInt64.read(from: &buf), 
+                backoffMaxMs: FfiConverterOptionUInt64.read(from: &buf), 
+                userAgent: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClientConfig, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.baseUrl, into: &buf)
+        FfiConverterOptionUInt64.write(value.timeoutMs, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxAttempts, into: &buf)
+        FfiConverterOptionUInt64.write(value.backoffBaseMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.backoffMaxMs, into: &buf)
+        FfiConverterOptionString.write(value.userAgent, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClientConfig_lift(_ buf: RustBuffer) throws -> ClientConfig {
+    return try FfiConverterTypeClientConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClientConfig_lower(_ value: ClientConfig) -> RustBuffer {
+    return FfiConverterTypeClientConfig.lower(value)
+}
+
+
+/**
  * A field both devices changed differently since the last sync.
  */
 public struct Conflict: Equatable, Hashable {
@@ -2590,6 +3212,279 @@ public func FfiConverterTypeConflict_lift(_ buf: RustBuffer) throws -> Conflict 
 #endif
 public func FfiConverterTypeConflict_lower(_ value: Conflict) -> RustBuffer {
     return FfiConverterTypeConflict.lower(value)
+}
+
+
+/**
+ * One signed-in device of the account.
+ */
+public struct Device: Equatable, Hashable {
+    public var deviceId: String
+    public var name: String?
+    public var signedInAt: Int64
+    public var lastSeenAt: Int64
+    /**
+     * The device of the token that asked.
+     */
+    public var current: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(deviceId: String, name: String?, signedInAt: Int64, lastSeenAt: Int64, 
+        /**
+         * The device of the token that asked.
+         */current: Bool) {
+        self.deviceId = deviceId
+        self.name = name
+        self.signedInAt = signedInAt
+        self.lastSeenAt = lastSeenAt
+        self.current = current
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Device: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDevice: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Device {
+        return
+            try Device(
+                deviceId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                signedInAt: FfiConverterInt64.read(from: &buf), 
+                lastSeenAt: FfiConverterInt64.read(from: &buf), 
+                current: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Device, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterInt64.write(value.signedInAt, into: &buf)
+        FfiConverterInt64.write(value.lastSeenAt, into: &buf)
+        FfiConverterBool.write(value.current, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDevice_lift(_ buf: RustBuffer) throws -> Device {
+    return try FfiConverterTypeDevice.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDevice_lower(_ value: Device) -> RustBuffer {
+    return FfiConverterTypeDevice.lower(value)
+}
+
+
+/**
+ * The server's answer to an enrolment: the 网证 for the wallet.
+ */
+public struct Enrolment {
+    /**
+     * The holder's 网号.
+     */
+    public var networkId: String
+    /**
+     * 1 for a first enrolment, + 1 for each new phone.
+     */
+    public var generation: UInt32
+    /**
+     * The 网证's bit in the issuer's status list.
+     */
+    public var statusIndex: UInt32
+    /**
+     * The previous phone's copy, now revoked.
+     */
+    public var revokedPrevious: UInt32?
+    /**
+     * Start of validity, Unix seconds.
+     */
+    public var notBefore: Int64
+    /**
+     * End of validity, Unix seconds.
+     */
+    public var expires: Int64
+    /**
+     * The 网证: store it in the wallet.
+     */
+    public var credential: Credential
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The holder's 网号.
+         */networkId: String, 
+        /**
+         * 1 for a first enrolment, + 1 for each new phone.
+         */generation: UInt32, 
+        /**
+         * The 网证's bit in the issuer's status list.
+         */statusIndex: UInt32, 
+        /**
+         * The previous phone's copy, now revoked.
+         */revokedPrevious: UInt32?, 
+        /**
+         * Start of validity, Unix seconds.
+         */notBefore: Int64, 
+        /**
+         * End of validity, Unix seconds.
+         */expires: Int64, 
+        /**
+         * The 网证: store it in the wallet.
+         */credential: Credential) {
+        self.networkId = networkId
+        self.generation = generation
+        self.statusIndex = statusIndex
+        self.revokedPrevious = revokedPrevious
+        self.notBefore = notBefore
+        self.expires = expires
+        self.credential = credential
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Enrolment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEnrolment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Enrolment {
+        return
+            try Enrolment(
+                networkId: FfiConverterString.read(from: &buf), 
+                generation: FfiConverterUInt32.read(from: &buf), 
+                statusIndex: FfiConverterUInt32.read(from: &buf), 
+                revokedPrevious: FfiConverterOptionUInt32.read(from: &buf), 
+                notBefore: FfiConverterInt64.read(from: &buf), 
+                expires: FfiConverterInt64.read(from: &buf), 
+                credential: FfiConverterTypeCredential.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Enrolment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.networkId, into: &buf)
+        FfiConverterUInt32.write(value.generation, into: &buf)
+        FfiConverterUInt32.write(value.statusIndex, into: &buf)
+        FfiConverterOptionUInt32.write(value.revokedPrevious, into: &buf)
+        FfiConverterInt64.write(value.notBefore, into: &buf)
+        FfiConverterInt64.write(value.expires, into: &buf)
+        FfiConverterTypeCredential.write(value.credential, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolment_lift(_ buf: RustBuffer) throws -> Enrolment {
+    return try FfiConverterTypeEnrolment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolment_lower(_ value: Enrolment) -> RustBuffer {
+    return FfiConverterTypeEnrolment.lower(value)
+}
+
+
+/**
+ * What the phone's ID-card reading and face check yielded, for enrolment.
+ */
+public struct EnrolmentRequest: Equatable, Hashable {
+    public var name: String
+    public var idNumber: String
+    /**
+     * SM3 or SHA-256 digest of the verified photo (32 bytes).
+     */
+    public var photoDigest: Data
+    /**
+     * The device key the 网证 is bound to (SubjectPublicKeyInfo DER, as
+     * `PlatformKeyStore.generate` returns it).
+     */
+    public var devicePublicKey: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, idNumber: String, 
+        /**
+         * SM3 or SHA-256 digest of the verified photo (32 bytes).
+         */photoDigest: Data, 
+        /**
+         * The device key the 网证 is bound to (SubjectPublicKeyInfo DER, as
+         * `PlatformKeyStore.generate` returns it).
+         */devicePublicKey: Data) {
+        self.name = name
+        self.idNumber = idNumber
+        self.photoDigest = photoDigest
+        self.devicePublicKey = devicePublicKey
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EnrolmentRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEnrolmentRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrolmentRequest {
+        return
+            try EnrolmentRequest(
+                name: FfiConverterString.read(from: &buf), 
+                idNumber: FfiConverterString.read(from: &buf), 
+                photoDigest: FfiConverterData.read(from: &buf), 
+                devicePublicKey: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EnrolmentRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.idNumber, into: &buf)
+        FfiConverterData.write(value.photoDigest, into: &buf)
+        FfiConverterData.write(value.devicePublicKey, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolmentRequest_lift(_ buf: RustBuffer) throws -> EnrolmentRequest {
+    return try FfiConverterTypeEnrolmentRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolmentRequest_lower(_ value: EnrolmentRequest) -> RustBuffer {
+    return FfiConverterTypeEnrolmentRequest.lower(value)
 }
 
 
@@ -2746,6 +3641,275 @@ public func FfiConverterTypeIdentityCheck_lift(_ buf: RustBuffer) throws -> Iden
 #endif
 public func FfiConverterTypeIdentityCheck_lower(_ value: IdentityCheck) -> RustBuffer {
     return FfiConverterTypeIdentityCheck.lower(value)
+}
+
+
+/**
+ * The issuer's public key and where its status list is.
+ */
+public struct IssuerInfo: Equatable, Hashable {
+    public var kid: String
+    /**
+     * `gm` or `intl`.
+     */
+    public var suite: String
+    public var publicKeyPem: String
+    /**
+     * Path of the status list (`/v1/status-lists/<kid>`).
+     */
+    public var statusList: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(kid: String, 
+        /**
+         * `gm` or `intl`.
+         */suite: String, publicKeyPem: String, 
+        /**
+         * Path of the status list (`/v1/status-lists/<kid>`).
+         */statusList: String) {
+        self.kid = kid
+        self.suite = suite
+        self.publicKeyPem = publicKeyPem
+        self.statusList = statusList
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IssuerInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIssuerInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IssuerInfo {
+        return
+            try IssuerInfo(
+                kid: FfiConverterString.read(from: &buf), 
+                suite: FfiConverterString.read(from: &buf), 
+                publicKeyPem: FfiConverterString.read(from: &buf), 
+                statusList: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IssuerInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.kid, into: &buf)
+        FfiConverterString.write(value.suite, into: &buf)
+        FfiConverterString.write(value.publicKeyPem, into: &buf)
+        FfiConverterString.write(value.statusList, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuerInfo_lift(_ buf: RustBuffer) throws -> IssuerInfo {
+    return try FfiConverterTypeIssuerInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuerInfo_lower(_ value: IssuerInfo) -> RustBuffer {
+    return FfiConverterTypeIssuerInfo.lower(value)
+}
+
+
+/**
+ * A website's scan-to-login request, to show the citizen before approving.
+ */
+public struct LoginSession: Equatable, Hashable {
+    /**
+     * For `approve_login` / `refuse_login`.
+     */
+    public var sessionId: String
+    /**
+     * The website's client id.
+     */
+    public var clientId: String
+    /**
+     * The website's name, to show.
+     */
+    public var relyingPartyName: String
+    /**
+     * The audience of the approving presentation.
+     */
+    public var audience: String
+    /**
+     * The claims the website asks for.
+     */
+    public var claims: [String]
+    public var nonce: String
+    public var expiresAt: Int64
+    public var status: LoginSessionStatus
+    /**
+     * For `Credential.present`: the session's audience, nonce and claims
+     * (set `mode` after the PIN or biometric check).
+     */
+    public var presentationRequest: PresentationRequest
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * For `approve_login` / `refuse_login`.
+         */sessionId: String, 
+        /**
+         * The website's client id.
+         */clientId: String, 
+        /**
+         * The website's name, to show.
+         */relyingPartyName: String, 
+        /**
+         * The audience of the approving presentation.
+         */audience: String, 
+        /**
+         * The claims the website asks for.
+         */claims: [String], nonce: String, expiresAt: Int64, status: LoginSessionStatus, 
+        /**
+         * For `Credential.present`: the session's audience, nonce and claims
+         * (set `mode` after the PIN or biometric check).
+         */presentationRequest: PresentationRequest) {
+        self.sessionId = sessionId
+        self.clientId = clientId
+        self.relyingPartyName = relyingPartyName
+        self.audience = audience
+        self.claims = claims
+        self.nonce = nonce
+        self.expiresAt = expiresAt
+        self.status = status
+        self.presentationRequest = presentationRequest
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LoginSession: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLoginSession: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoginSession {
+        return
+            try LoginSession(
+                sessionId: FfiConverterString.read(from: &buf), 
+                clientId: FfiConverterString.read(from: &buf), 
+                relyingPartyName: FfiConverterString.read(from: &buf), 
+                audience: FfiConverterString.read(from: &buf), 
+                claims: FfiConverterSequenceString.read(from: &buf), 
+                nonce: FfiConverterString.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf), 
+                status: FfiConverterTypeLoginSessionStatus.read(from: &buf), 
+                presentationRequest: FfiConverterTypePresentationRequest.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LoginSession, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.sessionId, into: &buf)
+        FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterString.write(value.relyingPartyName, into: &buf)
+        FfiConverterString.write(value.audience, into: &buf)
+        FfiConverterSequenceString.write(value.claims, into: &buf)
+        FfiConverterString.write(value.nonce, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterTypeLoginSessionStatus.write(value.status, into: &buf)
+        FfiConverterTypePresentationRequest.write(value.presentationRequest, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoginSession_lift(_ buf: RustBuffer) throws -> LoginSession {
+    return try FfiConverterTypeLoginSession.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoginSession_lower(_ value: LoginSession) -> RustBuffer {
+    return FfiConverterTypeLoginSession.lower(value)
+}
+
+
+/**
+ * Whose the access token is.
+ */
+public struct Me: Equatable, Hashable {
+    /**
+     * The account's 网号.
+     */
+    public var networkId: String
+    /**
+     * The token's device session.
+     */
+    public var deviceId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The account's 网号.
+         */networkId: String, 
+        /**
+         * The token's device session.
+         */deviceId: String) {
+        self.networkId = networkId
+        self.deviceId = deviceId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Me: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMe: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Me {
+        return
+            try Me(
+                networkId: FfiConverterString.read(from: &buf), 
+                deviceId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Me, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.networkId, into: &buf)
+        FfiConverterString.write(value.deviceId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMe_lift(_ buf: RustBuffer) throws -> Me {
+    return try FfiConverterTypeMe.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMe_lower(_ value: Me) -> RustBuffer {
+    return FfiConverterTypeMe.lower(value)
 }
 
 
@@ -3080,6 +4244,95 @@ public func FfiConverterTypeSubmissionResult_lift(_ buf: RustBuffer) throws -> S
 #endif
 public func FfiConverterTypeSubmissionResult_lower(_ value: SubmissionResult) -> RustBuffer {
     return FfiConverterTypeSubmissionResult.lower(value)
+}
+
+
+/**
+ * An access token (15 minutes) and a single-use refresh token.
+ */
+public struct Tokens: Equatable, Hashable {
+    /**
+     * For the other calls' `access_token`.
+     */
+    public var accessToken: String
+    /**
+     * Single use: `refresh` spends it.
+     */
+    public var refreshToken: String
+    /**
+     * Seconds the access token is valid.
+     */
+    public var expiresIn: Int64
+    /**
+     * This phone's device session.
+     */
+    public var deviceId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * For the other calls' `access_token`.
+         */accessToken: String, 
+        /**
+         * Single use: `refresh` spends it.
+         */refreshToken: String, 
+        /**
+         * Seconds the access token is valid.
+         */expiresIn: Int64, 
+        /**
+         * This phone's device session.
+         */deviceId: String) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresIn = expiresIn
+        self.deviceId = deviceId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Tokens: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTokens: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Tokens {
+        return
+            try Tokens(
+                accessToken: FfiConverterString.read(from: &buf), 
+                refreshToken: FfiConverterString.read(from: &buf), 
+                expiresIn: FfiConverterInt64.read(from: &buf), 
+                deviceId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Tokens, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.accessToken, into: &buf)
+        FfiConverterString.write(value.refreshToken, into: &buf)
+        FfiConverterInt64.write(value.expiresIn, into: &buf)
+        FfiConverterString.write(value.deviceId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTokens_lift(_ buf: RustBuffer) throws -> Tokens {
+    return try FfiConverterTypeTokens.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTokens_lower(_ value: Tokens) -> RustBuffer {
+    return FfiConverterTypeTokens.lower(value)
 }
 
 
@@ -3513,6 +4766,106 @@ public func FfiConverterTypeDocumentType_lower(_ value: DocumentType) -> RustBuf
 
 
 /**
+ * Where a scan-to-login session stands.
+ */
+
+public enum LoginSessionStatus: Equatable, Hashable {
+    
+    case pending
+    case approved
+    case refused
+    case completed
+    case expired
+    /**
+     * A status this library version does not know.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LoginSessionStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLoginSessionStatus: FfiConverterRustBuffer {
+    typealias SwiftType = LoginSessionStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoginSessionStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .pending
+        
+        case 2: return .approved
+        
+        case 3: return .refused
+        
+        case 4: return .completed
+        
+        case 5: return .expired
+        
+        case 6: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LoginSessionStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .pending:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .approved:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .refused:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .completed:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoginSessionStatus_lift(_ buf: RustBuffer) throws -> LoginSessionStatus {
+    return try FfiConverterTypeLoginSessionStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoginSessionStatus_lower(_ value: LoginSessionStatus) -> RustBuffer {
+    return FfiConverterTypeLoginSessionStatus.lower(value)
+}
+
+
+
+/**
  * Whatever a scanner read.
  */
 
@@ -3635,7 +4988,9 @@ enum YiwangError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case InvalidInput(code: String, detail: String
     )
     /**
-     * A presentation or signature was checked and refused.
+     * A presentation or signature was checked and refused; or the server
+     * refused a request (HTTP 4xx: the server's code, e.g. YW-4013), or the
+     * client refused a login request for another server (YW-1805).
      */
     case Rejected(code: String, detail: String
     )
@@ -3658,6 +5013,13 @@ enum YiwangError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * A bug or an unexpected failure on the foreign side.
      */
     case Internal(code: String, detail: String
+    )
+    /**
+     * Talking to the server failed: offline (YW-1802), timed out (YW-1803),
+     * an answer not as documented (YW-1804), rate-limited (YW-4290) or a
+     * server failure (YW-5xxx). `http_status` is the answer's, if there was one.
+     */
+    case Network(code: String, detail: String, httpStatus: UInt16?
     )
 
     
@@ -3712,6 +5074,11 @@ public struct FfiConverterTypeYiwangError: FfiConverterRustBuffer {
             code: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
+        case 7: return .Network(
+            code: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf), 
+            httpStatus: try FfiConverterOptionUInt16.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3759,6 +5126,13 @@ public struct FfiConverterTypeYiwangError: FfiConverterRustBuffer {
             FfiConverterString.write(code, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
+        
+        case let .Network(code,detail,httpStatus):
+            writeInt(&buf, Int32(7))
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterOptionUInt16.write(httpStatus, into: &buf)
+            
         }
     }
 }
@@ -3776,6 +5150,78 @@ public func FfiConverterTypeYiwangError_lift(_ buf: RustBuffer) throws -> Yiwang
 #endif
 public func FfiConverterTypeYiwangError_lower(_ value: YiwangError) -> RustBuffer {
     return FfiConverterTypeYiwangError.lower(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
+    typealias SwiftType = UInt16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt16.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
 }
 
 #if swift(>=5.8)
@@ -4020,6 +5466,31 @@ fileprivate struct FfiConverterSequenceTypeConflict: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeConflict.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDevice: FfiConverterRustBuffer {
+    typealias SwiftType = [Device]
+
+    public static func write(_ value: [Device], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDevice.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Device] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Device]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDevice.read(from: &buf))
         }
         return seq
     }
@@ -4330,6 +5801,45 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_func_software_key_store_in() != 27973) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_approve_login() != 27343) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_base_url() != 45943) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_challenge() != 30643) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_devices() != 53527) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_enrol() != 59493) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_issuer() != 35342) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_login() != 17624) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_login_session() != 34465) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_me() != 18738) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_refresh() != 42716) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_refuse_login() != 31320) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device() != 40335) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_status_list() != 36057) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_credential_claim() != 63969) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4484,6 +5994,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_wallet_store_credential() != 49983) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_constructor_apiclient_new() != 27832) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_constructor_credential_from_bytes() != 20935) {

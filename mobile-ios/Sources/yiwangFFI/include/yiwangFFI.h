@@ -315,6 +315,86 @@ typedef struct UniffiVTableCallbackInterfacePlatformKeyStore {
 } UniffiVTableCallbackInterfacePlatformKeyStore;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CLONE_APICLIENT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CLONE_APICLIENT
+uint64_t uniffi_yiwang_ffi_fn_clone_apiclient(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FREE_APICLIENT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FREE_APICLIENT
+void uniffi_yiwang_ffi_fn_free_apiclient(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CONSTRUCTOR_APICLIENT_NEW
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CONSTRUCTOR_APICLIENT_NEW
+uint64_t uniffi_yiwang_ffi_fn_constructor_apiclient_new(RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_APPROVE_LOGIN
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_APPROVE_LOGIN
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_approve_login(uint64_t ptr, RustBuffer access_token, RustBuffer session_id, RustBuffer presentation
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_BASE_URL
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_BASE_URL
+RustBuffer uniffi_yiwang_ffi_fn_method_apiclient_base_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_CHALLENGE
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_challenge(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_DEVICES
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_DEVICES
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_devices(uint64_t ptr, RustBuffer access_token
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ENROL
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ENROL
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_enrol(uint64_t ptr, RustBuffer request
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ISSUER
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ISSUER
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_issuer(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LOGIN
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LOGIN
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_login(uint64_t ptr, RustBuffer presentation, RustBuffer nonce, RustBuffer device_name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LOGIN_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LOGIN_SESSION
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_login_session(uint64_t ptr, RustBuffer server, RustBuffer session
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ME
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ME
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_me(uint64_t ptr, RustBuffer access_token
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REFRESH
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REFRESH
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_refresh(uint64_t ptr, RustBuffer refresh_token
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REFUSE_LOGIN
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REFUSE_LOGIN
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_refuse_login(uint64_t ptr, RustBuffer access_token, RustBuffer session_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SIGN_OUT_DEVICE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SIGN_OUT_DEVICE
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(uint64_t ptr, RustBuffer access_token, RustBuffer device_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_STATUS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_STATUS_LIST
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_status_list(uint64_t ptr, RustBuffer kid
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CLONE_CREDENTIAL
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CLONE_CREDENTIAL
 uint64_t uniffi_yiwang_ffi_fn_clone_credential(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1075,6 +1155,84 @@ uint16_t uniffi_yiwang_ffi_checksum_func_software_key_store_in(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_APPROVE_LOGIN
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_APPROVE_LOGIN
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_approve_login(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_BASE_URL
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_BASE_URL
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_base_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_CHALLENGE
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_challenge(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_DEVICES
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_DEVICES
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_devices(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ENROL
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ENROL
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_enrol(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ISSUER
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ISSUER
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_issuer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LOGIN
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LOGIN
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_login(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LOGIN_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LOGIN_SESSION
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_login_session(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ME
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ME
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_me(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REFRESH
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REFRESH
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_refresh(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REFUSE_LOGIN
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REFUSE_LOGIN
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_refuse_login(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SIGN_OUT_DEVICE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SIGN_OUT_DEVICE
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_STATUS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_STATUS_LIST
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_status_list(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_CREDENTIAL_CLAIM
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_CREDENTIAL_CLAIM
 uint16_t uniffi_yiwang_ffi_checksum_method_credential_claim(void
@@ -1384,6 +1542,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_wallet_shutdown(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_STORE_CREDENTIAL
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_STORE_CREDENTIAL
 uint16_t uniffi_yiwang_ffi_checksum_method_wallet_store_credential(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_CONSTRUCTOR_APICLIENT_NEW
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_CONSTRUCTOR_APICLIENT_NEW
+uint16_t uniffi_yiwang_ffi_checksum_constructor_apiclient_new(void
     
 );
 #endif

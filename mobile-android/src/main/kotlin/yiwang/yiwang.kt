@@ -772,6 +772,32 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_func_software_key_store_in(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_approve_login(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_base_url(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_challenge(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_devices(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_enrol(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_issuer(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_login(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_login_session(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_me(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_refresh(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_refuse_login(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_status_list(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_credential_claim(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_credential_document_type(
@@ -876,6 +902,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_store_credential(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_constructor_apiclient_new(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_constructor_credential_from_bytes(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_constructor_issuer_new(
@@ -909,6 +937,38 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_yiwang_ffi_fn_clone_apiclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_free_apiclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_yiwang_ffi_fn_constructor_apiclient_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_approve_login(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`sessionId`: RustBuffer.ByValue,`presentation`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_base_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_challenge(`ptr`: Long,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_devices(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_enrol(`ptr`: Long,`request`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_issuer(`ptr`: Long,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_login(`ptr`: Long,`presentation`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_login_session(`ptr`: Long,`server`: RustBuffer.ByValue,`session`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_me(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_refresh(`ptr`: Long,`refreshToken`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_refuse_login(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`sessionId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`deviceId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_status_list(`ptr`: Long,`kid`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_clone_credential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_yiwang_ffi_fn_free_credential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1235,6 +1295,45 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_func_software_key_store_in() and 0xFFFF) != 27973) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_approve_login() and 0xFFFF) != 27343) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_base_url() and 0xFFFF) != 45943) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_challenge() and 0xFFFF) != 30643) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_devices() and 0xFFFF) != 53527) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_enrol() and 0xFFFF) != 59493) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_issuer() and 0xFFFF) != 35342) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_login() and 0xFFFF) != 17624) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_login_session() and 0xFFFF) != 34465) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_me() and 0xFFFF) != 18738) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_refresh() and 0xFFFF) != 42716) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_refuse_login() and 0xFFFF) != 31320) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device() and 0xFFFF) != 40335) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_status_list() and 0xFFFF) != 36057) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_credential_claim() and 0xFFFF) != 63969) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1389,6 +1488,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_store_credential() and 0xFFFF) != 49983) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_constructor_apiclient_new() and 0xFFFF) != 27832) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_constructor_credential_from_bytes() and 0xFFFF) != 20935) {
@@ -1667,6 +1769,33 @@ public object FfiConverterUByte: FfiConverter<UByte, Byte> {
 /**
  * @suppress
  */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -1684,6 +1813,29 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 
     override fun write(value: UInt, buf: ByteBuffer) {
         buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
     }
 }
 
@@ -1806,6 +1958,657 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
+ * devices and scan-to-login. Every call is async; idempotent calls are
+ * retried with backoff.
+ */
+public interface ApiClientInterface {
+    
+    /**
+     * Approves a session with a presentation made for it.
+     */
+    suspend fun `approveLogin`(`accessToken`: kotlin.String, `sessionId`: kotlin.String, `presentation`: kotlin.String): LoginSessionStatus
+    
+    /**
+     * The server's base URL, as configured.
+     */
+    fun `baseUrl`(): kotlin.String
+    
+    /**
+     * A one-use login challenge; present `presentation_request`, then `login`.
+     */
+    suspend fun `challenge`(): Challenge
+    
+    /**
+     * The account's signed-in devices.
+     */
+    suspend fun `devices`(`accessToken`: kotlin.String): List<Device>
+    
+    /**
+     * Enrols this phone's device key; the answer carries the 网证.
+     */
+    suspend fun `enrol`(`request`: EnrolmentRequest): Enrolment
+    
+    /**
+     * The issuer's public key, for verifier policies.
+     */
+    suspend fun `issuer`(): IssuerInfo
+    
+    /**
+     * Logs in with a presentation made for `nonce` (see `Challenge`).
+     */
+    suspend fun `login`(`presentation`: kotlin.String, `nonce`: kotlin.String, `deviceName`: kotlin.String?): Tokens
+    
+    /**
+     * The session of a scanned `ScannedCode.LoginRequest`: refused (YW-1805)
+     * unless `server` is this client's server.
+     */
+    suspend fun `loginSession`(`server`: kotlin.String, `session`: kotlin.String): LoginSession
+    
+    /**
+     * Whose `access_token` is.
+     */
+    suspend fun `me`(`accessToken`: kotlin.String): Me
+    
+    /**
+     * Spends `refresh_token` for a new pair.
+     */
+    suspend fun `refresh`(`refreshToken`: kotlin.String): Tokens
+    
+    /**
+     * Refuses a session.
+     */
+    suspend fun `refuseLogin`(`accessToken`: kotlin.String, `sessionId`: kotlin.String): LoginSessionStatus
+    
+    /**
+     * Signs a device out (its tokens stop working at once).
+     */
+    suspend fun `signOutDevice`(`accessToken`: kotlin.String, `deviceId`: kotlin.String)
+    
+    /**
+     * The signed status list of issuer key `kid`, for verifier policies.
+     */
+    suspend fun `statusList`(`kid`: kotlin.String): kotlin.ByteArray
+    
+    companion object
+}
+
+/**
+ * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
+ * devices and scan-to-login. Every call is async; idempotent calls are
+ * retried with backoff.
+ */
+open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * Checks the configuration; no connection is made yet.
+     */
+    constructor(`config`: ClientConfig) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(YiwangException) { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_constructor_apiclient_new(
+    
+        
+        FfiConverterTypeClientConfig.lower(`config`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_yiwang_ffi_fn_free_apiclient(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_yiwang_ffi_fn_clone_apiclient(handle, status)
+        }
+    }
+
+    
+    /**
+     * Approves a session with a presentation made for it.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `approveLogin`(`accessToken`: kotlin.String, `sessionId`: kotlin.String, `presentation`: kotlin.String) : LoginSessionStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_approve_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`sessionId`),
+        FfiConverterString.lower(`presentation`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginSessionStatus.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The server's base URL, as configured.
+     */override fun `baseUrl`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_base_url(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A one-use login challenge; present `presentation_request`, then `login`.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `challenge`() : Challenge {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_challenge(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeChallenge.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The account's signed-in devices.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `devices`(`accessToken`: kotlin.String) : List<Device> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_devices(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDevice.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Enrols this phone's device key; the answer carries the 网证.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enrol`(`request`: EnrolmentRequest) : Enrolment {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_enrol(
+                uniffiHandle,
+                
+        FfiConverterTypeEnrolmentRequest.lower(`request`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrolment.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The issuer's public key, for verifier policies.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `issuer`() : IssuerInfo {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_issuer(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeIssuerInfo.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Logs in with a presentation made for `nonce` (see `Challenge`).
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `login`(`presentation`: kotlin.String, `nonce`: kotlin.String, `deviceName`: kotlin.String?) : Tokens {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`presentation`),
+        FfiConverterString.lower(`nonce`),
+        FfiConverterOptionalString.lower(`deviceName`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTokens.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The session of a scanned `ScannedCode.LoginRequest`: refused (YW-1805)
+     * unless `server` is this client's server.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `loginSession`(`server`: kotlin.String, `session`: kotlin.String) : LoginSession {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_login_session(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`server`),
+        FfiConverterString.lower(`session`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginSession.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Whose `access_token` is.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `me`(`accessToken`: kotlin.String) : Me {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_me(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMe.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Spends `refresh_token` for a new pair.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refresh`(`refreshToken`: kotlin.String) : Tokens {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_refresh(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`refreshToken`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeTokens.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Refuses a session.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refuseLogin`(`accessToken`: kotlin.String, `sessionId`: kotlin.String) : LoginSessionStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_refuse_login(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`sessionId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLoginSessionStatus.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Signs a device out (its tokens stop working at once).
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `signOutDevice`(`accessToken`: kotlin.String, `deviceId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`deviceId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The signed status list of issuer key `kid`, for verifier policies.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `statusList`(`kid`: kotlin.String) : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_status_list(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`kid`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApiClient: FfiConverter<ApiClient, Long> {
+    override fun lower(value: ApiClient): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ApiClient {
+        return ApiClient(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ApiClient {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ApiClient) = 8UL
+
+    override fun write(value: ApiClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -4717,6 +5520,130 @@ public object FfiConverterTypeWallet: FfiConverter<Wallet, Long> {
 
 
 /**
+ * A one-use login challenge, and what to present for it.
+ */
+data class Challenge (
+    var `nonce`: kotlin.String
+    , 
+    var `audience`: kotlin.String
+    , 
+    var `expiresIn`: kotlin.Long
+    , 
+    var `disclose`: List<kotlin.String>
+    , 
+    /**
+     * For `Credential.present`: audience, nonce and claims of this challenge.
+     */
+    var `presentationRequest`: PresentationRequest
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChallenge: FfiConverterRustBuffer<Challenge> {
+    override fun read(buf: ByteBuffer): Challenge {
+        return Challenge(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTypePresentationRequest.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Challenge) = (
+            FfiConverterString.allocationSize(value.`nonce`) +
+            FfiConverterString.allocationSize(value.`audience`) +
+            FfiConverterLong.allocationSize(value.`expiresIn`) +
+            FfiConverterSequenceString.allocationSize(value.`disclose`) +
+            FfiConverterTypePresentationRequest.allocationSize(value.`presentationRequest`)
+    )
+
+    override fun write(value: Challenge, buf: ByteBuffer) {
+            FfiConverterString.write(value.`nonce`, buf)
+            FfiConverterString.write(value.`audience`, buf)
+            FfiConverterLong.write(value.`expiresIn`, buf)
+            FfiConverterSequenceString.write(value.`disclose`, buf)
+            FfiConverterTypePresentationRequest.write(value.`presentationRequest`, buf)
+    }
+}
+
+
+
+/**
+ * How to reach `yiwang serve`. Unset values take the library's defaults
+ * (10 s per attempt, 4 attempts, backoff from 200 ms doubling up to 5 s).
+ */
+data class ClientConfig (
+    /**
+     * `https://…`, or `http://` on 127.0.0.1, localhost or [::1] (development).
+     */
+    var `baseUrl`: kotlin.String
+    , 
+    var `timeoutMs`: kotlin.ULong? = null 
+    , 
+    var `maxAttempts`: kotlin.UInt? = null 
+    , 
+    var `backoffBaseMs`: kotlin.ULong? = null 
+    , 
+    var `backoffMaxMs`: kotlin.ULong? = null 
+    , 
+    var `userAgent`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig> {
+    override fun read(buf: ByteBuffer): ClientConfig {
+        return ClientConfig(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ClientConfig) = (
+            FfiConverterString.allocationSize(value.`baseUrl`) +
+            FfiConverterOptionalULong.allocationSize(value.`timeoutMs`) +
+            FfiConverterOptionalUInt.allocationSize(value.`maxAttempts`) +
+            FfiConverterOptionalULong.allocationSize(value.`backoffBaseMs`) +
+            FfiConverterOptionalULong.allocationSize(value.`backoffMaxMs`) +
+            FfiConverterOptionalString.allocationSize(value.`userAgent`)
+    )
+
+    override fun write(value: ClientConfig, buf: ByteBuffer) {
+            FfiConverterString.write(value.`baseUrl`, buf)
+            FfiConverterOptionalULong.write(value.`timeoutMs`, buf)
+            FfiConverterOptionalUInt.write(value.`maxAttempts`, buf)
+            FfiConverterOptionalULong.write(value.`backoffBaseMs`, buf)
+            FfiConverterOptionalULong.write(value.`backoffMaxMs`, buf)
+            FfiConverterOptionalString.write(value.`userAgent`, buf)
+    }
+}
+
+
+
+/**
  * A field both devices changed differently since the last sync.
  */
 data class Conflict (
@@ -4765,6 +5692,224 @@ public object FfiConverterTypeConflict: FfiConverterRustBuffer<Conflict> {
             FfiConverterOptionalString.write(value.`base`, buf)
             FfiConverterOptionalString.write(value.`local`, buf)
             FfiConverterOptionalString.write(value.`remote`, buf)
+    }
+}
+
+
+
+/**
+ * One signed-in device of the account.
+ */
+data class Device (
+    var `deviceId`: kotlin.String
+    , 
+    var `name`: kotlin.String?
+    , 
+    var `signedInAt`: kotlin.Long
+    , 
+    var `lastSeenAt`: kotlin.Long
+    , 
+    /**
+     * The device of the token that asked.
+     */
+    var `current`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDevice: FfiConverterRustBuffer<Device> {
+    override fun read(buf: ByteBuffer): Device {
+        return Device(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Device) = (
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterLong.allocationSize(value.`signedInAt`) +
+            FfiConverterLong.allocationSize(value.`lastSeenAt`) +
+            FfiConverterBoolean.allocationSize(value.`current`)
+    )
+
+    override fun write(value: Device, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterLong.write(value.`signedInAt`, buf)
+            FfiConverterLong.write(value.`lastSeenAt`, buf)
+            FfiConverterBoolean.write(value.`current`, buf)
+    }
+}
+
+
+
+/**
+ * The server's answer to an enrolment: the 网证 for the wallet.
+ */
+data class Enrolment (
+    /**
+     * The holder's 网号.
+     */
+    var `networkId`: kotlin.String
+    , 
+    /**
+     * 1 for a first enrolment, + 1 for each new phone.
+     */
+    var `generation`: kotlin.UInt
+    , 
+    /**
+     * The 网证's bit in the issuer's status list.
+     */
+    var `statusIndex`: kotlin.UInt
+    , 
+    /**
+     * The previous phone's copy, now revoked.
+     */
+    var `revokedPrevious`: kotlin.UInt?
+    , 
+    /**
+     * Start of validity, Unix seconds.
+     */
+    var `notBefore`: kotlin.Long
+    , 
+    /**
+     * End of validity, Unix seconds.
+     */
+    var `expires`: kotlin.Long
+    , 
+    /**
+     * The 网证: store it in the wallet.
+     */
+    var `credential`: Credential
+    
+): Disposable{
+    
+
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`networkId`,
+        this.`generation`,
+        this.`statusIndex`,
+        this.`revokedPrevious`,
+        this.`notBefore`,
+        this.`expires`,
+        this.`credential`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEnrolment: FfiConverterRustBuffer<Enrolment> {
+    override fun read(buf: ByteBuffer): Enrolment {
+        return Enrolment(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeCredential.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Enrolment) = (
+            FfiConverterString.allocationSize(value.`networkId`) +
+            FfiConverterUInt.allocationSize(value.`generation`) +
+            FfiConverterUInt.allocationSize(value.`statusIndex`) +
+            FfiConverterOptionalUInt.allocationSize(value.`revokedPrevious`) +
+            FfiConverterLong.allocationSize(value.`notBefore`) +
+            FfiConverterLong.allocationSize(value.`expires`) +
+            FfiConverterTypeCredential.allocationSize(value.`credential`)
+    )
+
+    override fun write(value: Enrolment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`networkId`, buf)
+            FfiConverterUInt.write(value.`generation`, buf)
+            FfiConverterUInt.write(value.`statusIndex`, buf)
+            FfiConverterOptionalUInt.write(value.`revokedPrevious`, buf)
+            FfiConverterLong.write(value.`notBefore`, buf)
+            FfiConverterLong.write(value.`expires`, buf)
+            FfiConverterTypeCredential.write(value.`credential`, buf)
+    }
+}
+
+
+
+/**
+ * What the phone's ID-card reading and face check yielded, for enrolment.
+ */
+data class EnrolmentRequest (
+    var `name`: kotlin.String
+    , 
+    var `idNumber`: kotlin.String
+    , 
+    /**
+     * SM3 or SHA-256 digest of the verified photo (32 bytes).
+     */
+    var `photoDigest`: kotlin.ByteArray
+    , 
+    /**
+     * The device key the 网证 is bound to (SubjectPublicKeyInfo DER, as
+     * `PlatformKeyStore.generate` returns it).
+     */
+    var `devicePublicKey`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEnrolmentRequest: FfiConverterRustBuffer<EnrolmentRequest> {
+    override fun read(buf: ByteBuffer): EnrolmentRequest {
+        return EnrolmentRequest(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EnrolmentRequest) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`idNumber`) +
+            FfiConverterByteArray.allocationSize(value.`photoDigest`) +
+            FfiConverterByteArray.allocationSize(value.`devicePublicKey`)
+    )
+
+    override fun write(value: EnrolmentRequest, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`idNumber`, buf)
+            FfiConverterByteArray.write(value.`photoDigest`, buf)
+            FfiConverterByteArray.write(value.`devicePublicKey`, buf)
     }
 }
 
@@ -4886,6 +6031,205 @@ public object FfiConverterTypeIdentityCheck: FfiConverterRustBuffer<IdentityChec
             FfiConverterOptionalString.write(value.`masked`, buf)
             FfiConverterOptionalString.write(value.`errorCode`, buf)
             FfiConverterOptionalString.write(value.`errorMessage`, buf)
+    }
+}
+
+
+
+/**
+ * The issuer's public key and where its status list is.
+ */
+data class IssuerInfo (
+    var `kid`: kotlin.String
+    , 
+    /**
+     * `gm` or `intl`.
+     */
+    var `suite`: kotlin.String
+    , 
+    var `publicKeyPem`: kotlin.String
+    , 
+    /**
+     * Path of the status list (`/v1/status-lists/<kid>`).
+     */
+    var `statusList`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssuerInfo: FfiConverterRustBuffer<IssuerInfo> {
+    override fun read(buf: ByteBuffer): IssuerInfo {
+        return IssuerInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssuerInfo) = (
+            FfiConverterString.allocationSize(value.`kid`) +
+            FfiConverterString.allocationSize(value.`suite`) +
+            FfiConverterString.allocationSize(value.`publicKeyPem`) +
+            FfiConverterString.allocationSize(value.`statusList`)
+    )
+
+    override fun write(value: IssuerInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`kid`, buf)
+            FfiConverterString.write(value.`suite`, buf)
+            FfiConverterString.write(value.`publicKeyPem`, buf)
+            FfiConverterString.write(value.`statusList`, buf)
+    }
+}
+
+
+
+/**
+ * A website's scan-to-login request, to show the citizen before approving.
+ */
+data class LoginSession (
+    /**
+     * For `approve_login` / `refuse_login`.
+     */
+    var `sessionId`: kotlin.String
+    , 
+    /**
+     * The website's client id.
+     */
+    var `clientId`: kotlin.String
+    , 
+    /**
+     * The website's name, to show.
+     */
+    var `relyingPartyName`: kotlin.String
+    , 
+    /**
+     * The audience of the approving presentation.
+     */
+    var `audience`: kotlin.String
+    , 
+    /**
+     * The claims the website asks for.
+     */
+    var `claims`: List<kotlin.String>
+    , 
+    var `nonce`: kotlin.String
+    , 
+    var `expiresAt`: kotlin.Long
+    , 
+    var `status`: LoginSessionStatus
+    , 
+    /**
+     * For `Credential.present`: the session's audience, nonce and claims
+     * (set `mode` after the PIN or biometric check).
+     */
+    var `presentationRequest`: PresentationRequest
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLoginSession: FfiConverterRustBuffer<LoginSession> {
+    override fun read(buf: ByteBuffer): LoginSession {
+        return LoginSession(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeLoginSessionStatus.read(buf),
+            FfiConverterTypePresentationRequest.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LoginSession) = (
+            FfiConverterString.allocationSize(value.`sessionId`) +
+            FfiConverterString.allocationSize(value.`clientId`) +
+            FfiConverterString.allocationSize(value.`relyingPartyName`) +
+            FfiConverterString.allocationSize(value.`audience`) +
+            FfiConverterSequenceString.allocationSize(value.`claims`) +
+            FfiConverterString.allocationSize(value.`nonce`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`) +
+            FfiConverterTypeLoginSessionStatus.allocationSize(value.`status`) +
+            FfiConverterTypePresentationRequest.allocationSize(value.`presentationRequest`)
+    )
+
+    override fun write(value: LoginSession, buf: ByteBuffer) {
+            FfiConverterString.write(value.`sessionId`, buf)
+            FfiConverterString.write(value.`clientId`, buf)
+            FfiConverterString.write(value.`relyingPartyName`, buf)
+            FfiConverterString.write(value.`audience`, buf)
+            FfiConverterSequenceString.write(value.`claims`, buf)
+            FfiConverterString.write(value.`nonce`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterTypeLoginSessionStatus.write(value.`status`, buf)
+            FfiConverterTypePresentationRequest.write(value.`presentationRequest`, buf)
+    }
+}
+
+
+
+/**
+ * Whose the access token is.
+ */
+data class Me (
+    /**
+     * The account's 网号.
+     */
+    var `networkId`: kotlin.String
+    , 
+    /**
+     * The token's device session.
+     */
+    var `deviceId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMe: FfiConverterRustBuffer<Me> {
+    override fun read(buf: ByteBuffer): Me {
+        return Me(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Me) = (
+            FfiConverterString.allocationSize(value.`networkId`) +
+            FfiConverterString.allocationSize(value.`deviceId`)
+    )
+
+    override fun write(value: Me, buf: ByteBuffer) {
+            FfiConverterString.write(value.`networkId`, buf)
+            FfiConverterString.write(value.`deviceId`, buf)
     }
 }
 
@@ -5134,6 +6478,69 @@ public object FfiConverterTypeSubmissionResult: FfiConverterRustBuffer<Submissio
     override fun write(value: SubmissionResult, buf: ByteBuffer) {
             FfiConverterOptionalString.write(value.`payload`, buf)
             FfiConverterSequenceTypeProblem.write(value.`problems`, buf)
+    }
+}
+
+
+
+/**
+ * An access token (15 minutes) and a single-use refresh token.
+ */
+data class Tokens (
+    /**
+     * For the other calls' `access_token`.
+     */
+    var `accessToken`: kotlin.String
+    , 
+    /**
+     * Single use: `refresh` spends it.
+     */
+    var `refreshToken`: kotlin.String
+    , 
+    /**
+     * Seconds the access token is valid.
+     */
+    var `expiresIn`: kotlin.Long
+    , 
+    /**
+     * This phone's device session.
+     */
+    var `deviceId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTokens: FfiConverterRustBuffer<Tokens> {
+    override fun read(buf: ByteBuffer): Tokens {
+        return Tokens(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Tokens) = (
+            FfiConverterString.allocationSize(value.`accessToken`) +
+            FfiConverterString.allocationSize(value.`refreshToken`) +
+            FfiConverterLong.allocationSize(value.`expiresIn`) +
+            FfiConverterString.allocationSize(value.`deviceId`)
+    )
+
+    override fun write(value: Tokens, buf: ByteBuffer) {
+            FfiConverterString.write(value.`accessToken`, buf)
+            FfiConverterString.write(value.`refreshToken`, buf)
+            FfiConverterLong.write(value.`expiresIn`, buf)
+            FfiConverterString.write(value.`deviceId`, buf)
     }
 }
 
@@ -5427,6 +6834,50 @@ public object FfiConverterTypeDocumentType: FfiConverterRustBuffer<DocumentType>
 
 
 /**
+ * Where a scan-to-login session stands.
+ */
+
+enum class LoginSessionStatus {
+    
+    PENDING,
+    APPROVED,
+    REFUSED,
+    COMPLETED,
+    EXPIRED,
+    /**
+     * A status this library version does not know.
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLoginSessionStatus: FfiConverterRustBuffer<LoginSessionStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        LoginSessionStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LoginSessionStatus) = 4UL
+
+    override fun write(value: LoginSessionStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Whatever a scanner read.
  */
 sealed class ScannedCode {
@@ -5598,7 +7049,9 @@ sealed class YiwangException: kotlin.Exception() {
     }
     
     /**
-     * A presentation or signature was checked and refused.
+     * A presentation or signature was checked and refused; or the server
+     * refused a request (HTTP 4xx: the server's code, e.g. YW-4013), or the
+     * client refused a login request for another server (YW-1805).
      */
     class Rejected(
         
@@ -5662,6 +7115,23 @@ sealed class YiwangException: kotlin.Exception() {
             get() = "code=${ `code` }, detail=${ `detail` }"
     }
     
+    /**
+     * Talking to the server failed: offline (YW-1802), timed out (YW-1803),
+     * an answer not as documented (YW-1804), rate-limited (YW-4290) or a
+     * server failure (YW-5xxx). `http_status` is the answer's, if there was one.
+     */
+    class Network(
+        
+        val `code`: kotlin.String, 
+        
+        val `detail`: kotlin.String, 
+        
+        val `httpStatus`: kotlin.UShort?
+        ) : YiwangException() {
+        override val message
+            get() = "code=${ `code` }, detail=${ `detail` }, httpStatus=${ `httpStatus` }"
+    }
+    
 
     
 
@@ -5705,6 +7175,11 @@ public object FfiConverterTypeYiwangError : FfiConverterRustBuffer<YiwangExcepti
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
+            7 -> YiwangException.Network(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterOptionalUShort.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
@@ -5747,6 +7222,13 @@ public object FfiConverterTypeYiwangError : FfiConverterRustBuffer<YiwangExcepti
                 + FfiConverterString.allocationSize(value.`code`)
                 + FfiConverterString.allocationSize(value.`detail`)
             )
+            is YiwangException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterOptionalUShort.allocationSize(value.`httpStatus`)
+            )
         }
     }
 
@@ -5788,9 +7270,112 @@ public object FfiConverterTypeYiwangError : FfiConverterRustBuffer<YiwangExcepti
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
+            is YiwangException.Network -> {
+                buf.putInt(7)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterOptionalUShort.write(value.`httpStatus`, buf)
+                Unit
+            }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?> {
+    override fun read(buf: ByteBuffer): kotlin.UShort? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUShort.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UShort?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUShort.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UShort?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUShort.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
 }
 
 
@@ -6081,6 +7666,34 @@ public object FfiConverterSequenceTypeConflict: FfiConverterRustBuffer<List<Conf
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeConflict.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDevice: FfiConverterRustBuffer<List<Device>> {
+    override fun read(buf: ByteBuffer): List<Device> {
+        val len = buf.getInt()
+        return List<Device>(len) {
+            FfiConverterTypeDevice.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Device>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDevice.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Device>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDevice.write(it, buf)
         }
     }
 }

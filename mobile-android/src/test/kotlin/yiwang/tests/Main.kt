@@ -25,6 +25,7 @@ fun main() {
             assertThrows<IllegalStateException>("call after close") { fx.credential.networkId() }
         }
     }
+    clientTests()
     println("kotlin: ${Results.passed} passed, ${Results.failed} failed")
     exitProcess(if (Results.failed == 0) 0 else 1)
 }

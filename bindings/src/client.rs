@@ -1,0 +1,427 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use yiwang_core::client as core;
+use yiwang_core::crypto::VerifyingKey;
+use yiwang_core::identity::IdNumber;
+use yiwang_core::scan;
+
+use crate::YiwangError;
+use crate::credential::{Credential, PresentationRequest};
+
+/// How to reach `yiwang serve`. Unset values take the library's defaults
+/// (10 s per attempt, 4 attempts, backoff from 200 ms doubling up to 5 s).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ClientConfig {
+    /// `https://…`, or `http://` on 127.0.0.1, localhost or [::1] (development).
+    pub base_url: String,
+    #[uniffi(default = None)]
+    pub timeout_ms: Option<u64>,
+    #[uniffi(default = None)]
+    pub max_attempts: Option<u32>,
+    #[uniffi(default = None)]
+    pub backoff_base_ms: Option<u64>,
+    #[uniffi(default = None)]
+    pub backoff_max_ms: Option<u64>,
+    #[uniffi(default = None)]
+    pub user_agent: Option<String>,
+}
+
+impl From<ClientConfig> for core::ClientConfig {
+    fn from(c: ClientConfig) -> Self {
+        let mut config = core::ClientConfig::new(c.base_url);
+        let ms = Duration::from_millis;
+        config.timeout = c.timeout_ms.map_or(config.timeout, ms);
+        config.max_attempts = c.max_attempts.unwrap_or(config.max_attempts);
+        config.backoff_base = c.backoff_base_ms.map_or(config.backoff_base, ms);
+        config.backoff_max = c.backoff_max_ms.map_or(config.backoff_max, ms);
+        config.user_agent = c.user_agent.unwrap_or(config.user_agent);
+        config
+    }
+}
+
+/// What the phone's ID-card reading and face check yielded, for enrolment.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EnrolmentRequest {
+    pub name: String,
+    pub id_number: String,
+    /// SM3 or SHA-256 digest of the verified photo (32 bytes).
+    pub photo_digest: Vec<u8>,
+    /// The device key the 网证 is bound to (SubjectPublicKeyInfo DER, as
+    /// `PlatformKeyStore.generate` returns it).
+    pub device_public_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for EnrolmentRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolmentRequest").finish_non_exhaustive()
+    }
+}
+
+impl TryFrom<EnrolmentRequest> for core::EnrolmentRequest {
+    type Error = YiwangError;
+
+    fn try_from(r: EnrolmentRequest) -> Result<Self, YiwangError> {
+        let id_number =
+            IdNumber::parse(&r.id_number).map_err(|e| YiwangError::invalid(e.code(), e))?;
+        let photo_digest = r
+            .photo_digest
+            .try_into()
+            .map_err(|_| YiwangError::invalid("YW-1419", "the photo digest must be 32 bytes"))?;
+        let device = VerifyingKey::from_spki_der(&r.device_public_key)?;
+        Ok(core::EnrolmentRequest::new(
+            r.name,
+            id_number,
+            photo_digest,
+            device,
+        ))
+    }
+}
+
+/// The server's answer to an enrolment: the 网证 for the wallet.
+#[derive(uniffi::Record)]
+pub struct Enrolment {
+    /// The holder's 网号.
+    pub network_id: String,
+    /// 1 for a first enrolment, + 1 for each new phone.
+    pub generation: u32,
+    /// The 网证's bit in the issuer's status list.
+    pub status_index: u32,
+    /// The previous phone's copy, now revoked.
+    pub revoked_previous: Option<u32>,
+    /// Start of validity, Unix seconds.
+    pub not_before: i64,
+    /// End of validity, Unix seconds.
+    pub expires: i64,
+    /// The 网证: store it in the wallet.
+    pub credential: Arc<Credential>,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("generation", &self.generation)
+            .field("status_index", &self.status_index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The issuer's public key and where its status list is.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct IssuerInfo {
+    pub kid: String,
+    /// `gm` or `intl`.
+    pub suite: String,
+    pub public_key_pem: String,
+    /// Path of the status list (`/v1/status-lists/<kid>`).
+    pub status_list: String,
+}
+
+/// A one-use login challenge, and what to present for it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Challenge {
+    pub nonce: String,
+    pub audience: String,
+    pub expires_in: i64,
+    pub disclose: Vec<String>,
+    /// For `Credential.present`: audience, nonce and claims of this challenge.
+    pub presentation_request: PresentationRequest,
+}
+
+/// An access token (15 minutes) and a single-use refresh token.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Tokens {
+    /// For the other calls' `access_token`.
+    pub access_token: String,
+    /// Single use: `refresh` spends it.
+    pub refresh_token: String,
+    /// Seconds the access token is valid.
+    pub expires_in: i64,
+    /// This phone's device session.
+    pub device_id: String,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("expires_in", &self.expires_in)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whose the access token is.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Me {
+    /// The account's 网号.
+    pub network_id: String,
+    /// The token's device session.
+    pub device_id: String,
+}
+
+impl std::fmt::Debug for Me {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Me")
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One signed-in device of the account.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Device {
+    pub device_id: String,
+    pub name: Option<String>,
+    pub signed_in_at: i64,
+    pub last_seen_at: i64,
+    /// The device of the token that asked.
+    pub current: bool,
+}
+
+/// Where a scan-to-login session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum LoginSessionStatus {
+    Pending,
+    Approved,
+    Refused,
+    Completed,
+    Expired,
+    /// A status this library version does not know.
+    Unknown,
+}
+
+/// A website's scan-to-login request, to show the citizen before approving.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LoginSession {
+    /// For `approve_login` / `refuse_login`.
+    pub session_id: String,
+    /// The website's client id.
+    pub client_id: String,
+    /// The website's name, to show.
+    pub relying_party_name: String,
+    /// The audience of the approving presentation.
+    pub audience: String,
+    /// The claims the website asks for.
+    pub claims: Vec<String>,
+    pub nonce: String,
+    pub expires_at: i64,
+    pub status: LoginSessionStatus,
+    /// For `Credential.present`: the session's audience, nonce and claims
+    /// (set `mode` after the PIN or biometric check).
+    pub presentation_request: PresentationRequest,
+}
+
+/// The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
+/// devices and scan-to-login. Every call is async; idempotent calls are
+/// retried with backoff.
+#[derive(Debug, uniffi::Object)]
+pub struct ApiClient {
+    inner: core::ApiClient,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl ApiClient {
+    /// Checks the configuration; no connection is made yet.
+    #[uniffi::constructor]
+    pub fn new(config: ClientConfig) -> Result<Arc<Self>, YiwangError> {
+        Ok(Arc::new(Self {
+            inner: core::ApiClient::new(config.into())?,
+        }))
+    }
+
+    /// The server's base URL, as configured.
+    pub fn base_url(&self) -> String {
+        self.inner.base_url().to_owned()
+    }
+
+    /// Enrols this phone's device key; the answer carries the 网证.
+    pub async fn enrol(&self, request: EnrolmentRequest) -> Result<Enrolment, YiwangError> {
+        let e = self.inner.enrol(&request.try_into()?).await?;
+        Ok(Enrolment {
+            network_id: e.network_id,
+            generation: e.generation,
+            status_index: e.status_index,
+            revoked_previous: e.revoked_previous,
+            not_before: e.not_before,
+            expires: e.expires,
+            credential: Arc::new(Credential {
+                inner: e.credential,
+            }),
+        })
+    }
+
+    /// The issuer's public key, for verifier policies.
+    pub async fn issuer(&self) -> Result<IssuerInfo, YiwangError> {
+        let i = self.inner.issuer().await?;
+        Ok(IssuerInfo {
+            kid: i.kid,
+            suite: i.suite.name().to_owned(),
+            public_key_pem: i.public_key_pem,
+            status_list: i.status_list,
+        })
+    }
+
+    /// The signed status list of issuer key `kid`, for verifier policies.
+    pub async fn status_list(&self, kid: String) -> Result<Vec<u8>, YiwangError> {
+        Ok(self.inner.status_list(&kid).await?)
+    }
+
+    /// A one-use login challenge; present `presentation_request`, then `login`.
+    pub async fn challenge(&self) -> Result<Challenge, YiwangError> {
+        let c = self.inner.challenge().await?;
+        let presentation_request = presentation_request(c.presentation_request()?, &c.disclose);
+        Ok(Challenge {
+            nonce: c.nonce,
+            audience: c.audience,
+            expires_in: c.expires_in,
+            disclose: c.disclose,
+            presentation_request,
+        })
+    }
+
+    /// Logs in with a presentation made for `nonce` (see `Challenge`).
+    pub async fn login(
+        &self,
+        presentation: String,
+        nonce: String,
+        device_name: Option<String>,
+    ) -> Result<Tokens, YiwangError> {
+        let tokens = self
+            .inner
+            .login(&presentation, &nonce, device_name.as_deref())
+            .await?;
+        Ok(tokens.into())
+    }
+
+    /// Spends `refresh_token` for a new pair.
+    pub async fn refresh(&self, refresh_token: String) -> Result<Tokens, YiwangError> {
+        Ok(self.inner.refresh(&refresh_token).await?.into())
+    }
+
+    /// Whose `access_token` is.
+    pub async fn me(&self, access_token: String) -> Result<Me, YiwangError> {
+        let me = self.inner.me(&access_token).await?;
+        Ok(Me {
+            network_id: me.network_id,
+            device_id: me.device_id,
+        })
+    }
+
+    /// The account's signed-in devices.
+    pub async fn devices(&self, access_token: String) -> Result<Vec<Device>, YiwangError> {
+        let devices = self.inner.devices(&access_token).await?;
+        Ok(devices
+            .into_iter()
+            .map(|d| Device {
+                device_id: d.device_id,
+                name: d.name,
+                signed_in_at: d.signed_in_at,
+                last_seen_at: d.last_seen_at,
+                current: d.current,
+            })
+            .collect())
+    }
+
+    /// Signs a device out (its tokens stop working at once).
+    pub async fn sign_out_device(
+        &self,
+        access_token: String,
+        device_id: String,
+    ) -> Result<(), YiwangError> {
+        Ok(self
+            .inner
+            .sign_out_device(&access_token, &device_id)
+            .await?)
+    }
+
+    /// The session of a scanned `ScannedCode.LoginRequest`: refused (YW-1805)
+    /// unless `server` is this client's server.
+    pub async fn login_session(
+        &self,
+        server: String,
+        session: String,
+    ) -> Result<LoginSession, YiwangError> {
+        let s = self
+            .inner
+            .login_session(&scan::LoginRequest { server, session })
+            .await?;
+        let presentation_request = presentation_request(s.presentation_request()?, &s.claims);
+        Ok(LoginSession {
+            session_id: s.session_id,
+            client_id: s.relying_party.client_id,
+            relying_party_name: s.relying_party.name,
+            audience: s.audience,
+            claims: s.claims,
+            nonce: s.nonce,
+            expires_at: s.expires_at,
+            status: s.status.into(),
+            presentation_request,
+        })
+    }
+
+    /// Approves a session with a presentation made for it.
+    pub async fn approve_login(
+        &self,
+        access_token: String,
+        session_id: String,
+        presentation: String,
+    ) -> Result<LoginSessionStatus, YiwangError> {
+        let status = self
+            .inner
+            .approve_login(&access_token, &session_id, &presentation)
+            .await?;
+        Ok(status.into())
+    }
+
+    /// Refuses a session.
+    pub async fn refuse_login(
+        &self,
+        access_token: String,
+        session_id: String,
+    ) -> Result<LoginSessionStatus, YiwangError> {
+        Ok(self
+            .inner
+            .refuse_login(&access_token, &session_id)
+            .await?
+            .into())
+    }
+}
+
+/// The core's request as the bindings' record; `disclose` is the list the
+/// core parsed it from.
+fn presentation_request(
+    request: yiwang_core::credential::PresentationRequest,
+    disclose: &[String],
+) -> PresentationRequest {
+    PresentationRequest {
+        disclose: disclose.to_vec(),
+        audience: request.audience,
+        nonce: request.nonce,
+        mode: request.mode.into(),
+        validity_secs: request.validity_secs,
+    }
+}
+
+impl From<core::Tokens> for Tokens {
+    fn from(t: core::Tokens) -> Self {
+        Self {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            expires_in: t.expires_in,
+            device_id: t.device_id,
+        }
+    }
+}
+
+impl From<core::LoginSessionStatus> for LoginSessionStatus {
+    fn from(s: core::LoginSessionStatus) -> Self {
+        match s {
+            core::LoginSessionStatus::Pending => Self::Pending,
+            core::LoginSessionStatus::Approved => Self::Approved,
+            core::LoginSessionStatus::Refused => Self::Refused,
+            core::LoginSessionStatus::Completed => Self::Completed,
+            core::LoginSessionStatus::Expired => Self::Expired,
+            _ => Self::Unknown,
+        }
+    }
+}

@@ -1,0 +1,638 @@
+//! The app's client of `yiwang serve` (feature `client`): enrolment, login
+//! with the 网证, tokens, devices and scan-to-login, against the HTTP contract
+//! of docs/formats.md ("HTTP").
+//!
+//! [`ApiClient`] is async (reqwest on tokio, rustls on aws-lc-rs) and cheap to
+//! clone. Each call is one logical operation:
+//!
+//! - **Retries.** Only calls that are safe to repeat are retried: `GET`s, and
+//!   the `POST`/`DELETE` calls that carry an `Idempotency-Key` — every creating
+//!   call does (enrol, challenge, login, refresh, approve, refuse, sign out),
+//!   with one random key per logical call reused by each of its attempts, so
+//!   the server replays its first answer instead of acting twice (spending a
+//!   refresh token twice would revoke the session). Retried: connection
+//!   failures, timeouts, `429` (waiting `Retry-After` seconds, at most
+//!   `backoff_max`), `502`/`503`/`504`, and `409` YW-4091 (the same key is
+//!   still being processed: the first attempt's answer is on its way). Never
+//!   another `4xx`. Between attempts: exponential backoff with full jitter,
+//!   `random(0, min(backoff_max, backoff_base × 2^(attempt − 1)))`.
+//! - **Errors** are [`ClientError`]s with stable codes: the server's own
+//!   (`YW-4013`, `YW-1405`, …) when it answered with one, `YW-18xx` for the
+//!   client's failures. No message carries a token or personal data, and the
+//!   token-bearing types mask them in `Debug`.
+//! - **Scan-to-login.** [`ApiClient::login_session`] takes the
+//!   [`LoginRequest`] that [`crate::scan::classify`] read from the website's
+//!   QR code and refuses it with [`ClientError::ForeignServer`] unless it
+//!   names this client's server: a QR code of another server never receives
+//!   our tokens.
+//!
+//! The app makes presentations with the credential API:
+//! [`Challenge::presentation_request`] and
+//! [`LoginSessionInfo::presentation_request`] say what to present, and
+//! [`crate::credential::HolderCredential::present`] signs it.
+
+mod error;
+mod types;
+
+use std::time::Duration;
+
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::{ClientError, NO_ERROR_BODY};
+pub use types::{
+    Challenge, Device, Enrolment, EnrolmentRequest, IssuerInfo, LoginSessionInfo,
+    LoginSessionStatus, Me, RelyingParty, Tokens,
+};
+
+use crate::credential::HolderCredential;
+use crate::crypto::random_bytes;
+use crate::scan::LoginRequest;
+use types::{
+    ApproveBody, DevicesWire, EnrolmentWire, ErrorWire, LoginBody, RefreshBody, StatusWire,
+};
+
+/// Default time for one attempt (connection, request and answer).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of attempts of a retryable call.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
+/// Default first backoff step.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// Default longest wait between two attempts.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Largest answer body read; a longer one is a protocol error.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// The header that makes a creating call safe to repeat.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// Most attempts a configuration may ask for.
+const MAX_ATTEMPTS_LIMIT: u32 = 10;
+/// Longest id accepted as a path segment.
+const MAX_ID_LEN: usize = 128;
+
+/// How to reach the server and how patiently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// `https://…`, or `http://` on loopback only (`127.0.0.1`, `localhost`,
+    /// `[::1]`) for development and tests. A path prefix is kept.
+    pub base_url: String,
+    /// Time for one attempt, from connecting to the last byte of the answer.
+    pub timeout: Duration,
+    /// Attempts of a retryable call, the first included (1 to 10).
+    pub max_attempts: u32,
+    /// First backoff step; doubled at each attempt.
+    pub backoff_base: Duration,
+    /// Longest wait between attempts (`Retry-After` included).
+    pub backoff_max: Duration,
+    /// The `User-Agent` header (default `yiwang-core/<version>`).
+    pub user_agent: String,
+}
+
+impl ClientConfig {
+    /// The defaults (10 s, 4 attempts, 200 ms doubling up to 5 s) for `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            timeout: DEFAULT_TIMEOUT,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            user_agent: concat!("yiwang-core/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// The client of one `yiwang serve`. Clones share the connection pool.
+#[derive(Clone, Debug)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    /// `config.base_url`, parsed and checked; its path has no trailing `/`.
+    base: Url,
+    config: ClientConfig,
+}
+
+impl ApiClient {
+    /// Checks `config` and builds the client (no connection is made yet).
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let base = parse_server_url(&config.base_url)?;
+        if !(1..=MAX_ATTEMPTS_LIMIT).contains(&config.max_attempts) {
+            return Err(ClientError::InvalidConfig("max_attempts must be 1 to 10"));
+        }
+        if config.timeout.is_zero() {
+            return Err(ClientError::InvalidConfig("timeout must not be zero"));
+        }
+        if config.backoff_base > config.backoff_max {
+            return Err(ClientError::InvalidConfig(
+                "backoff_base must not exceed backoff_max",
+            ));
+        }
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(config.user_agent.clone())
+            // A redirect would send the bearer token somewhere the caller did
+            // not name; the API never redirects.
+            .redirect(reqwest::redirect::Policy::none());
+        if is_loopback(&base) {
+            // Development and tests: never through a proxy from the environment.
+            builder = builder.no_proxy();
+        }
+        let http = builder
+            .build()
+            .map_err(|_| ClientError::InvalidConfig("the HTTP client could not be built"))?;
+        Ok(Self { http, base, config })
+    }
+
+    /// The server's base URL, as configured.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    /// The configuration the client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// `POST /v1/enrolments`: issues the 网证 for this phone's device key
+    /// (a re-enrolment revokes the previous phone's copy).
+    pub async fn enrol(&self, request: &EnrolmentRequest) -> Result<Enrolment, ClientError> {
+        let call = Call::creating(Method::POST, &["v1", "enrolments"], &request.to_wire())?;
+        let wire: EnrolmentWire = self.json(call, "enrolment").await?;
+        let bytes = Base64::decode_vec(&wire.credential)
+            .map_err(|_| protocol("enrolment", "credential is not Base64"))?;
+        let credential = HolderCredential::from_bytes(&bytes)
+            .map_err(|_| protocol("enrolment", "credential is not a holder file"))?;
+        Ok(Enrolment {
+            network_id: wire.network_id,
+            generation: wire.generation,
+            status_index: wire.status_index,
+            revoked_previous: wire.revoked_previous,
+            not_before: wire.not_before,
+            expires: wire.expires,
+            credential,
+        })
+    }
+
+    /// `GET /v1/issuer`.
+    pub async fn issuer(&self) -> Result<IssuerInfo, ClientError> {
+        self.json(Call::get(&["v1", "issuer"]), "issuer").await
+    }
+
+    /// `GET /v1/status-lists/{kid}`: the signed status list (COSE), for
+    /// [`crate::credential::VerifiedStatusList::verify`].
+    pub async fn status_list(&self, kid: &str) -> Result<Vec<u8>, ClientError> {
+        let kid = path_id(kid, "kid")?;
+        Ok(self
+            .send(Call::get(&["v1", "status-lists", kid]))
+            .await?
+            .body)
+    }
+
+    /// `POST /v1/auth/challenge`: a one-use login challenge.
+    pub async fn challenge(&self) -> Result<Challenge, ClientError> {
+        let call = Call::creating_empty(Method::POST, &["v1", "auth", "challenge"])?;
+        self.json(call, "challenge").await
+    }
+
+    /// `POST /v1/auth/login` with a presentation made for `nonce` (see
+    /// [`Challenge::presentation_request`]); `device_name` (at most 64
+    /// characters) names this phone in the device list.
+    pub async fn login(
+        &self,
+        presentation: &str,
+        nonce: &str,
+        device_name: Option<&str>,
+    ) -> Result<Tokens, ClientError> {
+        let body = LoginBody {
+            presentation,
+            nonce,
+            device_name,
+        };
+        let call = Call::creating(Method::POST, &["v1", "auth", "login"], &body)?;
+        self.json(call, "login").await
+    }
+
+    /// `POST /v1/auth/refresh`: spends `refresh_token` for a new pair. Safe to
+    /// retry: the server replays the first answer for the call's key.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, ClientError> {
+        let body = RefreshBody { refresh_token };
+        let call = Call::creating(Method::POST, &["v1", "auth", "refresh"], &body)?;
+        self.json(call, "refresh").await
+    }
+
+    /// `GET /v1/me`.
+    pub async fn me(&self, access_token: &str) -> Result<Me, ClientError> {
+        self.json(Call::get(&["v1", "me"]).bearer(access_token), "me")
+            .await
+    }
+
+    /// `GET /v1/me/devices`: the account's signed-in devices.
+    pub async fn devices(&self, access_token: &str) -> Result<Vec<Device>, ClientError> {
+        let call = Call::get(&["v1", "me", "devices"]).bearer(access_token);
+        let wire: DevicesWire = self.json(call, "devices").await?;
+        Ok(wire.devices)
+    }
+
+    /// `DELETE /v1/me/devices/{device_id}`: signs that device out (this one
+    /// too, when it is the current device).
+    pub async fn sign_out_device(
+        &self,
+        access_token: &str,
+        device_id: &str,
+    ) -> Result<(), ClientError> {
+        let device_id = path_id(device_id, "device_id")?;
+        let call = Call::creating_empty(Method::DELETE, &["v1", "me", "devices", device_id])?
+            .bearer(access_token);
+        self.send(call).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/login-sessions/{id}` for a scanned scan-to-login request:
+    /// refused with [`ClientError::ForeignServer`] unless the request names
+    /// this client's server.
+    pub async fn login_session(
+        &self,
+        request: &LoginRequest,
+    ) -> Result<LoginSessionInfo, ClientError> {
+        if !self.is_own_server(&request.server) {
+            return Err(ClientError::ForeignServer);
+        }
+        let session = path_id(&request.session, "session")?;
+        self.json(
+            Call::get(&["v1", "login-sessions", session]),
+            "login session",
+        )
+        .await
+    }
+
+    /// `POST /v1/login-sessions/{id}/approve` with a presentation made for the
+    /// session ([`LoginSessionInfo::presentation_request`]).
+    pub async fn approve_login(
+        &self,
+        access_token: &str,
+        session_id: &str,
+        presentation: &str,
+    ) -> Result<LoginSessionStatus, ClientError> {
+        let session = path_id(session_id, "session_id")?;
+        let body = ApproveBody { presentation };
+        let call = Call::creating(
+            Method::POST,
+            &["v1", "login-sessions", session, "approve"],
+            &body,
+        )?
+        .bearer(access_token);
+        let wire: StatusWire = self.json(call, "approve").await?;
+        Ok(wire.status)
+    }
+
+    /// `POST /v1/login-sessions/{id}/refuse`.
+    pub async fn refuse_login(
+        &self,
+        access_token: &str,
+        session_id: &str,
+    ) -> Result<LoginSessionStatus, ClientError> {
+        let session = path_id(session_id, "session_id")?;
+        let call =
+            Call::creating_empty(Method::POST, &["v1", "login-sessions", session, "refuse"])?
+                .bearer(access_token);
+        let wire: StatusWire = self.json(call, "refuse").await?;
+        Ok(wire.status)
+    }
+
+    /// Whether `server` (a scanned login request's) is this client's server:
+    /// same scheme, host, port and path (a trailing `/` aside).
+    fn is_own_server(&self, server: &str) -> bool {
+        parse_server_url(server).is_ok_and(|url| url == self.base)
+    }
+
+    /// [`ApiClient::send`], then the answer's JSON as `T`.
+    async fn json<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+        what: &'static str,
+    ) -> Result<T, ClientError> {
+        let answer = self.send(call).await?;
+        serde_json::from_slice(&answer.body).map_err(|e| {
+            // serde_json's message may quote the answer: only its category is kept.
+            protocol(
+                what,
+                &format!("not the documented JSON ({:?})", e.classify()),
+            )
+        })
+    }
+
+    /// Runs `call` to a `2xx` answer, retrying what is safe to retry.
+    async fn send(&self, call: Call<'_>) -> Result<Answer, ClientError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|_| ClientError::InvalidConfig("base_url cannot take a path"))?
+            .pop_if_empty()
+            .extend(&call.path);
+        let retryable = call.method == Method::GET || call.idempotency_key.is_some();
+        let mut attempt = 1;
+        loop {
+            match self.attempt(&url, &call).await {
+                Ok(answer) => return Ok(answer),
+                Err(failure) if retryable && failure.transient => {
+                    if attempt >= self.config.max_attempts {
+                        return Err(failure.error);
+                    }
+                    let wait = match failure.retry_after {
+                        Some(wait) => wait.min(self.config.backoff_max),
+                        None => self.backoff(attempt),
+                    };
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(failure) => return Err(failure.error),
+            }
+        }
+    }
+
+    /// One HTTP exchange.
+    async fn attempt(&self, url: &Url, call: &Call<'_>) -> Result<Answer, Failure> {
+        let mut request = self
+            .http
+            .request(call.method.clone(), url.clone())
+            .header(ACCEPT, "application/json");
+        if let Some(token) = call.bearer {
+            // (`bearer_auth` marks the header sensitive: it is kept out of
+            // reqwest's own Debug output.)
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = &call.idempotency_key {
+            request = request.header(IDEMPOTENCY_KEY, key);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.clone());
+        }
+        let mut response = request.send().await.map_err(Failure::transport)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(Failure::transport)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(Failure::fatal(protocol("answer", "larger than 1 MiB")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            return Ok(Answer { body });
+        }
+        Err(Failure::from_status(status, &body, retry_after))
+    }
+
+    /// Full jitter: a random wait up to `backoff_base × 2^(attempt − 1)`,
+    /// capped by `backoff_max`.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let doubling = 2u32.saturating_pow(attempt.saturating_sub(1));
+        let cap = self
+            .config
+            .backoff_base
+            .saturating_mul(doubling)
+            .min(self.config.backoff_max);
+        let mut random = [0u8; 8];
+        // Without randomness, the full step: still a backoff, just not spread.
+        if random_bytes(&mut random).is_err() {
+            return cap;
+        }
+        let cap_nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(u64::from_le_bytes(random) % cap_nanos.saturating_add(1))
+    }
+}
+
+/// One logical call: what [`ApiClient::send`] repeats on each attempt.
+struct Call<'a> {
+    method: Method,
+    /// Path segments after the base URL (percent-encoded when the URL is built).
+    path: Vec<&'a str>,
+    bearer: Option<&'a str>,
+    body: Option<Vec<u8>>,
+    /// Made once per call, sent on every attempt.
+    idempotency_key: Option<String>,
+}
+
+impl<'a> Call<'a> {
+    fn get(path: &[&'a str]) -> Self {
+        Self {
+            method: Method::GET,
+            path: path.to_vec(),
+            bearer: None,
+            body: None,
+            idempotency_key: None,
+        }
+    }
+
+    /// A creating call with a JSON body and a fresh idempotency key.
+    fn creating(
+        method: Method,
+        path: &[&'a str],
+        body: &impl Serialize,
+    ) -> Result<Self, ClientError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|_| ClientError::InvalidArgument("the request body"))?;
+        Ok(Self {
+            body: Some(body),
+            ..Self::creating_empty(method, path)?
+        })
+    }
+
+    /// A creating call without a body, with a fresh idempotency key.
+    fn creating_empty(method: Method, path: &[&'a str]) -> Result<Self, ClientError> {
+        Ok(Self {
+            method,
+            idempotency_key: Some(idempotency_key()?),
+            ..Self::get(path)
+        })
+    }
+
+    fn bearer(self, token: &'a str) -> Self {
+        Self {
+            bearer: Some(token),
+            ..self
+        }
+    }
+}
+
+/// A `2xx` answer's body.
+struct Answer {
+    body: Vec<u8>,
+}
+
+/// A failed attempt: the error to report, and whether another attempt may help.
+struct Failure {
+    error: ClientError,
+    transient: bool,
+    /// The server's `Retry-After`, for a `429`.
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    fn fatal(error: ClientError) -> Self {
+        Self {
+            error,
+            transient: false,
+            retry_after: None,
+        }
+    }
+
+    fn transient(error: ClientError) -> Self {
+        Self {
+            error,
+            transient: true,
+            retry_after: None,
+        }
+    }
+
+    /// No answer: a timeout, or a connection that failed or dropped. (The
+    /// reqwest error is not kept: its text names the URL.)
+    fn transport(e: reqwest::Error) -> Self {
+        if e.is_builder() {
+            Self::fatal(ClientError::InvalidArgument(
+                "the request could not be built",
+            ))
+        } else if e.is_timeout() {
+            Self::transient(ClientError::Timeout)
+        } else {
+            Self::transient(ClientError::Offline)
+        }
+    }
+
+    fn from_status(status: StatusCode, body: &[u8], retry_after_secs: Option<u64>) -> Self {
+        let (code, message) = error_body(body);
+        let code_or_none = || code.clone().unwrap_or_else(|| NO_ERROR_BODY.to_owned());
+        let message = || {
+            message
+                .clone()
+                .unwrap_or_else(|| "the server refused the request".to_owned())
+        };
+        match status.as_u16() {
+            401 => Self::fatal(ClientError::Unauthorised {
+                code: code_or_none(),
+                message: message(),
+            }),
+            403 => Self::fatal(ClientError::Forbidden {
+                code: code_or_none(),
+                message: message(),
+            }),
+            429 => Self {
+                error: ClientError::RateLimited { retry_after_secs },
+                transient: true,
+                retry_after: retry_after_secs.map(Duration::from_secs),
+            },
+            status @ 400..=499 => Self {
+                // YW-4091: the same idempotency key is still being processed;
+                // the next attempt gets the first one's answer.
+                transient: status == 409 && code.as_deref() == Some("YW-4091"),
+                ..Self::fatal(ClientError::Rejected {
+                    status,
+                    code: code_or_none(),
+                    message: message(),
+                })
+            },
+            status @ 500..=599 => Self {
+                transient: matches!(status, 502..=504),
+                ..Self::fatal(ClientError::Server {
+                    status,
+                    code: code_or_none(),
+                })
+            },
+            other => Self::fatal(protocol(
+                "answer",
+                &format!("unexpected HTTP status {other}"),
+            )),
+        }
+    }
+}
+
+/// The `code` and `message` of yiwang's error body, when the body is one:
+/// the code must look like `YW-` and four digits; the message is cut to its
+/// first line (200 characters).
+fn error_body(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(wire) = serde_json::from_slice::<ErrorWire>(body) else {
+        return (None, None);
+    };
+    let well_formed = wire
+        .code
+        .strip_prefix("YW-")
+        .is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()));
+    if !well_formed {
+        return (None, None);
+    }
+    let message = wire
+        .message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    (Some(wire.code), Some(message))
+}
+
+fn protocol(what: &str, problem: &str) -> ClientError {
+    ClientError::Protocol(format!("{what}: {problem}"))
+}
+
+/// A fresh `Idempotency-Key`: 16 random bytes, Base64url without padding.
+fn idempotency_key() -> Result<String, ClientError> {
+    let mut key = [0u8; 16];
+    random_bytes(&mut key)?;
+    Ok(Base64UrlUnpadded::encode_string(&key))
+}
+
+/// An id that goes into the path: 1 to 128 characters (percent-encoded
+/// when the URL is built, so it cannot change the route).
+fn path_id<'a>(id: &'a str, what: &'static str) -> Result<&'a str, ClientError> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(ClientError::InvalidArgument(what));
+    }
+    Ok(id)
+}
+
+/// A server URL the client may talk to: `https://host…`, or `http://` on
+/// loopback; no user-info, query or fragment. The path loses a trailing `/`,
+/// so two spellings of one server compare equal.
+fn parse_server_url(text: &str) -> Result<Url, ClientError> {
+    let mut url =
+        Url::parse(text).map_err(|_| ClientError::InvalidConfig("base_url is not a URL"))?;
+    match url.scheme() {
+        "https" if url.host().is_some() => {}
+        "http" if is_loopback(&url) => {}
+        _ => {
+            return Err(ClientError::InvalidConfig(
+                "base_url must be https:// (or http:// on 127.0.0.1, localhost or [::1])",
+            ));
+        }
+    }
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(ClientError::InvalidConfig(
+            "base_url must not have user-info, a query or a fragment",
+        ));
+    }
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&path);
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    // (The URL parser lowercases the host, writes IPv4 in dotted decimal and
+    // IPv6 bracketed and compressed.)
+    matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+}
+
+#[cfg(test)]
+mod tests;

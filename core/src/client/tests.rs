@@ -1,0 +1,697 @@
+//! The client against a scripted fake server on 127.0.0.1 (never any other
+//! address): retries, backoff, idempotency keys, error mapping, the wire
+//! shapes of docs/formats.md.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method as HttpMethod, StatusCode as HttpStatus, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::*;
+use crate::credential::{Claim, Enrolment as IssuerEnrolment, Issuer};
+use crate::crypto::{KeyAlias, KeyStore, SoftwareKeyStore, Suite};
+use crate::identity::IdNumber;
+use crate::scan::{Scanned, classify};
+
+const SESSION: &str = "session-0123456789abcdef";
+
+/// One scripted answer.
+#[derive(Clone)]
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    delay: Duration,
+}
+
+fn reply(status: u16, body: impl Into<String>) -> Reply {
+    Reply {
+        status,
+        headers: Vec::new(),
+        body: body.into(),
+        delay: Duration::ZERO,
+    }
+}
+
+fn error_reply(status: u16, code: &str) -> Reply {
+    reply(
+        status,
+        format!(r#"{{"code":"{code}","message":"refused","request_id":"r1"}}"#),
+    )
+}
+
+impl Reply {
+    fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+
+    fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// A request the fake server received.
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    idempotency_key: Option<String>,
+    authorization: Option<String>,
+    body: String,
+}
+
+#[derive(Default)]
+struct Script {
+    replies: VecDeque<Reply>,
+    /// Repeated once the script has run out.
+    last: Option<Reply>,
+    seen: Vec<Seen>,
+}
+
+/// A server on 127.0.0.1 that answers from a script, in order, and records
+/// what it was asked.
+struct FakeServer {
+    base_url: String,
+    script: Arc<Mutex<Script>>,
+}
+
+impl FakeServer {
+    async fn start(replies: Vec<Reply>) -> Self {
+        let script = Arc::new(Mutex::new(Script {
+            replies: replies.into(),
+            ..Script::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = Router::new()
+            .fallback(scripted)
+            .with_state(Arc::clone(&script));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            base_url: format!("http://{address}"),
+            script,
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.script.lock().unwrap().seen.clone()
+    }
+
+    /// A client with fast backoff (tests assert attempt counts, not timings).
+    fn client(&self) -> ApiClient {
+        ApiClient::new(fast_config(&self.base_url)).unwrap()
+    }
+}
+
+fn fast_config(base_url: &str) -> ClientConfig {
+    let mut config = ClientConfig::new(base_url);
+    config.backoff_base = Duration::from_millis(1);
+    config.backoff_max = Duration::from_millis(20);
+    config.timeout = Duration::from_secs(5);
+    config
+}
+
+async fn scripted(
+    State(script): State<Arc<Mutex<Script>>>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let reply = {
+        let mut script = script.lock().unwrap();
+        script.seen.push(Seen {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            idempotency_key: header("idempotency-key"),
+            authorization: header("authorization"),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
+        let next = script.replies.pop_front();
+        if let Some(next) = &next {
+            script.last = Some(next.clone());
+        }
+        next.or_else(|| script.last.clone())
+            .unwrap_or_else(|| reply(500, "no script"))
+    };
+    tokio::time::sleep(reply.delay).await;
+    let mut response = (
+        HttpStatus::from_u16(reply.status).unwrap(),
+        [("content-type", "application/json")],
+        reply.body,
+    )
+        .into_response();
+    for (name, value) in reply.headers {
+        response.headers_mut().insert(name, value.parse().unwrap());
+    }
+    response
+}
+
+const ISSUER: &str = r#"{"kid":"0a1b","suite":"gm","public_key_pem":"-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n","status_list":"/v1/status-lists/0a1b"}"#;
+const TOKENS: &str = r#"{"access_token":"eyJ.access.token","token_type":"Bearer","expires_in":900,"refresh_token":"refresh-secret-token","device_id":"dev-1"}"#;
+
+fn login_request(server: &str) -> LoginRequest {
+    let text = format!("yiwang://login?server={server}&session={SESSION}");
+    match classify(&text) {
+        Scanned::LoginRequest(request) => request,
+        other => panic!("not a login request: {other:?}"),
+    }
+}
+
+// --- retries ----------------------------------------------------------------
+
+#[tokio::test]
+async fn retries_503_then_succeeds() {
+    let server = FakeServer::start(vec![
+        error_reply(503, "YW-5030"),
+        error_reply(503, "YW-5030"),
+        reply(200, ISSUER),
+    ])
+    .await;
+    let issuer = server.client().issuer().await.unwrap();
+    assert_eq!(issuer.kid, "0a1b");
+    assert_eq!(issuer.suite, Suite::Gm);
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn gives_up_after_max_attempts_with_the_server_error() {
+    let server = FakeServer::start(vec![error_reply(504, "YW-5030")]).await;
+    let error = server.client().issuer().await.unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Server { status: 504, code } if code == "YW-5030"),
+        "{error:?}"
+    );
+    assert_eq!(error.code(), "YW-5030");
+    assert_eq!(server.seen().len(), DEFAULT_MAX_ATTEMPTS as usize);
+}
+
+#[tokio::test]
+async fn a_proxy_error_page_is_a_server_error_without_a_yiwang_code() {
+    let server = FakeServer::start(vec![reply(502, "<html>Bad Gateway</html>")]).await;
+    let error = server.client().issuer().await.unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Server { status: 502, code } if code == NO_ERROR_BODY),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn does_not_retry_500() {
+    let server = FakeServer::start(vec![error_reply(500, "YW-5000"), reply(200, ISSUER)]).await;
+    let error = server.client().issuer().await.unwrap_err();
+    assert_eq!(error.code(), "YW-5000");
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn honours_retry_after() {
+    // Retry-After: 1 is within backoff_max (5 s): the client waits it out once.
+    let server = FakeServer::start(vec![
+        error_reply(429, "YW-4290").header("retry-after", "1"),
+        reply(201, r#"{"nonce":"n-1","audience":"yiwang-server","expires_in":120,"disclose":["network_id"]}"#),
+    ])
+    .await;
+    let mut config = fast_config(&server.base_url);
+    config.backoff_max = DEFAULT_BACKOFF_MAX;
+    let challenge = ApiClient::new(config).unwrap().challenge().await.unwrap();
+    assert_eq!(challenge.nonce, "n-1");
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn rate_limited_after_every_attempt_reports_retry_after() {
+    // Retry-After: 30 is capped by backoff_max (20 ms), so this ends quickly.
+    let server = FakeServer::start(vec![
+        error_reply(429, "YW-4290").header("retry-after", "30"),
+    ])
+    .await;
+    let mut config = fast_config(&server.base_url);
+    config.max_attempts = 3;
+    let error = ApiClient::new(config)
+        .unwrap()
+        .challenge()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::RateLimited {
+                retry_after_secs: Some(30)
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.code(), "YW-4290");
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn does_not_retry_422() {
+    let server = FakeServer::start(vec![error_reply(422, "YW-4012"), reply(200, TOKENS)]).await;
+    let error = server
+        .client()
+        .login("YW1:ABC", "n-1", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Rejected { status: 422, code, message }
+            if code == "YW-4012" && message == "refused"),
+        "{error:?}"
+    );
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn does_not_retry_401_and_reports_the_server_code() {
+    let server = FakeServer::start(vec![error_reply(401, "YW-4013")]).await;
+    let error = server.client().refresh("spent").await.unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Unauthorised { code, .. } if code == "YW-4013"),
+        "{error:?}"
+    );
+    assert_eq!(error.http_status(), Some(401));
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn forbidden_is_its_own_error() {
+    let server = FakeServer::start(vec![error_reply(403, "YW-4031")]).await;
+    let error = server
+        .client()
+        .approve_login("access", SESSION, "YW1:ABC")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Forbidden { code, .. } if code == "YW-4031"),
+        "{error:?}"
+    );
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_on_each_retry() {
+    let server = FakeServer::start(vec![
+        error_reply(503, "YW-5030"),
+        error_reply(502, "YW-5000"),
+        reply(200, TOKENS),
+    ])
+    .await;
+    let client = server.client();
+    let tokens = client.refresh("refresh-1").await.unwrap();
+    assert_eq!(tokens.device_id, "dev-1");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    let key = seen[0].idempotency_key.clone().unwrap();
+    assert_eq!(key.len(), 22, "16 bytes in Base64url without padding");
+    assert!(
+        seen.iter()
+            .all(|s| s.idempotency_key.as_ref() == Some(&key))
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.body == r#"{"refresh_token":"refresh-1"}"#)
+    );
+
+    // Another logical call, another key.
+    client.refresh("refresh-2").await.unwrap();
+    let next = server.seen()[3].idempotency_key.clone().unwrap();
+    assert_ne!(next, key);
+}
+
+#[tokio::test]
+async fn a_key_still_in_flight_is_retried() {
+    // 409 YW-4091: the server is still answering the first attempt with this key.
+    let server = FakeServer::start(vec![error_reply(409, "YW-4091"), reply(200, TOKENS)]).await;
+    server.client().refresh("refresh-1").await.unwrap();
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].idempotency_key, seen[1].idempotency_key);
+
+    // Any other conflict is final.
+    let server = FakeServer::start(vec![error_reply(409, "YW-4092")]).await;
+    let error = server
+        .client()
+        .refuse_login("access", SESSION)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "YW-4092");
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn every_creating_call_carries_a_key_and_gets_do_not() {
+    let server = FakeServer::start(vec![reply(200, r#"{"status":"approved"}"#)]).await;
+    let client = server.client();
+    client.sign_out_device("access", "dev-2").await.unwrap();
+    client.refuse_login("access", SESSION).await.unwrap();
+    client
+        .approve_login("access", SESSION, "YW1:ABC")
+        .await
+        .unwrap();
+    let _ = client.me("access").await;
+    let seen = server.seen();
+    let shape: Vec<_> = seen
+        .iter()
+        .map(|s| {
+            (
+                s.method.as_str(),
+                s.path.as_str(),
+                s.idempotency_key.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("DELETE", "/v1/me/devices/dev-2", true),
+            (
+                "POST",
+                "/v1/login-sessions/session-0123456789abcdef/refuse",
+                true
+            ),
+            (
+                "POST",
+                "/v1/login-sessions/session-0123456789abcdef/approve",
+                true
+            ),
+            ("GET", "/v1/me", false),
+        ]
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some("Bearer access"))
+    );
+    assert_eq!(seen[2].body, r#"{"presentation":"YW1:ABC"}"#);
+}
+
+#[tokio::test]
+async fn offline_when_nothing_listens() {
+    // A port that was free a moment ago: connections are refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let client = ApiClient::new(fast_config(&format!("http://{address}"))).unwrap();
+    let error = client.issuer().await.unwrap_err();
+    assert!(matches!(error, ClientError::Offline), "{error:?}");
+    assert_eq!(error.code(), "YW-1802");
+}
+
+#[tokio::test]
+async fn times_out_each_attempt() {
+    let server = FakeServer::start(vec![reply(200, ISSUER).delayed(Duration::from_secs(3))]).await;
+    let mut config = fast_config(&server.base_url);
+    config.timeout = Duration::from_millis(200);
+    config.max_attempts = 2;
+    let error = ApiClient::new(config).unwrap().issuer().await.unwrap_err();
+    assert!(matches!(error, ClientError::Timeout), "{error:?}");
+    assert_eq!(server.seen().len(), 2);
+}
+
+// --- answers -----------------------------------------------------------------
+
+#[tokio::test]
+async fn protocol_error_on_garbage_json() {
+    let server = FakeServer::start(vec![
+        reply(200, "{not json: eyJ.secret"),
+        reply(200, TOKENS),
+    ])
+    .await;
+    let error = server.client().refresh("r").await.unwrap_err();
+    assert!(matches!(error, ClientError::Protocol(_)), "{error:?}");
+    assert_eq!(error.code(), "YW-1804");
+    assert!(!error.to_string().contains("secret"), "{error}");
+    assert_eq!(server.seen().len(), 1, "a garbled 2xx is not retried");
+
+    // Valid JSON of the wrong shape is a protocol error too.
+    let server = FakeServer::start(vec![reply(200, r#"{"network_id": 5}"#)]).await;
+    let error = server.client().me("access").await.unwrap_err();
+    assert!(matches!(error, ClientError::Protocol(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_status_list_is_returned_as_bytes() {
+    let server = FakeServer::start(vec![reply(200, "\u{1}COSE")]).await;
+    let list = server.client().status_list("0a1b").await.unwrap();
+    assert_eq!(list, b"\x01COSE");
+    assert_eq!(server.seen()[0].path, "/v1/status-lists/0a1b");
+}
+
+#[tokio::test]
+async fn path_ids_are_escaped_and_must_not_be_empty() {
+    let server = FakeServer::start(vec![reply(204, "")]).await;
+    let client = server.client();
+    client.sign_out_device("a", "../admin").await.unwrap();
+    assert_eq!(server.seen()[0].path, "/v1/me/devices/..%2Fadmin");
+    let error = client.sign_out_device("a", "").await.unwrap_err();
+    assert!(matches!(error, ClientError::InvalidArgument("device_id")));
+}
+
+#[tokio::test]
+async fn a_base_path_is_kept() {
+    let server = FakeServer::start(vec![reply(200, ISSUER)]).await;
+    let client = ApiClient::new(fast_config(&format!("{}/yiwang/", server.base_url))).unwrap();
+    client.issuer().await.unwrap();
+    assert_eq!(server.seen()[0].path, "/yiwang/v1/issuer");
+}
+
+#[tokio::test]
+async fn enrolment_wire_shape_and_credential() {
+    let issuer_store = Arc::new(SoftwareKeyStore::in_memory());
+    let alias = KeyAlias::new("issuer").unwrap();
+    issuer_store.generate(&alias, Suite::Gm).unwrap();
+    let issuer = Issuer::new(issuer_store, alias, [42; 32]).unwrap();
+    let device = SoftwareKeyStore::in_memory();
+    let device_key = device
+        .generate(&KeyAlias::new("device").unwrap(), Suite::Intl)
+        .unwrap();
+    let id_number = IdNumber::parse("11010519491231002X").unwrap();
+    let who = IssuerEnrolment {
+        name: "张三".into(),
+        id_number: id_number.clone(),
+        photo_digest: [7; 32],
+    };
+    let credential = issuer.issue(&who, &device_key, 5, 1_795_320_000).unwrap();
+    let answer = serde_json::json!({
+        "network_id": credential.network_id().unwrap(),
+        "generation": 2, "status_index": 5, "revoked_previous": 4,
+        "not_before": credential.not_before(), "expires": credential.expires(),
+        "credential": Base64::encode_string(&credential.to_bytes()),
+    });
+    let server = FakeServer::start(vec![reply(201, answer.to_string())]).await;
+    let request = EnrolmentRequest::new("张三", id_number, [0xab; 32], device_key.clone());
+    let enrolment = server.client().enrol(&request).await.unwrap();
+    assert_eq!(enrolment.generation, 2);
+    assert_eq!(enrolment.revoked_previous, Some(4));
+    assert_eq!(
+        enrolment.credential.network_id(),
+        credential.network_id(),
+        "the holder file is decoded"
+    );
+
+    let seen = &server.seen()[0];
+    assert_eq!(
+        (seen.method.as_str(), seen.path.as_str()),
+        ("POST", "/v1/enrolments")
+    );
+    let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "name": "张三",
+            "id_number": "11010519491231002X",
+            "photo_digest": "ab".repeat(32),
+            "device_public_key": device_key.to_spki_pem(),
+        })
+    );
+
+    // Personal data stays out of Debug.
+    let shown = format!("{request:?} {enrolment:?}");
+    assert!(!shown.contains("张三") && !shown.contains("11010519491231002X"));
+    assert!(!shown.contains(credential.network_id().unwrap()), "{shown}");
+}
+
+#[tokio::test]
+async fn an_enrolment_with_a_damaged_credential_is_a_protocol_error() {
+    let answer = r#"{"network_id":"n","generation":1,"status_index":0,"revoked_previous":null,"not_before":0,"expires":1,"credential":"AAEC"}"#;
+    let server = FakeServer::start(vec![reply(201, answer)]).await;
+    let device = SoftwareKeyStore::in_memory()
+        .generate(&KeyAlias::new("d").unwrap(), Suite::Gm)
+        .unwrap();
+    let request = EnrolmentRequest::new(
+        "张三",
+        IdNumber::parse("11010519491231002X").unwrap(),
+        [0; 32],
+        device,
+    );
+    let error = server.client().enrol(&request).await.unwrap_err();
+    assert!(matches!(error, ClientError::Protocol(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn login_and_session_answers_decode() {
+    let session = r#"{"session_id":"session-0123456789abcdef","relying_party":{"client_id":"rp-1","name":"市民网站"},
+        "audience":"rp-1","claims":["name","age_over_18"],"nonce":"abc","expires_at":1795320120,"status":"pending"}"#;
+    let devices = r#"{"devices":[{"device_id":"dev-1","name":"Pixel","signed_in_at":1,"last_seen_at":2,"current":true},
+        {"device_id":"dev-2","name":null,"signed_in_at":3,"last_seen_at":4,"current":false}]}"#;
+    let server = FakeServer::start(vec![
+        reply(200, TOKENS),
+        reply(200, r#"{"network_id":"wh-1","device_id":"dev-1"}"#),
+        reply(200, devices),
+        reply(200, session),
+        reply(200, r#"{"status":"brand-new"}"#),
+    ])
+    .await;
+    let client = server.client();
+    let tokens = client.login("YW1:ABC", "n-1", Some("Pixel")).await.unwrap();
+    assert_eq!(tokens.access_token, "eyJ.access.token");
+    assert_eq!(tokens.expires_in, 900);
+    let shown = format!("{tokens:?}");
+    assert!(
+        !shown.contains("eyJ.access.token") && !shown.contains("refresh-secret-token"),
+        "{shown}"
+    );
+
+    let me = client.me(&tokens.access_token).await.unwrap();
+    assert_eq!(
+        (me.network_id.as_str(), me.device_id.as_str()),
+        ("wh-1", "dev-1")
+    );
+    assert!(!format!("{me:?}").contains("wh-1"));
+
+    let list = client.devices(&tokens.access_token).await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].name.as_deref(), Some("Pixel"));
+    assert!(list[0].current && !list[1].current);
+
+    let info = client
+        .login_session(&login_request(&server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(info.relying_party.name, "市民网站");
+    assert_eq!(info.status, LoginSessionStatus::Pending);
+    let request = info.presentation_request().unwrap();
+    assert_eq!(request.audience, "rp-1");
+    assert_eq!(request.nonce.as_deref(), Some(b"abc".as_slice()));
+    assert_eq!(request.claims, [Claim::Name]);
+    assert_eq!(request.derived.len(), 1);
+
+    // A status this version does not know is not an error.
+    let status = client.approve_login("a", SESSION, "YW1:ABC").await.unwrap();
+    assert_eq!(status, LoginSessionStatus::Unknown);
+
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].body,
+        r#"{"presentation":"YW1:ABC","nonce":"n-1","device_name":"Pixel"}"#
+    );
+    assert_eq!(seen[3].path, "/v1/login-sessions/session-0123456789abcdef");
+}
+
+#[tokio::test]
+async fn login_without_a_device_name_leaves_the_field_out() {
+    let server = FakeServer::start(vec![reply(200, TOKENS)]).await;
+    server.client().login("YW1:ABC", "n-1", None).await.unwrap();
+    assert_eq!(
+        server.seen()[0].body,
+        r#"{"presentation":"YW1:ABC","nonce":"n-1"}"#
+    );
+}
+
+#[test]
+fn a_challenge_says_what_to_present() {
+    let challenge: Challenge = serde_json::from_str(
+        r#"{"nonce":"n-1","audience":"yiwang-server","expires_in":120,"disclose":["network_id"]}"#,
+    )
+    .unwrap();
+    let request = challenge.presentation_request().unwrap();
+    assert_eq!(request.audience, "yiwang-server");
+    assert_eq!(request.nonce.as_deref(), Some(b"n-1".as_slice()));
+    assert_eq!(request.claims, [Claim::NetworkId]);
+}
+
+// --- scan-to-login: only our own server -----------------------------------------
+
+#[tokio::test]
+async fn a_login_request_for_another_server_is_refused() {
+    let server = FakeServer::start(vec![reply(200, "{}")]).await;
+    let client = server.client();
+    let port = server.base_url.rsplit(':').next().unwrap();
+    let other_port = if port == "1" { "2" } else { "1" };
+    for foreign in [
+        "https://evil.example".to_owned(),
+        format!("http://127.0.0.1:{other_port}"),
+        format!("{}/elsewhere", server.base_url),
+        format!("https://127.0.0.1:{port}"),
+    ] {
+        let error = client
+            .login_session(&login_request(&foreign))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClientError::ForeignServer),
+            "{foreign}: {error:?}"
+        );
+        assert_eq!(error.code(), "YW-1805");
+    }
+    assert!(server.seen().is_empty(), "nothing was sent");
+
+    // The same server spelled with a trailing slash or in capitals is ours.
+    let spelled = format!("{}/", server.base_url.replace("http://", "HTTP://"));
+    let _ = client.login_session(&login_request(&spelled)).await;
+    assert_eq!(server.seen().len(), 1);
+}
+
+// --- configuration -------------------------------------------------------------
+
+#[test]
+fn base_url_must_be_https_or_loopback_http() {
+    for good in [
+        "https://yiwang.example.gov.cn",
+        "https://yiwang.example.gov.cn/api/",
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://[::1]:8080",
+    ] {
+        assert!(ApiClient::new(ClientConfig::new(good)).is_ok(), "{good}");
+    }
+    for bad in [
+        "http://yiwang.example.gov.cn",
+        "http://10.0.0.1:8080",
+        "http://127.0.0.2",
+        "ftp://127.0.0.1",
+        "https://user:pw@yiwang.example.gov.cn",
+        "https://yiwang.example.gov.cn/?q=1",
+        "not a url",
+    ] {
+        let error = ApiClient::new(ClientConfig::new(bad)).unwrap_err();
+        assert!(matches!(error, ClientError::InvalidConfig(_)), "{bad}");
+        assert_eq!(error.code(), "YW-1801");
+    }
+    let mut config = ClientConfig::new("https://yiwang.example.gov.cn");
+    config.max_attempts = 0;
+    assert!(ApiClient::new(config).is_err());
+}
+
+#[test]
+fn backoff_stays_under_its_cap() {
+    let client = ApiClient::new(ClientConfig::new("https://yiwang.example.gov.cn")).unwrap();
+    for attempt in 1..=12 {
+        let cap = (DEFAULT_BACKOFF_BASE * 2u32.pow(attempt - 1)).min(DEFAULT_BACKOFF_MAX);
+        assert!(client.backoff(attempt) <= cap, "attempt {attempt}");
+    }
+}

@@ -1,0 +1,337 @@
+//! The requests and answers of docs/formats.md ("HTTP"), field for field.
+//! Types that carry personal data or tokens print them masked in `Debug`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::credential::{CredentialError, HolderCredential, PresentationRequest};
+use crate::crypto::VerifyingKey;
+use crate::identity::IdNumber;
+
+const REDACTED: &str = "<redacted>";
+
+/// `POST /v1/enrolments`: what the ID-card reading and face check on the
+/// phone yielded, and the device key the 网证 is bound to. Personal data:
+/// `Debug` masks the name and the ID number.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct EnrolmentRequest {
+    /// The name as read from the ID card.
+    pub name: String,
+    /// The ID number as read from the ID card.
+    pub id_number: IdNumber,
+    /// SM3 or SHA-256 digest of the verified photo.
+    pub photo_digest: [u8; 32],
+    /// The phone's device key the 网证 is bound to.
+    pub device_public_key: VerifyingKey,
+}
+
+impl EnrolmentRequest {
+    /// The request for these enrolment data and device key.
+    pub fn new(
+        name: impl Into<String>,
+        id_number: IdNumber,
+        photo_digest: [u8; 32],
+        device_public_key: VerifyingKey,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            id_number,
+            photo_digest,
+            device_public_key,
+        }
+    }
+
+    /// The JSON body: `{"name", "id_number", "photo_digest": "<64 hex>",
+    /// "device_public_key": "<SPKI PEM>"}`.
+    pub(crate) fn to_wire(&self) -> EnrolmentBody<'_> {
+        EnrolmentBody {
+            name: &self.name,
+            id_number: self.id_number.as_str(),
+            photo_digest: self
+                .photo_digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            device_public_key: self.device_public_key.to_spki_pem(),
+        }
+    }
+}
+
+impl fmt::Debug for EnrolmentRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnrolmentRequest")
+            .field("name", &crate::identity::mask_name(&self.name))
+            .field("id_number", &self.id_number)
+            .field("device_public_key", &self.device_public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct EnrolmentBody<'a> {
+    name: &'a str,
+    id_number: &'a str,
+    photo_digest: String,
+    device_public_key: String,
+}
+
+/// `201` answer of `POST /v1/enrolments`, with the holder file decoded.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Enrolment {
+    /// The holder's 网号.
+    pub network_id: String,
+    /// 1 for a first enrolment, + 1 for each new phone.
+    pub generation: u32,
+    /// The new 网证's bit in the issuer's status list.
+    pub status_index: u32,
+    /// The status index of the previous copy, now revoked (a re-enrolment).
+    pub revoked_previous: Option<u32>,
+    /// Start of validity, Unix seconds.
+    pub not_before: i64,
+    /// End of validity, Unix seconds.
+    pub expires: i64,
+    /// The 网证, for the wallet.
+    pub credential: HolderCredential,
+}
+
+impl fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("network_id", &REDACTED)
+            .field("generation", &self.generation)
+            .field("status_index", &self.status_index)
+            .field("revoked_previous", &self.revoked_previous)
+            .field("not_before", &self.not_before)
+            .field("expires", &self.expires)
+            .field("credential", &self.credential)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EnrolmentWire {
+    pub(crate) network_id: String,
+    pub(crate) generation: u32,
+    pub(crate) status_index: u32,
+    pub(crate) revoked_previous: Option<u32>,
+    pub(crate) not_before: i64,
+    pub(crate) expires: i64,
+    /// Base64 (standard alphabet, padded) of the holder file.
+    pub(crate) credential: String,
+}
+
+/// `GET /v1/issuer`: what a verifier needs to trust this server's 网证.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct IssuerInfo {
+    /// The issuer key's identifier (hex).
+    pub kid: String,
+    /// `gm` or `intl`.
+    pub suite: crate::crypto::Suite,
+    /// The issuer's public key, SubjectPublicKeyInfo PEM.
+    pub public_key_pem: String,
+    /// Path of the signed status list: `/v1/status-lists/<kid>`.
+    pub status_list: String,
+}
+
+impl IssuerInfo {
+    /// The issuer's public key.
+    pub fn public_key(&self) -> Result<VerifyingKey, crate::crypto::CryptoError> {
+        VerifyingKey::from_spki_pem(&self.public_key_pem)
+    }
+}
+
+/// `POST /v1/auth/challenge`: a one-use login challenge.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Challenge {
+    /// The nonce the login presentation must carry.
+    pub nonce: String,
+    /// `yiwang-server`.
+    pub audience: String,
+    /// Seconds the challenge stays usable.
+    pub expires_in: i64,
+    /// The claims the login presentation must disclose (`network_id`).
+    pub disclose: Vec<String>,
+}
+
+impl Challenge {
+    /// What to present to log in: to [`Challenge::audience`], with the nonce
+    /// (its UTF-8 bytes), disclosing [`Challenge::disclose`].
+    pub fn presentation_request(&self) -> Result<PresentationRequest, CredentialError> {
+        presentation_request(&self.audience, &self.nonce, &self.disclose)
+    }
+}
+
+fn presentation_request(
+    audience: &str,
+    nonce: &str,
+    claims: &[String],
+) -> Result<PresentationRequest, CredentialError> {
+    Ok(PresentationRequest {
+        nonce: Some(nonce.as_bytes().to_vec()),
+        ..PresentationRequest::new(audience).with_disclosure_list(&claims.join(","))?
+    })
+}
+
+/// `POST /v1/auth/login` body (`device_name` left out when absent).
+#[derive(Serialize)]
+pub(crate) struct LoginBody<'a> {
+    pub(crate) presentation: &'a str,
+    pub(crate) nonce: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) device_name: Option<&'a str>,
+}
+
+/// `POST /v1/auth/refresh` body.
+#[derive(Serialize)]
+pub(crate) struct RefreshBody<'a> {
+    pub(crate) refresh_token: &'a str,
+}
+
+/// `POST /v1/login-sessions/{id}/approve` body.
+#[derive(Serialize)]
+pub(crate) struct ApproveBody<'a> {
+    pub(crate) presentation: &'a str,
+}
+
+/// The answer of login and refresh. Both tokens are secrets: `Debug` hides them.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Tokens {
+    /// ES256 JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Single use: [`crate::client::ApiClient::refresh`] spends it.
+    pub refresh_token: String,
+    /// Seconds the access token is valid (900).
+    pub expires_in: i64,
+    /// The device session these tokens belong to (`GET /v1/me/devices`).
+    pub device_id: String,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &REDACTED)
+            .field("refresh_token", &REDACTED)
+            .field("expires_in", &self.expires_in)
+            .field("device_id", &self.device_id)
+            .finish()
+    }
+}
+
+/// `GET /v1/me`: whose the bearer token is. `Debug` hides the 网号.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Me {
+    /// The account's 网号.
+    pub network_id: String,
+    /// The device session of the token.
+    pub device_id: String,
+}
+
+impl fmt::Debug for Me {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Me")
+            .field("network_id", &REDACTED)
+            .field("device_id", &self.device_id)
+            .finish()
+    }
+}
+
+/// One signed-in device of the account (`GET /v1/me/devices`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Device {
+    /// The device session's identifier (for signing it out).
+    pub device_id: String,
+    /// The `device_name` given at login, if any.
+    pub name: Option<String>,
+    /// Unix seconds.
+    pub signed_in_at: i64,
+    /// Unix seconds.
+    pub last_seen_at: i64,
+    /// The device of the bearer token making the call.
+    pub current: bool,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DevicesWire {
+    pub(crate) devices: Vec<Device>,
+}
+
+/// Where a scan-to-login session stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LoginSessionStatus {
+    /// Waiting for the citizen's decision.
+    Pending,
+    /// Approved; the website has not fetched its ID token yet.
+    Approved,
+    /// Refused by the citizen.
+    Refused,
+    /// Approved and the ID token handed to the website.
+    Completed,
+    /// Not decided in time.
+    Expired,
+    /// A status this version does not know (a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+/// The website asking for a scan-to-login.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct RelyingParty {
+    /// The website's registered client id.
+    pub client_id: String,
+    /// The name to show the citizen.
+    pub name: String,
+}
+
+/// `GET /v1/login-sessions/{id}`: what the website asks for, to show the
+/// citizen before they approve.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct LoginSessionInfo {
+    /// The session's identifier (the QR code's `session`).
+    pub session_id: String,
+    /// Who asks.
+    pub relying_party: RelyingParty,
+    /// The audience of the presentation that approves the session.
+    pub audience: String,
+    /// The claims the website asks for (claim names and derived statements).
+    pub claims: Vec<String>,
+    /// The nonce of the presentation.
+    pub nonce: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Where the session stands.
+    pub status: LoginSessionStatus,
+}
+
+impl LoginSessionInfo {
+    /// What to present to approve: to [`LoginSessionInfo::audience`], with the
+    /// nonce (its UTF-8 bytes), disclosing [`LoginSessionInfo::claims`]. Set
+    /// `mode` after the platform's PIN or biometric check.
+    pub fn presentation_request(&self) -> Result<PresentationRequest, CredentialError> {
+        presentation_request(&self.audience, &self.nonce, &self.claims)
+    }
+}
+
+/// `{"status"}` answer of approve and refuse.
+#[derive(Deserialize)]
+pub(crate) struct StatusWire {
+    pub(crate) status: LoginSessionStatus,
+}
+
+/// The server's error body `{code, message, request_id}`.
+#[derive(Deserialize)]
+pub(crate) struct ErrorWire {
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
