@@ -25,6 +25,10 @@ pub struct ClientConfig {
     pub backoff_max_ms: Option<u64>,
     #[uniffi(default = None)]
     pub user_agent: Option<String>,
+    /// PEM certificates: the only roots trusted (pin the platform's CA). On
+    /// Android, without them the app must initialise rustls-platform-verifier.
+    #[uniffi(default = None)]
+    pub trusted_roots_pem: Option<String>,
 }
 
 impl From<ClientConfig> for core::ClientConfig {
@@ -36,6 +40,7 @@ impl From<ClientConfig> for core::ClientConfig {
         config.backoff_base = c.backoff_base_ms.map_or(config.backoff_base, ms);
         config.backoff_max = c.backoff_max_ms.map_or(config.backoff_max, ms);
         config.user_agent = c.user_agent.unwrap_or(config.user_agent);
+        config.trusted_roots_pem = c.trusted_roots_pem;
         config
     }
 }

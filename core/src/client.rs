@@ -89,6 +89,12 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// The `User-Agent` header (default `yiwang-core/<version>`).
     pub user_agent: String,
+    /// PEM certificates that are the only roots trusted for this server:
+    /// pinning the platform's CA, as a government app should. Without them
+    /// the operating system's roots are used through
+    /// rustls-platform-verifier, which on Android the app must initialise
+    /// first (its Kotlin component); with them, no platform verifier is involved.
+    pub trusted_roots_pem: Option<String>,
 }
 
 impl ClientConfig {
@@ -101,6 +107,7 @@ impl ClientConfig {
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_max: DEFAULT_BACKOFF_MAX,
             user_agent: concat!("yiwang-core/", env!("CARGO_PKG_VERSION")).to_owned(),
+            trusted_roots_pem: None,
         }
     }
 }
@@ -136,6 +143,15 @@ impl ApiClient {
             // A redirect would send the bearer token somewhere the caller did
             // not name; the API never redirects.
             .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &config.trusted_roots_pem {
+            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .ok()
+                .filter(|roots| !roots.is_empty())
+                .ok_or(ClientError::InvalidConfig(
+                    "trusted_roots_pem holds no usable PEM certificate",
+                ))?;
+            builder = builder.tls_certs_only(roots);
+        }
         if is_loopback(&base) {
             // Development and tests: never through a proxy from the environment.
             builder = builder.no_proxy();

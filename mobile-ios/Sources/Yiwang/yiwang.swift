@@ -3078,19 +3078,29 @@ public struct ClientConfig: Equatable, Hashable {
     public var backoffBaseMs: UInt64?
     public var backoffMaxMs: UInt64?
     public var userAgent: String?
+    /**
+     * PEM certificates: the only roots trusted (pin the platform's CA). On
+     * Android, without them the app must initialise rustls-platform-verifier.
+     */
+    public var trustedRootsPem: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * `https://…`, or `http://` on 127.0.0.1, localhost or [::1] (development).
-         */baseUrl: String, timeoutMs: UInt64? = nil, maxAttempts: UInt32? = nil, backoffBaseMs: UInt64? = nil, backoffMaxMs: UInt64? = nil, userAgent: String? = nil) {
+         */baseUrl: String, timeoutMs: UInt64? = nil, maxAttempts: UInt32? = nil, backoffBaseMs: UInt64? = nil, backoffMaxMs: UInt64? = nil, userAgent: String? = nil, 
+        /**
+         * PEM certificates: the only roots trusted (pin the platform's CA). On
+         * Android, without them the app must initialise rustls-platform-verifier.
+         */trustedRootsPem: String? = nil) {
         self.baseUrl = baseUrl
         self.timeoutMs = timeoutMs
         self.maxAttempts = maxAttempts
         self.backoffBaseMs = backoffBaseMs
         self.backoffMaxMs = backoffMaxMs
         self.userAgent = userAgent
+        self.trustedRootsPem = trustedRootsPem
     }
 
     
@@ -3114,7 +3124,8 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
                 maxAttempts: FfiConverterOptionUInt32.read(from: &buf), 
                 backoffBaseMs: FfiConverterOptionUInt64.read(from: &buf), 
                 backoffMaxMs: FfiConverterOptionUInt64.read(from: &buf), 
-                userAgent: FfiConverterOptionString.read(from: &buf)
+                userAgent: FfiConverterOptionString.read(from: &buf), 
+                trustedRootsPem: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3125,6 +3136,7 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.backoffBaseMs, into: &buf)
         FfiConverterOptionUInt64.write(value.backoffMaxMs, into: &buf)
         FfiConverterOptionString.write(value.userAgent, into: &buf)
+        FfiConverterOptionString.write(value.trustedRootsPem, into: &buf)
     }
 }
 

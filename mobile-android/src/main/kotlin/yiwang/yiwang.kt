@@ -5597,6 +5597,12 @@ data class ClientConfig (
     var `backoffMaxMs`: kotlin.ULong? = null 
     , 
     var `userAgent`: kotlin.String? = null 
+    , 
+    /**
+     * PEM certificates: the only roots trusted (pin the platform's CA). On
+     * Android, without them the app must initialise rustls-platform-verifier.
+     */
+    var `trustedRootsPem`: kotlin.String? = null 
     
 ){
     
@@ -5619,6 +5625,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5628,7 +5635,8 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalUInt.allocationSize(value.`maxAttempts`) +
             FfiConverterOptionalULong.allocationSize(value.`backoffBaseMs`) +
             FfiConverterOptionalULong.allocationSize(value.`backoffMaxMs`) +
-            FfiConverterOptionalString.allocationSize(value.`userAgent`)
+            FfiConverterOptionalString.allocationSize(value.`userAgent`) +
+            FfiConverterOptionalString.allocationSize(value.`trustedRootsPem`)
     )
 
     override fun write(value: ClientConfig, buf: ByteBuffer) {
@@ -5638,6 +5646,7 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
             FfiConverterOptionalULong.write(value.`backoffBaseMs`, buf)
             FfiConverterOptionalULong.write(value.`backoffMaxMs`, buf)
             FfiConverterOptionalString.write(value.`userAgent`, buf)
+            FfiConverterOptionalString.write(value.`trustedRootsPem`, buf)
     }
 }
 
