@@ -883,13 +883,120 @@ async fn sql_looking_text_is_data_not_code() {
         );
         let (status, _) = call(&app, basic(post("/v1/login-sessions", json!({})), sql, sql)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // ...and an enrolment's name, kept verbatim in the credential.
+        let store = yiwang_core::crypto::SoftwareKeyStore::in_memory();
+        let pem = yiwang_core::crypto::KeyStore::generate(
+            &store,
+            &yiwang_core::crypto::KeyAlias::new("device").unwrap(),
+            yiwang_core::crypto::Suite::Gm,
+        )
+        .unwrap()
+        .to_spki_pem();
+        let (status, enrolled) = call(
+            &app,
+            post(
+                "/v1/enrolments",
+                json!({"name": sql, "id_number": "440304199001011233", "photo_digest": "09".repeat(32), "device_public_key": pem}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let credential = yiwang_core::credential::HolderCredential::from_bytes(
+            &Base64::decode_vec(enrolled["credential"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        let request = yiwang_core::credential::PresentationRequest::new("window")
+            .with_disclosure_list("name")
+            .unwrap();
+        let shown = credential
+            .present(
+                &request,
+                &store,
+                &yiwang_core::crypto::KeyAlias::new("device").unwrap(),
+                yiwang_server::issuer::now(),
+            )
+            .unwrap();
+        let (status, issuer) = call(&app, get("/v1/issuer")).await;
+        assert_eq!(status, StatusCode::OK);
+        let key = yiwang_core::crypto::VerifyingKey::from_spki_pem(
+            issuer["public_key_pem"].as_str().unwrap(),
+        )
+        .unwrap();
+        let verified = yiwang_core::credential::verify(
+            &shown,
+            &yiwang_core::credential::VerificationPolicy::new(
+                vec![key],
+                "window",
+                yiwang_server::issuer::now(),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            verified.claims[&yiwang_core::credential::Claim::Name],
+            yiwang_core::credential::ClaimValue::Text(sql.into())
+        );
+
+        // Unknown fields are refused on every body, not ignored.
+        for (path, body) in [
+            (
+                "/v1/auth/login",
+                json!({"presentation": "x", "nonce": "y", "admin": true}),
+            ),
+            (
+                "/v1/auth/refresh",
+                json!({"refresh_token": "x", "family": "y"}),
+            ),
+            (
+                "/v1/enrolments",
+                json!({"name": "x", "id_number": "y", "photo_digest": "z", "device_public_key": "k", "verified": true}),
+            ),
+        ] {
+            let (status, body) = call(&app, post(path, body)).await;
+            assert_eq!(
+                (status, code(&body)),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4002")),
+                "{path}"
+            );
+        }
+        let (status, body) = call(
+            &app,
+            basic(
+                post(
+                    "/v1/login-sessions",
+                    json!({"claims": [], "redirect_uri": "https://evil"}),
+                ),
+                &client_id,
+                &secret,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4002"))
+        );
+        let (status, body) = call(
+            &app,
+            bearer(
+                post(
+                    "/v1/login-sessions/x/approve",
+                    json!({"presentation": "x", "sub": "y"}),
+                ),
+                token,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4002"))
+        );
+
         // Every table is still there and the account still works.
         assert_eq!(call(&app, me(token)).await.0, StatusCode::OK);
         let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
             .fetch_one(test_db.db.pool())
             .await
             .unwrap();
-        assert_eq!(accounts, 1);
+        assert_eq!(accounts, 2);
         test_db.cleanup().await;
     }
 }
