@@ -29,6 +29,7 @@ pub const SERVER_AUDIENCE: &str = "yiwang-server";
 pub const ACCESS_TOKEN_SECS: i64 = 900;
 pub const REFRESH_TOKEN_SECS: i64 = 30 * 86_400;
 pub const CHALLENGE_SECS: i64 = 120;
+const JWT_PEM_COLUMN: &str = "jwt_keys.private_pem";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -61,13 +62,41 @@ pub(crate) async fn signing_key(state: &AppState) -> Result<(String, SigningKey)
         .fetch_optional(pool)
         .await?;
     if let Some(row) = row {
-        let pem: String = row.try_get("private_pem")?;
-        return Ok((
-            row.try_get("kid")?,
-            SigningKey::from_pkcs8_pem(&pem).map_err(ApiError::internal)?,
-        ));
+        let kid: String = row.try_get("kid")?;
+        let pem = state.vault().open(
+            JWT_PEM_COLUMN,
+            &kid,
+            &row.try_get::<String, _>("private_pem")?,
+        )?;
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(ApiError::internal)?;
+        return Ok((kid, key));
     }
     rotate_signing_key(state).await
+}
+
+/// Seals JWT keys written before a key-encryption key was configured.
+pub(crate) async fn seal_stored_keys(
+    db: &crate::db::Db,
+    vault: &crate::keys::KeyVault,
+) -> Result<(), ApiError> {
+    if !vault.seals() {
+        return Ok(());
+    }
+    let rows = sqlx::query("SELECT kid, private_pem FROM jwt_keys")
+        .fetch_all(db.pool())
+        .await?;
+    for row in rows {
+        let kid: String = row.try_get("kid")?;
+        let stored: String = row.try_get("private_pem")?;
+        if vault.needs_sealing(&stored) {
+            sqlx::query("UPDATE jwt_keys SET private_pem = $1 WHERE kid = $2")
+                .bind(vault.seal(JWT_PEM_COLUMN, &kid, &stored)?)
+                .bind(&kid)
+                .execute(db.pool())
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes a new JWT signing key current; the previous ones stay in the JWKS
@@ -85,7 +114,11 @@ pub async fn rotate_signing_key(state: &AppState) -> Result<(String, SigningKey)
         "INSERT INTO jwt_keys (kid, private_pem, created_at, retired_at) VALUES ($1, $2, $3, NULL)",
     )
     .bind(&kid)
-    .bind(key.to_pkcs8_pem().map_err(ApiError::internal)?.as_str())
+    .bind(state.vault().seal(
+        JWT_PEM_COLUMN,
+        &kid,
+        key.to_pkcs8_pem().map_err(ApiError::internal)?.as_str(),
+    )?)
     .bind(at)
     .execute(&mut *tx)
     .await?;
@@ -103,12 +136,14 @@ async fn live_keys(state: &AppState) -> Result<Vec<(String, VerifyingKey)>, ApiE
     .await?;
     rows.iter()
         .map(|row| {
-            let pem: String = row.try_get("private_pem")?;
+            let kid: String = row.try_get("kid")?;
+            let pem = state.vault().open(
+                JWT_PEM_COLUMN,
+                &kid,
+                &row.try_get::<String, _>("private_pem")?,
+            )?;
             let key = SigningKey::from_pkcs8_pem(&pem).map_err(ApiError::internal)?;
-            Ok((
-                row.try_get("kid")?,
-                key.verifying_key().map_err(ApiError::internal)?,
-            ))
+            Ok((kid, key.verifying_key().map_err(ApiError::internal)?))
         })
         .collect()
 }

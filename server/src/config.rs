@@ -26,6 +26,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Bearer token of the admin routes; without one they are disabled.
     pub admin_token: Option<String>,
+    /// 64 hex characters (32 bytes): seals the private keys the server keeps
+    /// in its database. Without it they are stored as plain PEM.
+    pub key_encryption_key: Option<String>,
     /// Longest a request may take before it is answered 503 (YW-5030).
     pub request_timeout_secs: u64,
     /// Largest request body accepted (413 YW-4004 above).
@@ -65,6 +68,7 @@ impl Default for Config {
             database_url: None,
             public_url: None,
             admin_token: None,
+            key_encryption_key: None,
             request_timeout_secs: 10,
             body_limit_bytes: 64 * 1024,
             rate_limit_burst: 20,
@@ -84,6 +88,7 @@ struct FileConfig {
     database_url: Option<String>,
     public_url: Option<String>,
     admin_token: Option<String>,
+    key_encryption_key: Option<String>,
     request_timeout_secs: Option<u64>,
     body_limit_bytes: Option<u64>,
     rate_limit_burst: Option<u64>,
@@ -197,6 +202,17 @@ impl Config {
             }
             config.admin_token = Some(token);
         }
+        if let Some((source, raw)) = pick("key_encryption_key", text(file.key_encryption_key)) {
+            let key = as_text(raw);
+            let key = key.trim();
+            if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::new(
+                    source,
+                    "must be 64 hex characters (32 bytes)",
+                ));
+            }
+            config.key_encryption_key = Some(key.to_owned());
+        }
         let numeric = |name: &str, from_file: Option<u64>, min: u64, max: u64| {
             pick(name, number(from_file))
                 .map(|(source, raw)| {
@@ -262,8 +278,13 @@ impl Config {
         } else {
             "\"<not set: admin routes disabled>\""
         };
+        let kek = if self.key_encryption_key.is_some() {
+            "\"<set>\""
+        } else {
+            "\"<not set: private keys stored unencrypted>\""
+        };
         format!(
-            "bind = \"{}\"\ndata_dir = \"{}\"\ndatabase_url = \"{database_url}\"\npublic_url = \"{}\"\nadmin_token = {admin}\n\
+            "bind = \"{}\"\ndata_dir = \"{}\"\ndatabase_url = \"{database_url}\"\npublic_url = \"{}\"\nadmin_token = {admin}\nkey_encryption_key = {kek}\n\
              request_timeout_secs = {}\nbody_limit_bytes = {}\nrate_limit_burst = {}\nrate_limit_per_second = {}\n\
              login_session_secs = {}\nidempotency_secs = {}\n",
             self.bind,

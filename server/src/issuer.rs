@@ -20,6 +20,10 @@ use yiwang_core::crypto::{KeyAlias, SigningKey, SoftwareKeyStore, Suite, Verifyi
 use yiwang_core::identity::IdNumber;
 
 use crate::db::Db;
+use crate::keys::KeyVault;
+
+const PEM_COLUMN: &str = "issuer_keys.private_pem";
+const SECRET_COLUMN: &str = "issuer_keys.secret_hex";
 use crate::error::{ApiError, current_request_id};
 
 /// How long verifiers may trust a status list this server signs.
@@ -49,7 +53,7 @@ pub fn now() -> i64 {
 impl IssuerService {
     /// The database's issuer key, generated on first start. Processes that
     /// start together may each insert one; all then use the oldest.
-    pub async fn load_or_create(db: &Db, suite: Suite) -> Result<Self, ApiError> {
+    pub async fn load_or_create(db: &Db, suite: Suite, vault: &KeyVault) -> Result<Self, ApiError> {
         let pool = db.pool();
         let existing = sqlx::query("SELECT kid FROM issuer_keys WHERE active = 1 LIMIT 1")
             .fetch_optional(pool)
@@ -64,8 +68,12 @@ impl IssuerService {
             )
             .bind(&kid)
             .bind(suite.name())
-            .bind(key.to_pkcs8_pem().map_err(ApiError::internal)?.as_str())
-            .bind(hex::encode(secret))
+            .bind(vault.seal(
+                PEM_COLUMN,
+                &kid,
+                key.to_pkcs8_pem().map_err(ApiError::internal)?.as_str(),
+            )?)
+            .bind(vault.seal(SECRET_COLUMN, &kid, &hex::encode(secret))?)
             .bind(now())
             .execute(pool)
             .await?;
@@ -76,8 +84,19 @@ impl IssuerService {
         .fetch_one(pool)
         .await?;
         let kid: String = row.try_get("kid")?;
-        let pem: String = row.try_get("private_pem")?;
-        let secret: String = row.try_get("secret_hex")?;
+        let stored_pem: String = row.try_get("private_pem")?;
+        let stored_secret: String = row.try_get("secret_hex")?;
+        let pem = vault.open(PEM_COLUMN, &kid, &stored_pem)?;
+        let secret = vault.open(SECRET_COLUMN, &kid, &stored_secret)?;
+        if vault.needs_sealing(&stored_pem) || vault.needs_sealing(&stored_secret) {
+            // Written before a key-encryption key was configured: seal it now.
+            sqlx::query("UPDATE issuer_keys SET private_pem = $1, secret_hex = $2 WHERE kid = $3")
+                .bind(vault.seal(PEM_COLUMN, &kid, &pem)?)
+                .bind(vault.seal(SECRET_COLUMN, &kid, &secret)?)
+                .bind(&kid)
+                .execute(pool)
+                .await?;
+        }
         let secret: [u8; 32] = hex::decode(secret.trim())
             .ok()
             .and_then(|s| s.try_into().ok())

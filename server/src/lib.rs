@@ -12,6 +12,7 @@ pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod issuer;
+pub mod keys;
 pub mod login_sessions;
 pub mod openapi;
 pub mod ops;
@@ -32,6 +33,7 @@ pub struct AppState {
 struct StateInner {
     config: Config,
     db: db::Db,
+    vault: keys::KeyVault,
     issuer: issuer::IssuerService,
     metrics: ops::Metrics,
     rate_limiter: ops::RateLimiter,
@@ -45,14 +47,18 @@ impl AppState {
 
     /// The state over `db`, loading (or creating on first start) the issuer key.
     pub async fn with_config(db: db::Db, config: Config) -> Result<Self, error::ApiError> {
+        let vault = keys::KeyVault::new(config.key_encryption_key.as_deref())?;
         let issuer =
-            issuer::IssuerService::load_or_create(&db, yiwang_core::crypto::Suite::Gm).await?;
+            issuer::IssuerService::load_or_create(&db, yiwang_core::crypto::Suite::Gm, &vault)
+                .await?;
+        auth::seal_stored_keys(&db, &vault).await?;
         let rate_limiter =
             ops::RateLimiter::new(config.rate_limit_burst, config.rate_limit_per_second);
         Ok(Self {
             inner: Arc::new(StateInner {
                 config,
                 db,
+                vault,
                 issuer,
                 metrics: ops::Metrics::default(),
                 rate_limiter,
@@ -66,6 +72,11 @@ impl AppState {
 
     pub fn db(&self) -> &db::Db {
         &self.inner.db
+    }
+
+    /// Seals and opens the private keys kept in the database.
+    pub fn vault(&self) -> &keys::KeyVault {
+        &self.inner.vault
     }
 
     pub fn issuer(&self) -> &issuer::IssuerService {

@@ -67,6 +67,11 @@ async fn serve(mut config: Config) -> Result<(), CliError> {
     if config.public_url.is_none() {
         config.public_url = Some(format!("http://{local}"));
     }
+    if config.key_encryption_key.is_none() {
+        tracing::warn!(
+            "private keys are stored unencrypted in the database: set key_encryption_key"
+        );
+    }
     if config.admin_token.is_none() {
         tracing::info!("admin routes disabled (no admin_token configured)");
     }
