@@ -30,6 +30,60 @@ pub const ACCESS_TOKEN_SECS: i64 = 900;
 pub const REFRESH_TOKEN_SECS: i64 = 30 * 86_400;
 pub const CHALLENGE_SECS: i64 = 120;
 const JWT_PEM_COLUMN: &str = "jwt_keys.private_pem";
+/// How long a process keeps signing with the JWT key it loaded (a rotation
+/// by another process is picked up within this); a retired key stays in the
+/// JWKS this much longer than its tokens' lifetime.
+pub const SIGNER_CACHE_SECS: i64 = 60;
+
+/// A JWT signing key ready to use.
+#[derive(Clone)]
+pub(crate) struct Signer {
+    kid: String,
+    key: std::sync::Arc<EncodingKey>,
+    loaded_at: i64,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    fn new(kid: String, key: &SigningKey) -> Result<Self, ApiError> {
+        let der = key.to_pkcs8_der().map_err(ApiError::internal)?;
+        Ok(Self {
+            kid,
+            key: std::sync::Arc::new(EncodingKey::from_ec_der(&der)),
+            loaded_at: now(),
+        })
+    }
+}
+
+fn remember(state: &AppState, signer: &Signer) {
+    *state
+        .signer_cache()
+        .write()
+        .unwrap_or_else(|p| p.into_inner()) = Some(signer.clone());
+}
+
+/// The current signer: the cached one while fresh, else from the database.
+async fn signer(state: &AppState) -> Result<Signer, ApiError> {
+    let cached = state
+        .signer_cache()
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(signer) = cached.filter(|s| now() - s.loaded_at < SIGNER_CACHE_SECS) {
+        return Ok(signer);
+    }
+    let (kid, key) = signing_key(state).await?;
+    let signer = Signer::new(kid, &key)?;
+    remember(state, &signer);
+    Ok(signer)
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -123,6 +177,7 @@ pub async fn rotate_signing_key(state: &AppState) -> Result<(String, SigningKey)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    remember(state, &Signer::new(kid.clone(), &key)?);
     Ok((kid, key))
 }
 
@@ -131,7 +186,7 @@ async fn live_keys(state: &AppState) -> Result<Vec<(String, VerifyingKey)>, ApiE
     let rows = sqlx::query(
         "SELECT kid, private_pem FROM jwt_keys WHERE retired_at IS NULL OR retired_at > $1",
     )
-    .bind(now() - ACCESS_TOKEN_SECS)
+    .bind(now() - ACCESS_TOKEN_SECS - SIGNER_CACHE_SECS)
     .fetch_all(state.db().pool())
     .await?;
     rows.iter()
@@ -258,14 +313,12 @@ pub(crate) async fn sign_jwt(
     state: &AppState,
     claims: &impl Serialize,
 ) -> Result<String, ApiError> {
-    let (kid, key) = signing_key(state).await?;
+    let signer = signer(state).await?;
     let header = Header {
-        kid: Some(kid),
+        kid: Some(signer.kid),
         ..Header::new(Algorithm::ES256)
     };
-    let der = key.to_pkcs8_der().map_err(ApiError::internal)?;
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der))
-        .map_err(ApiError::internal)
+    jsonwebtoken::encode(&header, claims, &signer.key).map_err(ApiError::internal)
 }
 
 /// An access token and its refresh token.
@@ -282,12 +335,17 @@ pub struct Tokens {
     device_id: String,
 }
 
-async fn issue_tokens(
-    state: &AppState,
+/// Signs an access token and stores a new refresh token of `family`.
+async fn issue_tokens<'e, E>(
+    executor: E,
+    signer: &Signer,
     network_id: &str,
     family: &str,
     device_id: &str,
-) -> Result<Tokens, ApiError> {
+) -> Result<Tokens, ApiError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let at = now();
     let claims = AccessClaims {
         iss: SERVER_AUDIENCE.into(),
@@ -297,7 +355,11 @@ async fn issue_tokens(
         iat: at,
         exp: at + ACCESS_TOKEN_SECS,
     };
-    let access = sign_jwt(state, &claims).await?;
+    let header = Header {
+        kid: Some(signer.kid.clone()),
+        ..Header::new(Algorithm::ES256)
+    };
+    let access = jsonwebtoken::encode(&header, &claims, &signer.key).map_err(ApiError::internal)?;
     let refresh = random_token(32)?;
     sqlx::query(
         "INSERT INTO refresh_tokens (token_hash, family, network_id, expires_at, rotated, revoked) VALUES ($1, $2, $3, $4, 0, 0)",
@@ -306,7 +368,7 @@ async fn issue_tokens(
     .bind(family)
     .bind(network_id)
     .bind(at + REFRESH_TOKEN_SECS)
-    .execute(state.db().pool())
+    .execute(executor)
     .await?;
     Ok(Tokens {
         access_token: access,
@@ -355,44 +417,43 @@ async fn login(
             "unknown, expired or already used challenge",
         ));
     }
-    let verified = state
-        .issuer()
-        .verify_presentation(
-            state.db(),
-            &request.presentation,
-            SERVER_AUDIENCE,
-            request.nonce.as_bytes(),
-        )
-        .await?;
+    let verified = state.issuer().verify_signatures(
+        &request.presentation,
+        SERVER_AUDIENCE,
+        request.nonce.as_bytes(),
+    )?;
     let Some(ClaimValue::Text(network_id)) = verified.claims.get(&Claim::NetworkId) else {
         return Err(ApiError::unprocessable(
             "YW-4012",
             "the presentation must disclose network_id",
         ));
     };
-    let known = sqlx::query("SELECT 1 FROM accounts WHERE network_id = $1")
-        .bind(network_id)
-        .fetch_optional(state.db().pool())
-        .await?;
-    if known.is_none() {
-        return Err(unauthorized("YW-4014", "no account for this credential"));
-    }
     let family = random_token(12)?;
     let device_id = random_token(9)?;
-    let pool = state.db().pool();
-    sqlx::query(
+    let signer = signer(&state).await?;
+    // One transaction, opened by a write (so SQLite takes its write lock at
+    // once and a later write cannot fail on a stale snapshot): the device
+    // session, only for a known account; revocation; audit; refresh token.
+    let mut tx = state.db().pool().begin().await?;
+    let device = sqlx::query(
         "INSERT INTO devices (device_id, family, network_id, name, signed_in_at, last_seen_at, signed_out_at) \
-         VALUES ($1, $2, $3, $4, $5, $5, NULL)",
+         SELECT $1, $2, $3, $4, $5, $5, NULL WHERE EXISTS (SELECT 1 FROM accounts WHERE network_id = $3)",
     )
     .bind(&device_id)
     .bind(&family)
     .bind(network_id)
     .bind(if device_name.is_empty() { "未命名设备" } else { device_name.as_str() })
     .bind(at)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    crate::audit::record(pool, "citizen", "auth.login", Some(network_id)).await?;
-    Ok(Json(issue_tokens(&state, network_id, &family, &device_id).await?).into_response())
+    if device.rows_affected() != 1 {
+        return Err(unauthorized("YW-4014", "no account for this credential"));
+    }
+    crate::issuer::check_not_revoked(&mut *tx, &verified).await?;
+    crate::audit::record(&mut *tx, "citizen", "auth.login", Some(network_id)).await?;
+    let tokens = issue_tokens(&mut *tx, &signer, network_id, &family, &device_id).await?;
+    tx.commit().await?;
+    Ok(Json(tokens).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -463,7 +524,9 @@ async fn refresh(
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| unauthorized("YW-4013", "this device was signed out"))?;
-    Ok(Json(issue_tokens(&state, &network_id, &family, &device_id).await?).into_response())
+    let signer = signer(&state).await?;
+    let tokens = issue_tokens(pool, &signer, &network_id, &family, &device_id).await?;
+    Ok(Json(tokens).into_response())
 }
 
 /// Who a request's bearer token is: the account and the device session.

@@ -50,7 +50,11 @@ impl Db {
             return Err(DbError::UnsupportedUrl);
         };
         let options = match backend {
+            // No ping before each use: it doubled the round trips of every
+            // statement (docs/performance.md); a dead connection fails its
+            // query and is replaced.
             Backend::Sqlite => AnyPoolOptions::new()
+                .test_before_acquire(false)
                 // An in-memory database exists per connection: keep one.
                 .max_connections(if url.contains(":memory:") { 1 } else { 8 })
                 .after_connect(|conn, _| {
@@ -63,7 +67,9 @@ impl Db {
                         Ok(())
                     })
                 }),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+            Backend::Postgres => AnyPoolOptions::new()
+                .test_before_acquire(false)
+                .max_connections(16),
         };
         let pool = options.connect(&url).await.map_err(DbError::Open)?;
         let migrator = match backend {

@@ -233,23 +233,25 @@ impl IssuerService {
         audience: &str,
         nonce: &[u8],
     ) -> Result<VerifiedPresentation, ApiError> {
-        let refused =
-            |e: CredentialError| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string());
+        let verified = self.verify_signatures(text, audience, nonce)?;
+        check_not_revoked(db.pool(), &verified).await?;
+        Ok(verified)
+    }
+
+    /// The part of [`Self::verify_presentation`] without the database:
+    /// signatures, audience, nonce, validity. Follow with [`check_not_revoked`].
+    pub fn verify_signatures(
+        &self,
+        text: &str,
+        audience: &str,
+        nonce: &[u8],
+    ) -> Result<VerifiedPresentation, ApiError> {
         let policy = VerificationPolicy {
             nonce: Some(nonce.to_vec()),
             require_status: false,
             ..VerificationPolicy::new(vec![self.public_key().clone()], audience, now())
         };
-        let verified = verify(text, &policy).map_err(refused)?;
-        let revoked = sqlx::query("SELECT 1 FROM revocations WHERE kid = $1 AND idx = $2")
-            .bind(&verified.issuer_key_id)
-            .bind(i64::from(verified.status_index))
-            .fetch_optional(db.pool())
-            .await?;
-        if revoked.is_some() {
-            return Err(refused(CredentialError::Revoked));
-        }
-        Ok(verified)
+        verify(text, &policy).map_err(refused)
     }
 
     /// The signed status list of this issuer, as of now.
@@ -269,6 +271,29 @@ impl IssuerService {
         self.issuer
             .sign_status_list(&list, now(), STATUS_MAX_AGE_SECS)
             .map_err(ApiError::internal)
+    }
+}
+
+fn refused(e: CredentialError) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
+}
+
+/// Refuses (401 YW-1413) a credential whose status index was revoked.
+pub async fn check_not_revoked<'e, E>(
+    executor: E,
+    verified: &VerifiedPresentation,
+) -> Result<(), ApiError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let revoked = sqlx::query("SELECT 1 FROM revocations WHERE kid = $1 AND idx = $2")
+        .bind(&verified.issuer_key_id)
+        .bind(i64::from(verified.status_index))
+        .fetch_optional(executor)
+        .await?;
+    match revoked {
+        Some(_) => Err(refused(CredentialError::Revoked)),
+        None => Ok(()),
     }
 }
 

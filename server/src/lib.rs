@@ -37,6 +37,8 @@ struct StateInner {
     issuer: issuer::IssuerService,
     metrics: ops::Metrics,
     rate_limiter: ops::RateLimiter,
+    /// The JWT key this process signs with, loaded once a minute.
+    signer: std::sync::RwLock<Option<auth::Signer>>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
                 issuer,
                 metrics: ops::Metrics::default(),
                 rate_limiter,
+                signer: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -85,6 +88,10 @@ impl AppState {
 
     pub fn metrics(&self) -> &ops::Metrics {
         &self.inner.metrics
+    }
+
+    pub(crate) fn signer_cache(&self) -> &std::sync::RwLock<Option<auth::Signer>> {
+        &self.inner.signer
     }
 
     pub fn rate_limiter(&self) -> &ops::RateLimiter {
