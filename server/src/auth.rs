@@ -268,11 +268,13 @@ pub struct Challenge {
     (status = 429, description = "YW-4290 rate limited", body = ErrorBody)))]
 async fn challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
     let nonce = random_token(16)?;
+    let mut write = state.db().begin_write().await?;
     sqlx::query("INSERT INTO login_challenges (nonce, expires_at, used) VALUES ($1, $2, 0)")
         .bind(&nonce)
         .bind(now() + CHALLENGE_SECS)
-        .execute(state.db().pool())
+        .execute(&mut *write.tx)
         .await?;
+    write.tx.commit().await?;
     let body = Challenge {
         nonce,
         audience: SERVER_AUDIENCE,
@@ -403,13 +405,46 @@ async fn login(
         ));
     }
     let at = now();
+    // Everything that can refuse the login, before the write transaction
+    // (reads in parallel with other logins; on SQLite only the writes wait
+    // for the single writer's turn).
+    let signer = signer(&state).await?;
+    let checked: Result<String, ApiError> = async {
+        let verified = state.issuer().verify_signatures(
+            &request.presentation,
+            SERVER_AUDIENCE,
+            request.nonce.as_bytes(),
+        )?;
+        let Some(ClaimValue::Text(network_id)) = verified.claims.get(&Claim::NetworkId) else {
+            return Err(ApiError::unprocessable(
+                "YW-4012",
+                "the presentation must disclose network_id",
+            ));
+        };
+        let pool = state.db().pool();
+        crate::issuer::check_not_revoked(pool, &verified).await?;
+        let known = sqlx::query("SELECT 1 FROM accounts WHERE network_id = $1")
+            .bind(network_id)
+            .fetch_optional(pool)
+            .await?;
+        if known.is_none() {
+            return Err(unauthorized("YW-4014", "no account for this credential"));
+        }
+        Ok(network_id.clone())
+    }
+    .await;
+    let family = random_token(12)?;
+    let device_id = random_token(9)?;
+    // One write transaction, one commit.
+    let mut write = state.db().begin_write().await?;
+    let tx = &mut write.tx;
     // The challenge is used up by this attempt, whatever its outcome.
     let taken = sqlx::query(
         "UPDATE login_challenges SET used = 1 WHERE nonce = $1 AND used = 0 AND expires_at > $2",
     )
     .bind(&request.nonce)
     .bind(at)
-    .execute(state.db().pool())
+    .execute(&mut **tx)
     .await?;
     if taken.rows_affected() != 1 {
         return Err(unauthorized(
@@ -417,42 +452,28 @@ async fn login(
             "unknown, expired or already used challenge",
         ));
     }
-    let verified = state.issuer().verify_signatures(
-        &request.presentation,
-        SERVER_AUDIENCE,
-        request.nonce.as_bytes(),
-    )?;
-    let Some(ClaimValue::Text(network_id)) = verified.claims.get(&Claim::NetworkId) else {
-        return Err(ApiError::unprocessable(
-            "YW-4012",
-            "the presentation must disclose network_id",
-        ));
+    let network_id = match checked {
+        Ok(network_id) => network_id,
+        Err(refusal) => {
+            write.tx.commit().await?;
+            return Err(refusal);
+        }
     };
-    let family = random_token(12)?;
-    let device_id = random_token(9)?;
-    let signer = signer(&state).await?;
-    // One transaction, opened by a write (so SQLite takes its write lock at
-    // once and a later write cannot fail on a stale snapshot): the device
-    // session, only for a known account; revocation; audit; refresh token.
-    let mut tx = state.db().pool().begin().await?;
-    let device = sqlx::query(
+    let network_id = network_id.as_str();
+    sqlx::query(
         "INSERT INTO devices (device_id, family, network_id, name, signed_in_at, last_seen_at, signed_out_at) \
-         SELECT $1, $2, $3, $4, $5, $5, NULL WHERE EXISTS (SELECT 1 FROM accounts WHERE network_id = $3)",
+         VALUES ($1, $2, $3, $4, $5, $5, NULL)",
     )
     .bind(&device_id)
     .bind(&family)
     .bind(network_id)
     .bind(if device_name.is_empty() { "未命名设备" } else { device_name.as_str() })
     .bind(at)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    if device.rows_affected() != 1 {
-        return Err(unauthorized("YW-4014", "no account for this credential"));
-    }
-    crate::issuer::check_not_revoked(&mut *tx, &verified).await?;
-    crate::audit::record(&mut *tx, "citizen", "auth.login", Some(network_id)).await?;
-    let tokens = issue_tokens(&mut *tx, &signer, network_id, &family, &device_id).await?;
-    tx.commit().await?;
+    crate::audit::record(&mut **tx, "citizen", "auth.login", Some(network_id)).await?;
+    let tokens = issue_tokens(&mut **tx, &signer, network_id, &family, &device_id).await?;
+    write.tx.commit().await?;
     Ok(Json(tokens).into_response())
 }
 

@@ -20,6 +20,23 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer: transactions that write queue here, in
+    /// process, instead of in SQLite's busy handler (which sleeps in growing
+    /// steps and made the latency tail; docs/performance.md).
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A transaction that writes, with (on SQLite) the process's writer turn.
+/// Commit `tx`; the turn ends when this is dropped.
+pub struct WriteTx {
+    pub tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::fmt::Debug for WriteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteTx")
+    }
 }
 
 /// A database that could not be opened or migrated. Messages name no
@@ -77,7 +94,11 @@ impl Db {
             Backend::Postgres => sqlx::migrate!("migrations/postgres"),
         };
         migrator.run(&pool).await.map_err(DbError::Migrate)?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            writer: std::sync::Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -100,6 +121,18 @@ impl Db {
             .fetch_optional(&self.pool)
             .await
             .map_err(DbError::Query)
+    }
+
+    /// Begins a transaction that will write (see [`WriteTx`]).
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let turn = match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        Ok(WriteTx {
+            tx: self.pool.begin().await?,
+            _turn: turn,
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -146,14 +146,15 @@ impl IssuerService {
         let network_id = self.issuer.network_id(&enrolment.id_number);
         let at = now();
 
-        let mut tx = db.pool().begin().await?;
+        let mut write = db.begin_write().await?;
+        let tx = &mut write.tx;
         let index: i64 = sqlx::query_scalar(
             "INSERT INTO status_counters (kid, next_index) VALUES ($1, 1) \
              ON CONFLICT (kid) DO UPDATE SET next_index = status_counters.next_index + 1 \
              RETURNING next_index - 1",
         )
         .bind(&self.kid)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let status_index =
             u32::try_from(index).map_err(|_| ApiError::internal("status list is full"))?;
@@ -164,7 +165,7 @@ impl IssuerService {
         let previous =
             sqlx::query("SELECT kid, status_index, generation FROM accounts WHERE person_key = $1")
                 .bind(&person)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         let (generation, revoked_previous) = match previous {
             Some(row) => {
@@ -175,7 +176,7 @@ impl IssuerService {
                     .bind(&old_kid)
                     .bind(old_index)
                     .bind(at)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 sqlx::query(
                     "UPDATE accounts SET kid = $1, status_index = $2, generation = $3, updated_at = $4 WHERE person_key = $5",
@@ -185,7 +186,7 @@ impl IssuerService {
                 .bind(generation + 1)
                 .bind(at)
                 .bind(&person)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 (generation + 1, Some(old_index))
             }
@@ -199,7 +200,7 @@ impl IssuerService {
                 .bind(&self.kid)
                 .bind(index)
                 .bind(at)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 (1, None)
             }
@@ -210,9 +211,9 @@ impl IssuerService {
             .bind("credential.issued")
             .bind(&network_id)
             .bind(current_request_id())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        tx.commit().await?;
+        write.tx.commit().await?;
         Ok(Enrolled {
             credential,
             network_id,
