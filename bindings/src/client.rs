@@ -46,7 +46,10 @@ impl From<ClientConfig> for core::ClientConfig {
 }
 
 /// What the phone's ID-card reading and face check yielded, for enrolment.
+/// `toString()` / `description` is the masked Rust `Debug`: no token or
+/// personal datum ends up in an app log by printing this.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct EnrolmentRequest {
     pub name: String,
     pub id_number: String,
@@ -84,7 +87,10 @@ impl TryFrom<EnrolmentRequest> for core::EnrolmentRequest {
 }
 
 /// The server's answer to an enrolment: the 网证 for the wallet.
+/// `toString()` / `description` is the masked Rust `Debug`: no token or
+/// personal datum ends up in an app log by printing this.
 #[derive(uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct Enrolment {
     /// The holder's 网号.
     pub network_id: String,
@@ -134,7 +140,10 @@ pub struct Challenge {
 }
 
 /// An access token (15 minutes) and a single-use refresh token.
+/// `toString()` / `description` is the masked Rust `Debug`: no token or
+/// personal datum ends up in an app log by printing this.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct Tokens {
     /// For the other calls' `access_token`.
     pub access_token: String,
@@ -156,7 +165,10 @@ impl std::fmt::Debug for Tokens {
 }
 
 /// Whose the access token is.
+/// `toString()` / `description` is the masked Rust `Debug`: no token or
+/// personal datum ends up in an app log by printing this.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct Me {
     /// The account's 网号.
     pub network_id: String,

@@ -3304,8 +3304,10 @@ public func FfiConverterTypeDevice_lower(_ value: Device) -> RustBuffer {
 
 /**
  * The server's answer to an enrolment: the 网证 for the wallet.
+ * `toString()` / `description` is the masked Rust `Debug`: no token or
+ * personal datum ends up in an app log by printing this.
  */
-public struct Enrolment {
+public struct Enrolment: CustomDebugStringConvertible {
     /**
      * The holder's 网号.
      */
@@ -3371,6 +3373,17 @@ public struct Enrolment {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_enrolment_uniffi_trait_debug(
+            FfiConverterTypeEnrolment_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -3423,8 +3436,10 @@ public func FfiConverterTypeEnrolment_lower(_ value: Enrolment) -> RustBuffer {
 
 /**
  * What the phone's ID-card reading and face check yielded, for enrolment.
+ * `toString()` / `description` is the masked Rust `Debug`: no token or
+ * personal datum ends up in an app log by printing this.
  */
-public struct EnrolmentRequest: Equatable, Hashable {
+public struct EnrolmentRequest: Equatable, Hashable, CustomDebugStringConvertible {
     public var name: String
     public var idNumber: String
     /**
@@ -3456,6 +3471,17 @@ public struct EnrolmentRequest: Equatable, Hashable {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_enrolmentrequest_uniffi_trait_debug(
+            FfiConverterTypeEnrolmentRequest_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -3858,8 +3884,10 @@ public func FfiConverterTypeLoginSession_lower(_ value: LoginSession) -> RustBuf
 
 /**
  * Whose the access token is.
+ * `toString()` / `description` is the masked Rust `Debug`: no token or
+ * personal datum ends up in an app log by printing this.
  */
-public struct Me: Equatable, Hashable {
+public struct Me: Equatable, Hashable, CustomDebugStringConvertible {
     /**
      * The account's 网号.
      */
@@ -3885,6 +3913,17 @@ public struct Me: Equatable, Hashable {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(
+            FfiConverterTypeMe_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -4261,8 +4300,10 @@ public func FfiConverterTypeSubmissionResult_lower(_ value: SubmissionResult) ->
 
 /**
  * An access token (15 minutes) and a single-use refresh token.
+ * `toString()` / `description` is the masked Rust `Debug`: no token or
+ * personal datum ends up in an app log by printing this.
  */
-public struct Tokens: Equatable, Hashable {
+public struct Tokens: Equatable, Hashable, CustomDebugStringConvertible {
     /**
      * For the other calls' `access_token`.
      */
@@ -4304,6 +4345,17 @@ public struct Tokens: Equatable, Hashable {
     
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_tokens_uniffi_trait_debug(
+            FfiConverterTypeTokens_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)

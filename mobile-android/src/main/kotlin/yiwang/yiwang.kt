@@ -1111,6 +1111,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_store_credential(`ptr`: Long,`credential`: Long,`now`: Long,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_enrolment_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_enrolmentrequest_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_tokens_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_func_library_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_func_classify_scan(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -5767,6 +5775,8 @@ public object FfiConverterTypeDevice: FfiConverterRustBuffer<Device> {
 
 /**
  * The server's answer to an enrolment: the 网证 for the wallet.
+ * `toString()` / `description` is the masked Rust `Debug`: no token or
+ * personal datum ends up in an app log by printing this.
  */
 data class Enrolment (
     /**
@@ -5809,6 +5819,15 @@ data class Enrolment (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_enrolment_uniffi_trait_debug(FfiConverterTypeEnrolment.lower(this),
+        _status)
+}
+    )
+    }
     
     @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
     override fun destroy() {
@@ -5868,6 +5887,8 @@ public object FfiConverterTypeEnrolment: FfiConverterRustBuffer<Enrolment> {
 
 /**
  * What the phone's ID-card reading and face check yielded, for enrolment.
+ * `toString()` / `description` is the masked Rust `Debug`: no token or
+ * personal datum ends up in an app log by printing this.
  */
 data class EnrolmentRequest (
     var `name`: kotlin.String
@@ -5890,6 +5911,15 @@ data class EnrolmentRequest (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_enrolmentrequest_uniffi_trait_debug(FfiConverterTypeEnrolmentRequest.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }
@@ -6199,6 +6229,8 @@ public object FfiConverterTypeLoginSession: FfiConverterRustBuffer<LoginSession>
 
 /**
  * Whose the access token is.
+ * `toString()` / `description` is the masked Rust `Debug`: no token or
+ * personal datum ends up in an app log by printing this.
  */
 data class Me (
     /**
@@ -6216,6 +6248,15 @@ data class Me (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(FfiConverterTypeMe.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }
@@ -6494,6 +6535,8 @@ public object FfiConverterTypeSubmissionResult: FfiConverterRustBuffer<Submissio
 
 /**
  * An access token (15 minutes) and a single-use refresh token.
+ * `toString()` / `description` is the masked Rust `Debug`: no token or
+ * personal datum ends up in an app log by printing this.
  */
 data class Tokens (
     /**
@@ -6521,6 +6564,15 @@ data class Tokens (
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_tokens_uniffi_trait_debug(FfiConverterTypeTokens.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }

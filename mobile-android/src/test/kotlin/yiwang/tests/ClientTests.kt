@@ -124,8 +124,13 @@ private class ClientScenario(val url: String, val adminToken: String) : AutoClos
             assertTrue(login.accessToken.isNotEmpty() && login.refreshToken.isNotEmpty(), "tokens")
             assertTrue(login.deviceId.isNotEmpty(), "deviceId")
             assertEquals(900L, login.expiresIn, "expiresIn")
+            // Printing the record (an app's log line) shows no token.
+            val printed = login.toString()
+            assertTrue(printed.contains("Tokens") && !printed.contains(login.accessToken) &&
+                !printed.contains(login.refreshToken), "toString masks the tokens: $printed")
             val me = runBlocking { client.me(login.accessToken) }
             assertEquals(networkId, me.networkId, "me.networkId")
+            assertTrue(!me.toString().contains(me.networkId), "toString masks the 网号")
             assertEquals(login.deviceId, me.deviceId, "me.deviceId")
             tokens = login
         }
