@@ -14,9 +14,10 @@ use yiwang_core::crypto::Suite;
 
 use crate::AppState;
 use crate::audit;
+use crate::auth::{random_token, token_hash};
 use crate::error::{ApiError, ErrorBody};
 use crate::issuer::now;
-use crate::login_sessions::{parse_claims, secret_hash};
+use crate::login_sessions::parse_claims;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -111,16 +112,20 @@ async fn register_relying_party(
             }
             id
         }
-        None => format!("rp-{}", hex::encode(random::<6>()?)),
+        None => {
+            let mut id = [0u8; 6];
+            yiwang_core::crypto::random_bytes(&mut id).map_err(ApiError::internal)?;
+            format!("rp-{}", hex::encode(id))
+        }
     };
-    let secret = base64ct::Base64UrlUnpadded::encode_string(&random::<32>()?);
+    let secret = random_token(32)?;
     let inserted = sqlx::query(
         "INSERT INTO relying_parties (client_id, name, secret_hash, claims, created_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO NOTHING",
     )
     .bind(&client_id)
     .bind(&name)
-    .bind(secret_hash(&secret))
+    .bind(token_hash(&secret))
     .bind(claims.join(","))
     .bind(now())
     .execute(state.db().pool())
@@ -140,14 +145,6 @@ async fn register_relying_party(
         claims,
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-use base64ct::Encoding as _;
-
-fn random<const N: usize>() -> Result<[u8; N], ApiError> {
-    let mut bytes = [0u8; N];
-    yiwang_core::crypto::random_bytes(&mut bytes).map_err(ApiError::internal)?;
-    Ok(bytes)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -98,13 +98,15 @@ fn unauthorized(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
-fn random_token(bytes: usize) -> Result<String, ApiError> {
+/// `bytes` random bytes, Base64url: tokens, ids, nonces, secrets.
+pub(crate) fn random_token(bytes: usize) -> Result<String, ApiError> {
     let mut buf = vec![0u8; bytes];
     random_bytes(&mut buf).map_err(ApiError::internal)?;
     Ok(Base64UrlUnpadded::encode_string(&buf))
 }
 
-fn token_hash(token: &str) -> String {
+/// SHA-256 (hex) of a bearer secret (refresh token, client secret), as stored.
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Suite::Intl.hash(token.as_bytes()))
 }
 

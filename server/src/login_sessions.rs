@@ -19,7 +19,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sqlx::Row;
@@ -33,7 +33,7 @@ use yiwang_core::crypto::Suite;
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::{authenticate, sign_jwt};
+use crate::auth::{authenticate, random_token, sign_jwt};
 use crate::error::{ApiError, ErrorBody};
 use crate::issuer::now;
 
@@ -50,11 +50,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(approve))
         .routes(routes!(refuse))
         .routes(routes!(result))
-}
-
-/// SHA-256 (hex) of a client secret, as stored.
-pub(crate) fn secret_hash(secret: &str) -> String {
-    hex::encode(Suite::Intl.hash(secret.as_bytes()))
 }
 
 /// Validates a disclosure list (claim names and `age_over_N`-style
@@ -91,12 +86,6 @@ fn split_claims(stored: &str) -> Vec<String> {
         .filter(|c| !c.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-fn random_id(bytes: usize) -> Result<String, ApiError> {
-    let mut buf = vec![0u8; bytes];
-    yiwang_core::crypto::random_bytes(&mut buf).map_err(ApiError::internal)?;
-    Ok(Base64UrlUnpadded::encode_string(&buf))
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -215,7 +204,7 @@ async fn open(
         .bind(at - 3600)
         .execute(pool)
         .await?;
-    let session_id = random_id(24)?;
+    let session_id = random_token(24)?;
     sqlx::query(
         "INSERT INTO login_sessions (session_id, client_id, claims, rp_nonce, nonce, created_at, expires_at, status) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')",
@@ -224,7 +213,7 @@ async fn open(
     .bind(&rp.client_id)
     .bind(claims.join(","))
     .bind(request.nonce.as_deref())
-    .bind(random_id(16)?)
+    .bind(random_token(16)?)
     .bind(at)
     .bind(at + lifetime)
     .execute(pool)
