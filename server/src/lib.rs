@@ -16,6 +16,7 @@ pub mod keys;
 pub mod login_sessions;
 pub mod openapi;
 pub mod ops;
+pub mod push;
 
 use std::sync::Arc;
 

@@ -1,0 +1,1 @@
+//! Clients of the push providers (APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo).
