@@ -108,6 +108,11 @@ async fn sign_out(
         .bind(&family)
         .execute(&mut *tx)
         .await?;
+    // A signed-out device gets no more pushes.
+    sqlx::query("DELETE FROM push_devices WHERE device_id = $1")
+        .bind(&device_id)
+        .execute(&mut *tx)
+        .await?;
     audit::record(
         &mut *tx,
         "citizen",

@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Checks the admin bearer token in constant time.
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = state.config().admin_token.as_deref() else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -54,6 +54,42 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
                 "an admin bearer token is required",
             )
         })
+}
+
+/// A registered client's display name: 1-100 characters, no control characters.
+pub(crate) fn valid_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "YW-4018",
+            "name: 1-100 characters, no control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// The client id asked for (3-64 of a-z 0-9 - .), or a random one `<prefix>-<hex>`.
+pub(crate) fn valid_client_id(asked: Option<String>, prefix: &str) -> Result<String, ApiError> {
+    match asked {
+        Some(id) => {
+            let ok = (3..=64).contains(&id.len())
+                && id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                });
+            if !ok {
+                return Err(ApiError::unprocessable(
+                    "YW-4019",
+                    "client_id: 3-64 characters of a-z 0-9 - .",
+                ));
+            }
+            Ok(id)
+        }
+        None => {
+            let mut id = [0u8; 6];
+            yiwang_core::crypto::random_bytes(&mut id).map_err(ApiError::internal)?;
+            Ok(format!("{prefix}-{}", hex::encode(id)))
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -90,34 +126,9 @@ async fn register_relying_party(
 ) -> Result<Response, ApiError> {
     require_admin(&state, &headers)?;
     let Json(request) = body?;
-    let name = request.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable(
-            "YW-4018",
-            "name: 1-100 characters, no control characters",
-        ));
-    }
+    let name = valid_name(&request.name)?;
     let claims = parse_claims(&request.claims)?;
-    let client_id = match request.client_id {
-        Some(id) => {
-            let ok = (3..=64).contains(&id.len())
-                && id.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
-                });
-            if !ok {
-                return Err(ApiError::unprocessable(
-                    "YW-4019",
-                    "client_id: 3-64 characters of a-z 0-9 - .",
-                ));
-            }
-            id
-        }
-        None => {
-            let mut id = [0u8; 6];
-            yiwang_core::crypto::random_bytes(&mut id).map_err(ApiError::internal)?;
-            format!("rp-{}", hex::encode(id))
-        }
-    };
+    let client_id = valid_client_id(request.client_id, "rp")?;
     let secret = random_token(32)?;
     let inserted = sqlx::query(
         "INSERT INTO relying_parties (client_id, name, secret_hash, claims, created_at) \

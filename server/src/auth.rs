@@ -110,6 +110,33 @@ pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Suite::Intl.hash(token.as_bytes()))
 }
 
+/// The `client_id:client_secret` of an HTTP Basic `Authorization` header.
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let encoded = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))?;
+    let decoded = base64ct::Base64::decode_vec(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+/// Whether `secret` hashes to `stored` ([`token_hash`]), compared in constant time.
+pub(crate) fn secret_matches(secret: &str, stored: &str) -> bool {
+    let Ok(stored) = hex::decode(stored) else {
+        return false;
+    };
+    let key = b"yiwang/client-secret";
+    Suite::Intl
+        .verify_mac(
+            key,
+            &Suite::Intl.hash(secret.as_bytes()),
+            &Suite::Intl.mac(key, &stored),
+        )
+        .is_ok()
+}
+
 /// The current JWT signing key (created on first use) and every key whose
 /// tokens may still be alive.
 pub(crate) async fn signing_key(state: &AppState) -> Result<(String, SigningKey), ApiError> {
@@ -517,6 +544,12 @@ async fn refresh(
             "UPDATE devices SET signed_out_at = $1 WHERE family = $2 AND signed_out_at IS NULL",
         )
         .bind(now())
+        .bind(&family)
+        .execute(pool)
+        .await?;
+        sqlx::query(
+            "DELETE FROM push_devices WHERE device_id IN (SELECT device_id FROM devices WHERE family = $1)",
+        )
         .bind(&family)
         .execute(pool)
         .await?;

@@ -41,6 +41,80 @@ pub struct Config {
     pub login_session_secs: i64,
     /// How long a creating call's answer is kept for its `Idempotency-Key`.
     pub idempotency_secs: i64,
+    /// Push notifications: the `[push]` table and its provider tables.
+    pub push: PushSettings,
+}
+
+/// The `[push]` table. Scalars can also be set as `YIWANG_PUSH_<NAME>`;
+/// provider credentials (`[push.apns]`, `[push.fcm]`, …) only in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushSettings {
+    /// Pushes of category `service` or `campaign` one citizen gets per
+    /// rolling 24 hours; above it the message goes to the inbox only.
+    pub daily_cap: u32,
+    /// Whether this process dispatches the outbox (any number may).
+    pub dispatch: bool,
+    /// How long a dispatcher holds the rows it claimed.
+    pub lease_secs: u64,
+    /// Rows claimed at a time.
+    pub batch_size: u32,
+    /// How often an idle dispatcher looks for due rows.
+    pub poll_ms: u64,
+    /// The longest a push is retried, whatever its TTL.
+    pub retry_max_age_secs: u64,
+    pub providers: crate::push::providers::ProvidersConfig,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            daily_cap: 3,
+            dispatch: true,
+            lease_secs: 30,
+            batch_size: 500,
+            poll_ms: 500,
+            retry_max_age_secs: 86_400,
+            providers: Default::default(),
+        }
+    }
+}
+
+impl PushSettings {
+    /// Names of the providers with a `[push.<name>]` table.
+    pub fn configured_providers(&self) -> Vec<&'static str> {
+        let p = &self.providers;
+        [
+            ("apns", p.apns.is_some()),
+            ("fcm", p.fcm.is_some()),
+            ("huawei", p.huawei.is_some()),
+            ("honor", p.honor.is_some()),
+            ("xiaomi", p.xiaomi.is_some()),
+            ("oppo", p.oppo.is_some()),
+            ("vivo", p.vivo.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+}
+
+/// The `[push]` table as the file has it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushFile {
+    daily_cap: Option<u64>,
+    dispatch: Option<bool>,
+    lease_secs: Option<u64>,
+    batch_size: Option<u64>,
+    poll_ms: Option<u64>,
+    retry_max_age_secs: Option<u64>,
+    apns: Option<crate::push::providers::ApnsConfig>,
+    fcm: Option<crate::push::providers::FcmConfig>,
+    huawei: Option<crate::push::providers::HuaweiConfig>,
+    honor: Option<crate::push::providers::HonorConfig>,
+    xiaomi: Option<crate::push::providers::XiaomiConfig>,
+    oppo: Option<crate::push::providers::OppoConfig>,
+    vivo: Option<crate::push::providers::VivoConfig>,
 }
 
 /// A configuration value that could not be read. Names the setting, never echoes its value.
@@ -75,6 +149,7 @@ impl Default for Config {
             rate_limit_per_second: 10,
             login_session_secs: 120,
             idempotency_secs: 86_400,
+            push: PushSettings::default(),
         }
     }
 }
@@ -95,6 +170,7 @@ struct FileConfig {
     rate_limit_per_second: Option<u64>,
     login_session_secs: Option<u64>,
     idempotency_secs: Option<u64>,
+    push: Option<PushFile>,
 }
 
 /// A setting as it arrives from the file (already typed) or the environment (text).
@@ -249,6 +325,47 @@ impl Config {
         if let Some(n) = numeric("idempotency_secs", file.idempotency_secs, 60, 7 * 86_400)? {
             config.idempotency_secs = n as i64;
         }
+        let push = file.push.unwrap_or_default();
+        let settings = &mut config.push;
+        if let Some(n) = numeric("push_daily_cap", push.daily_cap, 0, 1000)? {
+            settings.daily_cap = n as u32;
+        }
+        if let Some((source, raw)) = pick(
+            "push_dispatch",
+            push.dispatch.map(|b| Raw::Text(b.to_string())),
+        ) {
+            settings.dispatch = match as_text(raw).as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(ConfigError::new(source, "expected true or false")),
+            };
+        }
+        if let Some(n) = numeric("push_lease_secs", push.lease_secs, 5, 3600)? {
+            settings.lease_secs = n;
+        }
+        if let Some(n) = numeric("push_batch_size", push.batch_size, 1, 10_000)? {
+            settings.batch_size = n as u32;
+        }
+        if let Some(n) = numeric("push_poll_ms", push.poll_ms, 10, 60_000)? {
+            settings.poll_ms = n;
+        }
+        if let Some(n) = numeric(
+            "push_retry_max_age_secs",
+            push.retry_max_age_secs,
+            60,
+            28 * 86_400,
+        )? {
+            settings.retry_max_age_secs = n;
+        }
+        settings.providers = crate::push::providers::ProvidersConfig {
+            apns: push.apns,
+            fcm: push.fcm,
+            huawei: push.huawei,
+            honor: push.honor,
+            xiaomi: push.xiaomi,
+            oppo: push.oppo,
+            vivo: push.vivo,
+        };
         Ok(config)
     }
 
@@ -286,7 +403,8 @@ impl Config {
         format!(
             "bind = \"{}\"\ndata_dir = \"{}\"\ndatabase_url = \"{database_url}\"\npublic_url = \"{}\"\nadmin_token = {admin}\nkey_encryption_key = {kek}\n\
              request_timeout_secs = {}\nbody_limit_bytes = {}\nrate_limit_burst = {}\nrate_limit_per_second = {}\n\
-             login_session_secs = {}\nidempotency_secs = {}\n",
+             login_session_secs = {}\nidempotency_secs = {}\n\n[push]\ndaily_cap = {}\ndispatch = {}\nlease_secs = {}\n\
+             batch_size = {}\npoll_ms = {}\nretry_max_age_secs = {}\n# providers configured (secrets not shown): {}\n",
             self.bind,
             self.data_dir.display(),
             self.public_url(),
@@ -296,6 +414,13 @@ impl Config {
             self.rate_limit_per_second,
             self.login_session_secs,
             self.idempotency_secs,
+            self.push.daily_cap,
+            self.push.dispatch,
+            self.push.lease_secs,
+            self.push.batch_size,
+            self.push.poll_ms,
+            self.push.retry_max_age_secs,
+            self.push.configured_providers().join(", "),
         )
     }
 }

@@ -143,6 +143,12 @@ impl IssuerService {
             photo_digest,
         };
         let person = self.issuer.person_key(&enrolment.id_number);
+        // For segments and age rules: the region and birth date, never the number.
+        let region_code = enrolment.id_number.region().as_str().to_owned();
+        let birth = enrolment.id_number.birth_date();
+        let birth_date = i64::from(birth.year()) * 10_000
+            + i64::from(u8::from(birth.month())) * 100
+            + i64::from(birth.day());
         let network_id = self.issuer.network_id(&enrolment.id_number);
         let at = now();
 
@@ -179,12 +185,15 @@ impl IssuerService {
                     .execute(&mut **tx)
                     .await?;
                 sqlx::query(
-                    "UPDATE accounts SET kid = $1, status_index = $2, generation = $3, updated_at = $4 WHERE person_key = $5",
+                    "UPDATE accounts SET kid = $1, status_index = $2, generation = $3, updated_at = $4, \
+                     region_code = $5, birth_date = $6 WHERE person_key = $7",
                 )
                 .bind(&self.kid)
                 .bind(index)
                 .bind(generation + 1)
                 .bind(at)
+                .bind(&region_code)
+                .bind(birth_date)
                 .bind(&person)
                 .execute(&mut **tx)
                 .await?;
@@ -192,14 +201,16 @@ impl IssuerService {
             }
             None => {
                 sqlx::query(
-                    "INSERT INTO accounts (network_id, person_key, kid, status_index, generation, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 1, $5, $5)",
+                    "INSERT INTO accounts (network_id, person_key, kid, status_index, generation, created_at, updated_at, \
+                     region_code, birth_date) VALUES ($1, $2, $3, $4, 1, $5, $5, $6, $7)",
                 )
                 .bind(&network_id)
                 .bind(&person)
                 .bind(&self.kid)
                 .bind(index)
                 .bind(at)
+                .bind(&region_code)
+                .bind(birth_date)
                 .execute(&mut **tx)
                 .await?;
                 (1, None)

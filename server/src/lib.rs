@@ -5,8 +5,10 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod clients;
 pub mod config;
 pub mod db;
+pub mod dev;
 pub mod error;
 pub mod http;
 pub mod idempotency;
@@ -40,6 +42,8 @@ struct StateInner {
     rate_limiter: ops::RateLimiter,
     /// The JWT key this process signs with, loaded once a minute.
     signer: std::sync::RwLock<Option<auth::Signer>>,
+    /// Woken when a notification is queued, so a dispatcher here sends it at once.
+    push_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -66,6 +70,7 @@ impl AppState {
                 metrics: ops::Metrics::default(),
                 rate_limiter,
                 signer: std::sync::RwLock::new(None),
+                push_wake: Arc::default(),
             }),
         })
     }
@@ -95,6 +100,11 @@ impl AppState {
         &self.inner.signer
     }
 
+    /// Notified when notifications are queued (see [`push::dispatch`]).
+    pub fn push_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.push_wake.clone()
+    }
+
     pub fn rate_limiter(&self) -> &ops::RateLimiter {
         &self.inner.rate_limiter
     }
@@ -110,6 +120,8 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(accounts::router())
         .merge(admin::router())
+        .merge(clients::router())
+        .merge(push::router())
         .merge(login_sessions::router())
         .routes(utoipa_axum::routes!(ops::metrics))
         .routes(utoipa_axum::routes!(openapi::document))

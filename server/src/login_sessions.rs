@@ -19,7 +19,6 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sqlx::Row;
@@ -29,11 +28,10 @@ use utoipa_axum::routes;
 use yiwang_core::credential::{
     ClaimValue, DerivedRequest, PresentationRequest, VerifiedPresentation,
 };
-use yiwang_core::crypto::Suite;
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::{authenticate, random_token, sign_jwt};
+use crate::auth::{authenticate, basic_credentials, random_token, secret_matches, sign_jwt};
 use crate::error::{ApiError, ErrorBody};
 use crate::issuer::now;
 
@@ -115,32 +113,17 @@ async fn relying_party(state: &AppState, headers: &HeaderMap) -> Result<RelyingP
             "relying party authentication required (HTTP Basic client_id:client_secret)",
         )
     };
-    let encoded = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .ok_or_else(unauthorized)?;
-    let decoded = Base64::decode_vec(encoded.trim()).map_err(|_| unauthorized())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| unauthorized())?;
-    let (client_id, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
+    let (client_id, secret) = basic_credentials(headers).ok_or_else(unauthorized)?;
     let row = sqlx::query(
         "SELECT client_id, secret_hash, claims FROM relying_parties WHERE client_id = $1",
     )
-    .bind(client_id)
+    .bind(&client_id)
     .fetch_optional(state.db().pool())
     .await?
     .ok_or_else(unauthorized)?;
-    let stored: String = row.try_get("secret_hash")?;
-    let stored = hex::decode(stored).map_err(ApiError::internal)?;
-    // Constant-time comparison of the hashes.
-    let key = b"yiwang/rp-secret";
-    Suite::Intl
-        .verify_mac(
-            key,
-            &Suite::Intl.hash(secret.as_bytes()),
-            &Suite::Intl.mac(key, &stored),
-        )
-        .map_err(|_| unauthorized())?;
+    if !secret_matches(&secret, &row.try_get::<String, _>("secret_hash")?) {
+        return Err(unauthorized());
+    }
     Ok(RelyingParty {
         client_id: row.try_get("client_id")?,
         claims: split_claims(&row.try_get::<String, _>("claims")?),

@@ -39,6 +39,9 @@ enum Command {
     /// E-licences (电子证照): issue with an issuer directory.
     #[command(subcommand)]
     Licence(cli::netid::LicenceCommand),
+    /// Developer tools: synthetic data for benchmarks.
+    #[command(subcommand)]
+    Dev(cli::dev::DevCommand),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Issuer(command) => cli::netid::run_issuer(command),
         Command::Netid(command) => cli::netid::run(command),
         Command::Licence(command) => cli::netid::run_licence(command),
+        Command::Dev(command) => cli::dev::run(command),
     };
     match outcome {
         Ok(code) => code,

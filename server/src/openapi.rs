@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Login with the 网证, tokens, JWKS"),
         (name = "accounts", description = "The citizen's account and devices"),
         (name = "scan-to-login", description = "Websites' scan-to-login (扫码登录) and ID tokens"),
+        (name = "push", description = "Push registration, the inbox, sending notifications and their status"),
         (name = "admin", description = "Operator routes (admin token)"),
         (name = "operations", description = "Probes, metrics, this document"),
     )
@@ -26,7 +27,7 @@ use utoipa::{Modify, OpenApi};
 pub struct ApiDoc;
 
 /// `bearer` (a citizen's access token), `admin` (the admin token), `client`
-/// (a relying party's HTTP Basic credentials).
+/// (a relying party's or service client's HTTP Basic credentials).
 #[derive(Debug)]
 struct SecuritySchemes;
 

@@ -8,7 +8,9 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64ct::{Base64, Encoding};
-use common::{Phone, call, enrolled_person, enrolled_phone, login, me, post};
+use common::{
+    Phone, basic, bearer, call, code, enrolled_person, enrolled_phone, get, login, me, post,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use yiwang_core::scan::{Scanned, classify};
@@ -24,32 +26,6 @@ async fn state(db: &yiwang_server::db::Db) -> AppState {
         ..Config::default()
     };
     AppState::with_config(db.clone(), config).await.unwrap()
-}
-
-fn bearer(mut request: Request<Body>, token: &str) -> Request<Body> {
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-fn basic(mut request: Request<Body>, client_id: &str, secret: &str) -> Request<Body> {
-    let value = format!(
-        "Basic {}",
-        Base64::encode_string(format!("{client_id}:{secret}").as_bytes())
-    );
-    request
-        .headers_mut()
-        .insert("authorization", value.parse().unwrap());
-    request
-}
-
-fn get(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).unwrap()
-}
-
-fn code(body: &Value) -> Option<&str> {
-    body["code"].as_str()
 }
 
 /// Registers a website; returns (client_id, secret).

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: find (or build) the `yiwang` binary and
 //! run `yiwang serve` as a child process on a free loopback port.
 
+pub mod fake_push;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -2,6 +2,7 @@
 //! error (printed, exit 2) for usage and I/O failures.
 
 pub mod crypto;
+pub mod dev;
 pub mod id;
 pub mod netid;
 pub mod serve;

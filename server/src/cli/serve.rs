@@ -2,6 +2,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use yiwang_server::push::dispatch::{DispatchSettings, Dispatcher};
+use yiwang_server::push::providers::Providers;
 use yiwang_server::{AppState, Config, app, db::Db};
 
 use super::CliError;
@@ -75,9 +79,29 @@ async fn serve(mut config: Config) -> Result<(), CliError> {
     if config.admin_token.is_none() {
         tracing::info!("admin routes disabled (no admin_token configured)");
     }
+    let providers = Providers::new(&config.push.providers)
+        .map_err(|e| CliError::Usage(format!("push provider configuration: {e}")))?;
+    let dispatch_settings = DispatchSettings::from_config(&config.push);
+    let dispatching = config.push.dispatch;
     let state = AppState::with_config(db.clone(), config)
         .await
         .map_err(|e| CliError::Usage(format!("{} ({})", e.message, e.code)))?;
+    let (stop_dispatch, dispatch_stopped) = tokio::sync::oneshot::channel::<()>();
+    let dispatcher = if dispatching {
+        let dispatcher = Dispatcher::new(db.clone(), Arc::new(providers), dispatch_settings)
+            .map_err(|e| CliError::Usage(format!("{} ({})", e.message, e.code)))?;
+        tracing::info!(
+            providers = ?state.config().push.configured_providers(),
+            "push dispatch on"
+        );
+        let wake = state.push_wake();
+        Some(tokio::spawn(dispatcher.run(wake, async move {
+            let _ = dispatch_stopped.await;
+        })))
+    } else {
+        tracing::info!("push dispatch off in this process");
+        None
+    };
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -88,6 +112,10 @@ async fn serve(mut config: Config) -> Result<(), CliError> {
         path: local.to_string(),
         source,
     })?;
+    let _ = stop_dispatch.send(());
+    if let Some(task) = dispatcher {
+        let _ = task.await;
+    }
     db.close().await;
     tracing::info!("yiwang stopped");
     Ok(())

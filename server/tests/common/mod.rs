@@ -38,6 +38,32 @@ pub fn me(token: &str) -> Request<Body> {
         .unwrap()
 }
 
+pub fn bearer(mut request: Request<Body>, token: &str) -> Request<Body> {
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+pub fn basic(mut request: Request<Body>, client_id: &str, secret: &str) -> Request<Body> {
+    let value = format!(
+        "Basic {}",
+        Base64::encode_string(format!("{client_id}:{secret}").as_bytes())
+    );
+    request
+        .headers_mut()
+        .insert("authorization", value.parse().unwrap());
+    request
+}
+
+pub fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+pub fn code(body: &Value) -> Option<&str> {
+    body["code"].as_str()
+}
+
 pub struct Phone {
     pub store: SoftwareKeyStore,
     pub credential: HolderCredential,

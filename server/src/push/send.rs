@@ -1,0 +1,713 @@
+//! Sending: `POST /v1/notifications` for internal senders, and the status of
+//! what they sent (`GET /v1/notifications/{id}`, or by idempotency key).
+//!
+//! One transaction stores the send, each recipient's inbox row and one
+//! outbox row per device that is to be pushed. The daily cap and the
+//! citizen's opted-out categories are applied here (the message still
+//! reaches the inbox); quiet hours and provider windows when dispatching.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use yiwang_core::crypto::Suite;
+
+use super::now_ms;
+use super::providers::{Category, Priority};
+use super::templates::{self, check_params};
+use crate::AppState;
+use crate::audit;
+use crate::clients::{self, Sender};
+use crate::error::{ApiError, ErrorBody};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send))
+        .routes(routes!(status_by_id))
+        .routes(routes!(status_by_key))
+}
+
+/// Who a send goes to: one account, or a segment (a campaign).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Recipient {
+    /// The citizen's 网号.
+    Account(String),
+    Segment(Segment),
+}
+
+/// Citizens by what their ID number said at enrolment. All criteria are
+/// optional; an empty segment is everyone.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// 2-6 digits: a province (`33`), a city (`3301`) or a county (`330106`).
+    #[serde(default)]
+    pub region_prefix: Option<String>,
+    /// Age in whole years today, inclusive.
+    #[serde(default)]
+    pub age_min: Option<u32>,
+    #[serde(default)]
+    pub age_max: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    pub recipient: Recipient,
+    /// A template id; its latest version unless `template_version` is given.
+    pub template: String,
+    #[serde(default)]
+    pub template_version: Option<i64>,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Required, and must be the template's: `service`, `reminder`,
+    /// `application_status`, `security` or `campaign`.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// `high` or `normal` (default).
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// How long the push may wait to be delivered; default 1 day, at most 15.
+    #[serde(default)]
+    pub ttl_secs: Option<u32>,
+    /// Pushes with the same key replace each other on the device.
+    #[serde(default)]
+    pub collapse_key: Option<String>,
+    /// Unix seconds: do not push before.
+    #[serde(default)]
+    pub not_before: Option<i64>,
+    /// A repeat with the same key (per sender) returns the first result.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// What a send has become.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationStatus {
+    pub id: String,
+    /// `created` (no push to make), `queued`, `sent` (tried, not yet
+    /// accepted), `delivered` (every push accepted by its provider),
+    /// `failed` (none accepted, nothing left to try), `opened`.
+    pub status: String,
+    pub category: String,
+    pub template: String,
+    pub template_version: i64,
+    pub idempotency_key: Option<String>,
+    pub created_ms: i64,
+    /// Inbox rows made: recipients.
+    pub recipients: i64,
+    pub pushes: PushCounts,
+    pub inbox: InboxCounts,
+    /// Why pushes failed, with counts.
+    pub failures: Vec<FailureCount>,
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct PushCounts {
+    pub queued: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// Dropped before sending: opted out since, or the device is gone.
+    pub suppressed: i64,
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct InboxCounts {
+    /// Not pushed: over the daily cap.
+    pub capped: i64,
+    /// Not pushed: the citizen turned the category off on every device.
+    pub opted_out: i64,
+    /// Not pushed: no registered device.
+    pub no_device: i64,
+    pub read: i64,
+    pub opened: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailureCount {
+    pub reason: String,
+    pub count: i64,
+}
+
+const MAX_TTL_SECS: u32 = 15 * 86_400;
+
+fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::unprocessable(code, message)
+}
+
+/// A validated send.
+struct Send {
+    recipient: Recipient,
+    template: templates::Template,
+    params: BTreeMap<String, String>,
+    category: Category,
+    priority: Priority,
+    ttl_secs: u32,
+    collapse_key: Option<String>,
+    not_before_ms: i64,
+}
+
+async fn validate(state: &AppState, request: &SendRequest) -> Result<Send, ApiError> {
+    let category = request.category.as_deref().ok_or_else(|| {
+        bad(
+            "YW-4610",
+            "category is required: service, reminder, application_status, security or campaign",
+        )
+    })?;
+    let category = Category::parse(category).ok_or_else(|| {
+        bad(
+            "YW-4610",
+            "category: service, reminder, application_status, security or campaign",
+        )
+    })?;
+    let template = templates::load(
+        state.db().pool(),
+        &request.template,
+        request.template_version,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("YW-4047", "no such template (or version)"))?;
+    if template.category != category {
+        return Err(bad(
+            "YW-4611",
+            format!(
+                "category: this template is for {}",
+                template.category.as_str()
+            ),
+        ));
+    }
+    check_params(&template, &request.params)?;
+    let priority = match request.priority.as_deref() {
+        None | Some("normal") => Priority::Normal,
+        Some("high") => Priority::High,
+        Some(_) => return Err(bad("YW-4614", "priority: high or normal")),
+    };
+    let ttl_secs = request.ttl_secs.unwrap_or(86_400);
+    if !(60..=MAX_TTL_SECS).contains(&ttl_secs) {
+        return Err(bad(
+            "YW-4615",
+            format!("ttl_secs: 60-{MAX_TTL_SECS} (15 days)"),
+        ));
+    }
+    if let Some(key) = &request.collapse_key {
+        if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad(
+                "YW-4616",
+                "collapse_key: 1-64 printable ASCII characters",
+            ));
+        }
+    }
+    if let Some(key) = &request.idempotency_key {
+        if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad(
+                "YW-4617",
+                "idempotency_key: 1-128 printable ASCII characters",
+            ));
+        }
+    }
+    let now = now_ms();
+    let not_before_ms = match request.not_before {
+        None => now,
+        Some(secs) if (0..=4_102_444_800).contains(&secs) => (secs * 1000).max(now),
+        Some(_) => return Err(bad("YW-4618", "not_before: Unix seconds")),
+    };
+    match &request.recipient {
+        Recipient::Account(id) => {
+            if id.is_empty() || id.len() > 64 {
+                return Err(bad("YW-4619", "recipient.account: a 网号"));
+            }
+        }
+        Recipient::Segment(segment) => {
+            if category != Category::Campaign {
+                return Err(bad(
+                    "YW-4620",
+                    "recipient.segment: segments are for the campaign category",
+                ));
+            }
+            if let Some(prefix) = &segment.region_prefix {
+                if !(2..=6).contains(&prefix.len()) || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad(
+                        "YW-4621",
+                        "recipient.segment.region_prefix: 2-6 digits",
+                    ));
+                }
+            }
+            let (lo, hi) = (segment.age_min.unwrap_or(0), segment.age_max.unwrap_or(150));
+            if lo > hi || hi > 150 {
+                return Err(bad("YW-4622", "recipient.segment: age_min ≤ age_max ≤ 150"));
+            }
+        }
+    }
+    Ok(Send {
+        recipient: request.recipient.clone(),
+        template,
+        params: request.params.clone(),
+        category,
+        priority,
+        ttl_secs,
+        collapse_key: request.collapse_key.clone(),
+        not_before_ms,
+    })
+}
+
+/// Birth dates (YYYYMMDD) of people aged `min..=max` on `today` (YYYYMMDD):
+/// born after the first bound, on or before the second.
+pub fn birth_bounds(today: i64, min: u32, max: u32) -> (i64, i64) {
+    let (year, month_day) = (today / 10_000, today % 10_000);
+    let latest = (year - i64::from(min)) * 10_000 + month_day;
+    let after = (year - i64::from(max) - 1) * 10_000 + month_day;
+    (after, latest)
+}
+
+/// Today's date in China as YYYYMMDD.
+fn today_in_china() -> i64 {
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC);
+    let date = jiff::Timestamp::now().to_zoned(tz).date();
+    i64::from(date.year()) * 10_000 + i64::from(date.month()) * 100 + i64::from(date.day())
+}
+
+/// `POST /v1/notifications` → 202 with the notification's status.
+#[utoipa::path(post, path = "/v1/notifications", tag = "push",
+    security(("client" = []), ("admin" = [])),
+    request_body = SendRequest, responses(
+    (status = 202, description = "Accepted: in the inboxes and queued for pushing (or the first answer to this idempotency key)", body = NotificationStatus),
+    (status = 401, description = "YW-4023 service client authentication", body = ErrorBody),
+    (status = 403, description = "YW-4033 not allowed: notifications:send for an account, notifications:campaign for a segment", body = ErrorBody),
+    (status = 404, description = "YW-4046 no such account, YW-4047 no such template", body = ErrorBody),
+    (status = 422, description = "YW-4610..4622 bad field, YW-4220 idempotency key reused with another body", body = ErrorBody)))]
+async fn send(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<SendRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let scope = match &body {
+        Ok(Json(SendRequest {
+            recipient: Recipient::Segment(_),
+            ..
+        })) => "notifications:campaign",
+        _ => "notifications:send",
+    };
+    let sender = clients::authenticate(&state, &headers, scope).await?;
+    let Json(request) = body?;
+    let request_hash =
+        hex::encode(Suite::Intl.hash(&serde_json::to_vec(&request).map_err(ApiError::internal)?));
+    if let Some(key) = &request.idempotency_key {
+        if let Some(found) = by_key(&state, &sender, key).await? {
+            return replay(&state, found, &request_hash).await;
+        }
+    }
+    let send = validate(&state, &request).await?;
+    let id = format!("ntf_{}", crate::auth::random_token(12)?);
+    let inserted = enqueue(
+        &state,
+        &sender,
+        &id,
+        &send,
+        request.idempotency_key.as_deref(),
+        &request_hash,
+    )
+    .await;
+    match inserted {
+        Ok(()) => {}
+        // Two sends with one key raced: the loser answers with the winner's.
+        Err(e) if request.idempotency_key.is_some() && e.status.is_server_error() => {
+            let key = request.idempotency_key.as_deref().unwrap_or_default();
+            match by_key(&state, &sender, key).await? {
+                Some(found) => return replay(&state, found, &request_hash).await,
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    state.push_wake().notify_waiters();
+    let status = load_status(&state, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+}
+
+async fn replay(
+    state: &AppState,
+    (id, stored_hash): (String, String),
+    request_hash: &str,
+) -> Result<Response, ApiError> {
+    if stored_hash != request_hash {
+        return Err(bad(
+            "YW-4220",
+            "idempotency_key was used for a different notification",
+        ));
+    }
+    let status = load_status(state, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [("idempotent-replayed", "true")],
+        Json(status),
+    )
+        .into_response())
+}
+
+async fn by_key(
+    state: &AppState,
+    sender: &Sender,
+    key: &str,
+) -> Result<Option<(String, String)>, ApiError> {
+    let row = sqlx::query(
+        "SELECT id, request_hash FROM notifications WHERE sender = $1 AND idempotency_key = $2",
+    )
+    .bind(&sender.actor)
+    .bind(key)
+    .fetch_optional(state.db().pool())
+    .await?;
+    row.map(|r| Ok((r.try_get("id")?, r.try_get("request_hash")?)))
+        .transpose()
+}
+
+/// Stores the send, the inbox rows and the outbox rows in one transaction.
+async fn enqueue(
+    state: &AppState,
+    sender: &Sender,
+    id: &str,
+    send: &Send,
+    idempotency_key: Option<&str>,
+    request_hash: &str,
+) -> Result<(), ApiError> {
+    let now = now_ms();
+    let settings = &state.config().push;
+    let retry_for_ms = i64::from(send.ttl_secs).min(settings.retry_max_age_secs as i64) * 1000;
+    let expires_ms = send.not_before_ms + retry_for_ms;
+    let capped = matches!(send.category, Category::Service | Category::Campaign);
+    let cap = if capped {
+        i64::from(settings.daily_cap)
+    } else {
+        i64::MAX
+    };
+    let day_ago = now - 86_400_000;
+    let opted_out_pattern = format!("%,{},%", send.category.as_str());
+    let recipient_text = serde_json::to_string(&send.recipient).map_err(ApiError::internal)?;
+    let params = serde_json::to_string(&send.params).map_err(ApiError::internal)?;
+
+    let mut write = state.db().begin_write().await?;
+    let tx = &mut write.tx;
+    sqlx::query(
+        "INSERT INTO notifications (id, sender, idempotency_key, request_hash, recipient, template_id, \
+         template_version, params, category, priority, ttl_secs, collapse_key, not_before_ms, created_ms, recipients) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0)",
+    )
+    .bind(id)
+    .bind(&sender.actor)
+    .bind(idempotency_key)
+    .bind(request_hash)
+    .bind(&recipient_text)
+    .bind(&send.template.id)
+    .bind(send.template.version)
+    .bind(&params)
+    .bind(send.category.as_str())
+    .bind(match send.priority {
+        Priority::High => "high",
+        Priority::Normal => "normal",
+    })
+    .bind(i64::from(send.ttl_secs))
+    .bind(send.collapse_key.as_deref())
+    .bind(send.not_before_ms)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+
+    // Which citizens, and whether each is pushed: over the cap → capped; no
+    // device that takes this category → opted_out or no_device.
+    let push_state = "CASE \
+         WHEN (SELECT COUNT(*) FROM inbox c WHERE c.network_id = a.network_id AND c.created_ms > $4 \
+               AND c.push = 'queued' AND c.category IN ('service', 'campaign')) >= $5 THEN 'capped' \
+         WHEN NOT EXISTS (SELECT 1 FROM push_devices d WHERE d.network_id = a.network_id) THEN 'no_device' \
+         WHEN NOT EXISTS (SELECT 1 FROM push_devices d WHERE d.network_id = a.network_id \
+               AND d.opted_out NOT LIKE $6) THEN 'opted_out' \
+         ELSE 'queued' END";
+    let recipients = match &send.recipient {
+        Recipient::Account(network_id) => {
+            let sql = format!(
+                "INSERT INTO inbox (notification_id, network_id, category, created_ms, push) \
+                 SELECT $1, a.network_id, $2, $3, {push_state} FROM accounts a WHERE a.network_id = $7"
+            );
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(send.category.as_str())
+                .bind(now)
+                .bind(day_ago)
+                .bind(cap)
+                .bind(&opted_out_pattern)
+                .bind(network_id)
+                .execute(&mut **tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(ApiError::not_found("YW-4046", "no account with this 网号"));
+            }
+            1
+        }
+        Recipient::Segment(segment) => {
+            let prefix = format!("{}%", segment.region_prefix.as_deref().unwrap_or(""));
+            let (after, latest) = birth_bounds(
+                today_in_china(),
+                segment.age_min.unwrap_or(0),
+                segment.age_max.unwrap_or(150),
+            );
+            let ages = segment.age_min.is_some() || segment.age_max.is_some();
+            let age_filter = if ages {
+                "AND a.birth_date > $9 AND a.birth_date <= $10"
+            } else {
+                "AND $9 <= $10"
+            };
+            let sql = format!(
+                "INSERT INTO inbox (notification_id, network_id, category, created_ms, push) \
+                 SELECT $1, a.network_id, $2, $3, {push_state} FROM accounts a \
+                 WHERE ($7 = '%' OR a.region_code LIKE $8) {age_filter}"
+            );
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(send.category.as_str())
+                .bind(now)
+                .bind(day_ago)
+                .bind(cap)
+                .bind(&opted_out_pattern)
+                .bind(&prefix)
+                .bind(&prefix)
+                .bind(after)
+                .bind(latest)
+                .execute(&mut **tx)
+                .await?;
+            done.rows_affected() as i64
+        }
+    };
+    sqlx::query(
+        "INSERT INTO push_outbox (notification_id, device_id, provider, status, attempts, due_ms, \
+         expires_ms, created_ms) \
+         SELECT $1, d.device_id, d.provider, 'queued', 0, $2, $3, $4 \
+         FROM inbox i JOIN push_devices d ON d.network_id = i.network_id \
+         WHERE i.notification_id = $1 AND i.push = 'queued' AND d.opted_out NOT LIKE $5",
+    )
+    .bind(id)
+    .bind(send.not_before_ms)
+    .bind(expires_ms)
+    .bind(now)
+    .bind(&opted_out_pattern)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE notifications SET recipients = $1 WHERE id = $2")
+        .bind(recipients)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    let subject = match &send.recipient {
+        Recipient::Account(network_id) => Some(network_id.as_str()),
+        Recipient::Segment(_) => None,
+    };
+    audit::record(&mut **tx, &sender.actor, "notification.sent", subject).await?;
+    write.tx.commit().await?;
+    Ok(())
+}
+
+/// The status of notification `id` (any sender's).
+pub async fn load_status(state: &AppState, id: &str) -> Result<NotificationStatus, ApiError> {
+    let pool = state.db().pool();
+    let row = sqlx::query(
+        "SELECT id, category, template_id, template_version, idempotency_key, created_ms, recipients \
+         FROM notifications WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("YW-4043", "no such notification"))?;
+    let mut pushes = PushCounts::default();
+    let mut attempted = false;
+    for r in sqlx::query(
+        "SELECT status, COUNT(*) AS n, MAX(attempts) AS tried FROM push_outbox \
+         WHERE notification_id = $1 GROUP BY status",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?
+    {
+        let status: String = r.try_get("status")?;
+        let n: i64 = r.try_get("n")?;
+        let tried: i64 = r.try_get("tried")?;
+        match status.as_str() {
+            "queued" => {
+                pushes.queued = n;
+                attempted |= tried > 0;
+            }
+            "delivered" => pushes.delivered = n,
+            "failed" => pushes.failed = n,
+            _ => pushes.suppressed += n,
+        }
+    }
+    let mut inbox = InboxCounts::default();
+    for r in sqlx::query(
+        "SELECT push, COUNT(*) AS n, COUNT(read_ms) AS n_read, COUNT(opened_ms) AS n_opened \
+         FROM inbox WHERE notification_id = $1 GROUP BY push",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?
+    {
+        let push: String = r.try_get("push")?;
+        let n: i64 = r.try_get("n")?;
+        inbox.read += r.try_get::<i64, _>("n_read")?;
+        inbox.opened += r.try_get::<i64, _>("n_opened")?;
+        match push.as_str() {
+            "capped" => inbox.capped = n,
+            "opted_out" => inbox.opted_out = n,
+            "no_device" => inbox.no_device = n,
+            _ => {}
+        }
+    }
+    let failures = sqlx::query(
+        "SELECT last_error, COUNT(*) AS n FROM push_outbox WHERE notification_id = $1 \
+         AND status IN ('failed', 'suppressed') GROUP BY last_error ORDER BY n DESC, last_error",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(FailureCount {
+            reason: r
+                .try_get::<Option<String>, _>("last_error")?
+                .unwrap_or_default(),
+            count: r.try_get("n")?,
+        })
+    })
+    .collect::<Result<Vec<_>, ApiError>>()?;
+    let total = pushes.queued + pushes.delivered + pushes.failed + pushes.suppressed;
+    let status = if inbox.opened > 0 {
+        "opened"
+    } else if total == 0 {
+        "created"
+    } else if pushes.queued > 0 {
+        if attempted || pushes.delivered + pushes.failed > 0 {
+            "sent"
+        } else {
+            "queued"
+        }
+    } else if pushes.delivered > 0 {
+        "delivered"
+    } else {
+        "failed"
+    };
+    Ok(NotificationStatus {
+        id: row.try_get("id")?,
+        status: status.to_owned(),
+        category: row.try_get("category")?,
+        template: row.try_get("template_id")?,
+        template_version: row.try_get("template_version")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        created_ms: row.try_get("created_ms")?,
+        recipients: row.try_get("recipients")?,
+        pushes,
+        inbox,
+        failures,
+    })
+}
+
+/// Senders see their own notifications; the admin token sees all.
+async fn own(state: &AppState, sender: &Sender, id: &str) -> Result<(), ApiError> {
+    if sender.actor == "admin" {
+        return Ok(());
+    }
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT sender FROM notifications WHERE id = $1")
+            .bind(id)
+            .fetch_optional(state.db().pool())
+            .await?;
+    match owner {
+        Some(owner) if owner == sender.actor => Ok(()),
+        _ => Err(ApiError::not_found("YW-4043", "no such notification")),
+    }
+}
+
+/// `GET /v1/notifications/{id}`
+#[utoipa::path(get, path = "/v1/notifications/{id}", tag = "push",
+    security(("client" = []), ("admin" = [])),
+    params(("id" = String, Path, description = "The notification id")),
+    responses(
+    (status = 200, description = "Its status", body = NotificationStatus),
+    (status = 401, description = "YW-4023", body = ErrorBody),
+    (status = 404, description = "YW-4043 no such notification (of this sender)", body = ErrorBody)))]
+async fn status_by_id(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<NotificationStatus>, ApiError> {
+    let sender = clients::authenticate_any(
+        &state,
+        &headers,
+        &["notifications:send", "notifications:campaign"],
+    )
+    .await?;
+    own(&state, &sender, &id).await?;
+    Ok(Json(load_status(&state, &id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct KeyQuery {
+    idempotency_key: String,
+}
+
+/// `GET /v1/notifications?idempotency_key=…`: the status of this sender's
+/// notification sent with that key.
+#[utoipa::path(get, path = "/v1/notifications", tag = "push",
+    security(("client" = []), ("admin" = [])),
+    params(KeyQuery), responses(
+    (status = 200, description = "Its status", body = NotificationStatus),
+    (status = 400, description = "YW-4006 idempotency_key missing", body = ErrorBody),
+    (status = 401, description = "YW-4023", body = ErrorBody),
+    (status = 404, description = "YW-4043 nothing sent with this key", body = ErrorBody)))]
+async fn status_by_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<NotificationStatus>, ApiError> {
+    let sender = clients::authenticate_any(
+        &state,
+        &headers,
+        &["notifications:send", "notifications:campaign"],
+    )
+    .await?;
+    let Query(query) = query.map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "YW-4006",
+            "bad query: idempotency_key is required",
+        )
+    })?;
+    let (id, _) = by_key(&state, &sender, &query.idempotency_key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("YW-4043", "nothing was sent with this key"))?;
+    Ok(Json(load_status(&state, &id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::birth_bounds;
+
+    #[test]
+    fn birth_bounds_are_whole_years() {
+        // On 2026-11-23, 60 and over: born on or before 1966-11-23.
+        let (after, latest) = birth_bounds(20261123, 60, 150);
+        assert_eq!(latest, 19661123);
+        assert_eq!(after, 18751123);
+        // Exactly 18 to 18: born 2007-11-24 .. 2008-11-23.
+        let (after, latest) = birth_bounds(20261123, 18, 18);
+        assert!(20081123 > after && 20081123 <= latest);
+        assert!(20071124 > after && 20071124 <= latest);
+        assert!(20071123 <= after, "19 today");
+        assert!(20081124 > latest, "17 today");
+    }
+}
