@@ -91,6 +91,9 @@ pub enum Behaviour {
     ServerError,
     /// Sleep, then accept.
     Slow { ms: u64 },
+    /// Accept (and record) at once, but answer only after `ms`: what a
+    /// sender killed meanwhile sees as a push that may not have arrived.
+    SlowAnswer { ms: u64 },
     /// The vendor's "bad payload" answer.
     BadPayload,
 }
@@ -431,6 +434,13 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Sleeps for [`Behaviour::Slow`] (which then accepts).
+/// Sleeps for [`Behaviour::SlowAnswer`], after the push was recorded.
+async fn apply_slow_answer(behaviour: &Behaviour) {
+    if let Behaviour::SlowAnswer { ms } = behaviour {
+        tokio::time::sleep(Duration::from_millis(*ms)).await;
+    }
+}
+
 async fn apply_slow(behaviour: &Behaviour) {
     if let Behaviour::Slow { ms } = behaviour {
         tokio::time::sleep(Duration::from_millis(*ms)).await;
@@ -753,7 +763,7 @@ async fn apns_send(
         }
         Behaviour::ServerError => return apns_error(500, "InternalServerError"),
         Behaviour::BadPayload => return apns_error(400, "PayloadEmpty"),
-        Behaviour::Accept | Behaviour::Slow { .. } => {}
+        Behaviour::Accept | Behaviour::Slow { .. } | Behaviour::SlowAnswer { .. } => {}
     }
     let apns_id = apns_id.unwrap_or_else(|| {
         let h = random_hex(16);
@@ -792,6 +802,7 @@ async fn apns_send(
         fields,
         body: payload,
     });
+    apply_slow_answer(&behaviour).await;
     let mut response = StatusCode::OK.into_response();
     response
         .headers_mut()
@@ -1077,7 +1088,7 @@ async fn fcm_send(
         Behaviour::BadPayload => {
             return fcm_error(400, "INVALID_ARGUMENT", Some("INVALID_ARGUMENT"), false);
         }
-        Behaviour::Accept | Behaviour::Slow { .. } => {}
+        Behaviour::Accept | Behaviour::Slow { .. } | Behaviour::SlowAnswer { .. } => {}
     }
     let mut fields = BTreeMap::new();
     for (name, value) in [
@@ -1102,6 +1113,7 @@ async fn fcm_send(
         fields,
         body: request.take(),
     });
+    apply_slow_answer(&behaviour).await;
     json_response(
         200,
         json!({ "name": format!("projects/{}/messages/0:{}", state.project_id, shared.next_id()) }),
@@ -1362,7 +1374,7 @@ async fn huawei_send(
         Behaviour::BadPayload => {
             return hms_code(400, json!("80100003"), "Incorrect message structure");
         }
-        Behaviour::Accept | Behaviour::Slow { .. } => {}
+        Behaviour::Accept | Behaviour::Slow { .. } | Behaviour::SlowAnswer { .. } => {}
     }
     let mut fields = BTreeMap::new();
     for (name, value) in [
@@ -1384,6 +1396,7 @@ async fn huawei_send(
         fields,
         body: request.take(),
     });
+    apply_slow_answer(&behaviour).await;
     hms_code(200, json!("80000000"), "Success")
 }
 
@@ -1448,7 +1461,7 @@ async fn honor_send(
         Behaviour::BadPayload => {
             return hms_code(400, json!(80100003), "Incorrect message structure");
         }
-        Behaviour::Accept | Behaviour::Slow { .. } => {}
+        Behaviour::Accept | Behaviour::Slow { .. } | Behaviour::SlowAnswer { .. } => {}
     }
     let mut fields = BTreeMap::new();
     if let Some(ttl) = android["ttl"].as_str() {
@@ -1465,6 +1478,7 @@ async fn honor_send(
         fields,
         body: request.take(),
     });
+    apply_slow_answer(&behaviour).await;
     json_response(
         200,
         json!({ "code": 200, "message": "success", "data": { "sendResult": true, "requestId": random_hex(8) } }),
@@ -1635,7 +1649,7 @@ async fn xiaomi_send(
         }
         Behaviour::ServerError => return xiaomi_answer(500, -1, "internal error"),
         Behaviour::BadPayload => return xiaomi_answer(200, 10017, "Invalid parameter"),
-        Behaviour::Accept | Behaviour::Slow { .. } => {}
+        Behaviour::Accept | Behaviour::Slow { .. } | Behaviour::SlowAnswer { .. } => {}
     }
     let mut fields = BTreeMap::new();
     for name in [
@@ -1659,6 +1673,7 @@ async fn xiaomi_send(
         fields,
         body: json!(form),
     });
+    apply_slow_answer(&behaviour).await;
     json_response(
         200,
         json!({ "result": "ok", "code": 0, "data": { "id": format!("scm{}", random_hex(8)) }, "description": "成功", "info": "Received push messages for 1 REGID", "trace_id": random_hex(8) }),
@@ -1856,7 +1871,7 @@ async fn oppo_send(
             );
         }
         Behaviour::BadPayload => return oppo_answer(41, "Invalid Arguments", Value::Null),
-        Behaviour::Accept | Behaviour::Slow { .. } => {}
+        Behaviour::Accept | Behaviour::Slow { .. } | Behaviour::SlowAnswer { .. } => {}
     }
     let mut fields = BTreeMap::new();
     for name in ["channel_id", "notify_level", "off_line_ttl"] {
@@ -1881,6 +1896,7 @@ async fn oppo_send(
         fields,
         body: message.clone(),
     });
+    apply_slow_answer(&behaviour).await;
     oppo_answer(
         0,
         "Success",
@@ -2077,7 +2093,7 @@ async fn vivo_send(
             return (StatusCode::INTERNAL_SERVER_ERROR, "Internet server error!").into_response();
         }
         Behaviour::BadPayload => return vivo_answer(10085, "参数不合法"),
-        Behaviour::Accept | Behaviour::Slow { .. } => {}
+        Behaviour::Accept | Behaviour::Slow { .. } | Behaviour::SlowAnswer { .. } => {}
     }
     let mut fields = BTreeMap::new();
     if let Some(c) = &category {
@@ -2098,6 +2114,7 @@ async fn vivo_send(
         fields,
         body: request.clone(),
     });
+    apply_slow_answer(&behaviour).await;
     json_response(
         200,
         json!({ "result": 0, "desc": "请求成功", "taskId": format!("{}", 121_397_329 + shared.next_id()) }),
