@@ -228,9 +228,168 @@ pub struct LoginSession {
     pub presentation_request: PresentationRequest,
 }
 
+/// The push service a device token comes from: Apple's, Google's (FCM), or
+/// one of the Chinese Android vendors' (a phone without Google services gets
+/// its token from its maker's SDK).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PushProvider {
+    Apns,
+    Fcm,
+    Huawei,
+    Honor,
+    Xiaomi,
+    Oppo,
+    Vivo,
+}
+
+/// The APNs environment of a token: development builds get sandbox tokens,
+/// App Store and TestFlight builds production ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ApnsEnvironment {
+    Sandbox,
+    Production,
+}
+
+/// Local quiet hours, `HH:MM` to `HH:MM` (may span midnight): pushes other
+/// than security notices falling inside wait for the end. Equal times: none.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct QuietHours {
+    pub start: String,
+    pub end: String,
+}
+
+/// This device's push token and preferences, for `register_push` (the whole
+/// registration: a new one replaces the old). Unset options take the
+/// server's defaults: locale zh-CN, time zone Asia/Shanghai, quiet hours
+/// 22:00-07:00, nothing opted out.
+/// `toString()` / `description` is the masked Rust `Debug`: it shows the
+/// token's first 4 characters only.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct PushRegistrationRequest {
+    pub provider: PushProvider,
+    /// The provider's device token (APNs: hex).
+    pub token: String,
+    /// The bundle id (APNs topic) or Android package name.
+    pub app_id: String,
+    /// APNs only, and required there.
+    #[uniffi(default = None)]
+    pub apns_environment: Option<ApnsEnvironment>,
+    /// `zh-CN` or `en`: the language of the pushes and, by default, the inbox.
+    #[uniffi(default = None)]
+    pub locale: Option<String>,
+    /// IANA time zone of the quiet hours.
+    #[uniffi(default = None)]
+    pub time_zone: Option<String>,
+    /// Unset: 22:00-07:00; equal start and end: no quiet hours.
+    #[uniffi(default = None)]
+    pub quiet_hours: Option<QuietHours>,
+    /// Categories not to push: `service`, `reminder`, `application_status`,
+    /// `campaign` (never `security`). They still reach the inbox.
+    #[uniffi(default = [])]
+    pub opted_out: Vec<String>,
+}
+
+impl std::fmt::Debug for PushRegistrationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The core's Debug masks the token.
+        std::fmt::Debug::fmt(&core::PushRegistrationRequest::from(self.clone()), f)
+    }
+}
+
+impl From<PushRegistrationRequest> for core::PushRegistrationRequest {
+    fn from(r: PushRegistrationRequest) -> Self {
+        let mut request = core::PushRegistrationRequest::new(r.provider.into(), r.token, r.app_id);
+        request.apns_environment = r.apns_environment.map(Into::into);
+        request.locale = r.locale;
+        request.time_zone = r.time_zone;
+        request.quiet_hours = r.quiet_hours.map(|q| core::QuietHours::new(q.start, q.end));
+        request.opted_out = r.opted_out;
+        request
+    }
+}
+
+/// This device's push registration. The token is not echoed: `token_hint`
+/// is its first 4 characters.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PushRegistration {
+    /// The device session it belongs to.
+    pub device_id: String,
+    pub provider: PushProvider,
+    pub token_hint: String,
+    pub apns_environment: Option<ApnsEnvironment>,
+    pub app_id: String,
+    pub locale: String,
+    pub time_zone: String,
+    /// Null: no quiet hours.
+    pub quiet_hours: Option<QuietHours>,
+    pub opted_out: Vec<String>,
+    /// When this token was first registered, Unix milliseconds.
+    pub registered_ms: i64,
+    /// When the registration last changed, Unix milliseconds.
+    pub updated_ms: i64,
+}
+
+/// Which page of the inbox, in which language; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct InboxQuery {
+    /// `next_before` of the previous page; unset: the newest messages.
+    #[uniffi(default = None)]
+    pub before: Option<i64>,
+    /// 1 to 100 (default 20).
+    #[uniffi(default = None)]
+    pub limit: Option<u32>,
+    /// `zh-CN` or `en`; unset: the device's push locale, else zh-CN.
+    #[uniffi(default = None)]
+    pub locale: Option<String>,
+}
+
+/// A page of the inbox, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct InboxPage {
+    pub messages: Vec<InboxMessage>,
+    /// Unread messages in the whole inbox.
+    pub unread: u32,
+    /// Pass as `before` for the next (older) page; null on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// One inbox message: a notification sent to the citizen, pushed or not.
+/// `toString()` / `description` is the masked Rust `Debug`: it leaves out
+/// the title and body, which may name the citizen's affairs.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct InboxMessage {
+    /// The notification id: the `message_id` of its push, for `mark_opened`.
+    pub id: String,
+    /// `service`, `reminder`, `application_status`, `security` or
+    /// `campaign` (a newer server may add others).
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+    /// When first marked read, Unix milliseconds.
+    pub read_ms: Option<i64>,
+    /// When its push was first opened, Unix milliseconds.
+    pub opened_ms: Option<i64>,
+}
+
+impl std::fmt::Debug for InboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboxMessage")
+            .field("id", &self.id)
+            .field("category", &self.category)
+            .field("created_ms", &self.created_ms)
+            .field("read_ms", &self.read_ms)
+            .field("opened_ms", &self.opened_ms)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
-/// devices and scan-to-login. Every call is async; idempotent calls are
-/// retried with backoff.
+/// devices, scan-to-login, push registration and the inbox. Every call is
+/// async; idempotent calls are retried with backoff.
 #[derive(Debug, uniffi::Object)]
 pub struct ApiClient {
     inner: core::ApiClient,
@@ -402,6 +561,84 @@ impl ApiClient {
             .await?
             .into())
     }
+
+    /// Registers this device's push token and preferences (replacing its
+    /// previous registration; a token another device held leaves it).
+    pub async fn register_push(
+        &self,
+        access_token: String,
+        request: PushRegistrationRequest,
+    ) -> Result<PushRegistration, YiwangError> {
+        let registration = self
+            .inner
+            .register_push(&access_token, &request.into())
+            .await?;
+        Ok(registration.into())
+    }
+
+    /// This device's push registration; null when it has none (never
+    /// registered, unregistered, or its token moved to another device).
+    pub async fn push_registration(
+        &self,
+        access_token: String,
+    ) -> Result<Option<PushRegistration>, YiwangError> {
+        let registration = self.inner.push_registration(&access_token).await?;
+        Ok(registration.map(Into::into))
+    }
+
+    /// No more pushes to this device (its inbox stays).
+    pub async fn unregister_push(&self, access_token: String) -> Result<(), YiwangError> {
+        Ok(self.inner.unregister_push(&access_token).await?)
+    }
+
+    /// A page of the citizen's inbox, newest first, with the unread count.
+    pub async fn inbox(
+        &self,
+        access_token: String,
+        query: InboxQuery,
+    ) -> Result<InboxPage, YiwangError> {
+        let mut q = core::InboxQuery::default();
+        q.before = query.before;
+        q.limit = query.limit;
+        q.locale = query.locale;
+        let page = self.inner.inbox(&access_token, &q).await?;
+        Ok(InboxPage {
+            messages: page
+                .messages
+                .into_iter()
+                .map(|m| InboxMessage {
+                    id: m.id,
+                    category: m.category,
+                    title: m.title,
+                    body: m.body,
+                    created_ms: m.created_ms,
+                    read_ms: m.read_ms,
+                    opened_ms: m.opened_ms,
+                })
+                .collect(),
+            unread: page.unread,
+            next_before: page.next_before,
+        })
+    }
+
+    /// Marks a message read. Not in this inbox: Rejected YW-4045.
+    pub async fn mark_read(
+        &self,
+        access_token: String,
+        message_id: String,
+    ) -> Result<(), YiwangError> {
+        Ok(self.inner.mark_read(&access_token, &message_id).await?)
+    }
+
+    /// The citizen tapped the push carrying `message_id`: records the opened
+    /// receipt (and marks it read). Not in this inbox: Rejected YW-4045.
+    pub async fn mark_opened(
+        &self,
+        access_token: String,
+        message_id: String,
+    ) -> Result<(), YiwangError> {
+        Ok(self.inner.mark_opened(&access_token, &message_id).await?)
+    }
 }
 
 /// The core's request as the bindings' record; `disclose` is the list the
@@ -439,6 +676,73 @@ impl From<core::LoginSessionStatus> for LoginSessionStatus {
             core::LoginSessionStatus::Completed => Self::Completed,
             core::LoginSessionStatus::Expired => Self::Expired,
             _ => Self::Unknown,
+        }
+    }
+}
+
+impl From<PushProvider> for core::PushProvider {
+    fn from(p: PushProvider) -> Self {
+        match p {
+            PushProvider::Apns => Self::Apns,
+            PushProvider::Fcm => Self::Fcm,
+            PushProvider::Huawei => Self::Huawei,
+            PushProvider::Honor => Self::Honor,
+            PushProvider::Xiaomi => Self::Xiaomi,
+            PushProvider::Oppo => Self::Oppo,
+            PushProvider::Vivo => Self::Vivo,
+        }
+    }
+}
+
+impl From<core::PushProvider> for PushProvider {
+    fn from(p: core::PushProvider) -> Self {
+        match p {
+            core::PushProvider::Apns => Self::Apns,
+            core::PushProvider::Fcm => Self::Fcm,
+            core::PushProvider::Huawei => Self::Huawei,
+            core::PushProvider::Honor => Self::Honor,
+            core::PushProvider::Xiaomi => Self::Xiaomi,
+            core::PushProvider::Oppo => Self::Oppo,
+            core::PushProvider::Vivo => Self::Vivo,
+        }
+    }
+}
+
+impl From<ApnsEnvironment> for core::ApnsEnvironment {
+    fn from(e: ApnsEnvironment) -> Self {
+        match e {
+            ApnsEnvironment::Sandbox => Self::Sandbox,
+            ApnsEnvironment::Production => Self::Production,
+        }
+    }
+}
+
+impl From<core::ApnsEnvironment> for ApnsEnvironment {
+    fn from(e: core::ApnsEnvironment) -> Self {
+        match e {
+            core::ApnsEnvironment::Sandbox => Self::Sandbox,
+            core::ApnsEnvironment::Production => Self::Production,
+        }
+    }
+}
+
+impl From<core::PushRegistration> for PushRegistration {
+    fn from(r: core::PushRegistration) -> Self {
+        Self {
+            device_id: r.device_id,
+            provider: r.provider.into(),
+            token_hint: r.token_hint,
+            apns_environment: r.apns_environment.map(Into::into),
+            app_id: r.app_id,
+            locale: r.locale,
+            time_zone: r.time_zone,
+            quiet_hours: r.quiet_hours.map(|q| QuietHours {
+                start: q.start,
+                end: q.end,
+            }),
+            opted_out: r.opted_out,
+            registered_ms: r.registered_ms,
+            updated_ms: r.updated_ms,
         }
     }
 }

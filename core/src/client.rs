@@ -1,13 +1,14 @@
 //! The app's client of `yiwang serve` (feature `client`): enrolment, login
-//! with the 网证, tokens, devices and scan-to-login, against the HTTP contract
-//! of docs/formats.md ("HTTP").
+//! with the 网证, tokens, devices, scan-to-login, push registration and the
+//! inbox, against the HTTP contract of docs/formats.md ("HTTP").
 //!
 //! [`ApiClient`] is async (reqwest on tokio, rustls on aws-lc-rs) and cheap to
 //! clone. Each call is one logical operation:
 //!
 //! - **Retries.** Only calls that are safe to repeat are retried: `GET`s, and
-//!   the `POST`/`DELETE` calls that carry an `Idempotency-Key` — every creating
-//!   call does (enrol, challenge, login, refresh, approve, refuse, sign out),
+//!   the `POST`/`PUT`/`DELETE` calls that carry an `Idempotency-Key` — every
+//!   creating call does (enrol, challenge, login, refresh, approve, refuse,
+//!   sign out, push registration and removal, inbox read and opened marks),
 //!   with one random key per logical call reused by each of its attempts, so
 //!   the server replays its first answer instead of acting twice (spending a
 //!   refresh token twice would revoke the session). Retried: connection
@@ -25,6 +26,10 @@
 //!   QR code and refuses it with [`ClientError::ForeignServer`] unless it
 //!   names this client's server: a QR code of another server never receives
 //!   our tokens.
+//! - **Push.** [`ApiClient::register_push`] stores this device's push token
+//!   and preferences; a push carries only the inbox message's id (its
+//!   `message_id`): on a tap the app calls [`ApiClient::mark_opened`] with it
+//!   and reads the text with [`ApiClient::inbox`].
 //!
 //! The app makes presentations with the credential API:
 //! [`Challenge::presentation_request`] and
@@ -44,8 +49,9 @@ use serde::de::DeserializeOwned;
 
 pub use error::{ClientError, NO_ERROR_BODY};
 pub use types::{
-    Challenge, Device, Enrolment, EnrolmentRequest, IssuerInfo, LoginSessionInfo,
-    LoginSessionStatus, Me, RelyingParty, Tokens,
+    ApnsEnvironment, Challenge, Device, Enrolment, EnrolmentRequest, InboxMessage, InboxPage,
+    InboxQuery, IssuerInfo, LoginSessionInfo, LoginSessionStatus, Me, PushProvider,
+    PushRegistration, PushRegistrationRequest, QuietHours, RelyingParty, Tokens,
 };
 
 use crate::credential::HolderCredential;
@@ -71,6 +77,8 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 const MAX_ATTEMPTS_LIMIT: u32 = 10;
 /// Longest id accepted as a path segment.
 const MAX_ID_LEN: usize = 128;
+/// The code of `404` on `GET /v1/me/push`: this device has no registration.
+const NO_PUSH_REGISTRATION: &str = "YW-4044";
 
 /// How to reach the server and how patiently.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -318,6 +326,88 @@ impl ApiClient {
         Ok(wire.status)
     }
 
+    /// `PUT /v1/me/push`: registers this device's push token and preferences,
+    /// replacing its previous registration (a token another device held
+    /// leaves that device). Safe to retry: the call carries an idempotency key.
+    pub async fn register_push(
+        &self,
+        access_token: &str,
+        request: &PushRegistrationRequest,
+    ) -> Result<PushRegistration, ClientError> {
+        let call =
+            Call::creating(Method::PUT, &["v1", "me", "push"], request)?.bearer(access_token);
+        self.json(call, "push registration").await
+    }
+
+    /// `GET /v1/me/push`: this device's registration, or `None` when it has
+    /// none (`404` YW-4044: never registered, unregistered, or its token
+    /// moved to another device).
+    pub async fn push_registration(
+        &self,
+        access_token: &str,
+    ) -> Result<Option<PushRegistration>, ClientError> {
+        let call = Call::get(&["v1", "me", "push"]).bearer(access_token);
+        match self.json(call, "push registration").await {
+            Ok(registration) => Ok(Some(registration)),
+            Err(ClientError::Rejected {
+                status: 404, code, ..
+            }) if code == NO_PUSH_REGISTRATION => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /v1/me/push`: no more pushes to this device (its inbox stays).
+    /// Done when there was no registration too.
+    pub async fn unregister_push(&self, access_token: &str) -> Result<(), ClientError> {
+        let call =
+            Call::creating_empty(Method::DELETE, &["v1", "me", "push"])?.bearer(access_token);
+        self.send(call).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/inbox`: a page of the citizen's messages, newest first, and
+    /// the unread count; [`InboxPage::next_before`] pages on.
+    pub async fn inbox(
+        &self,
+        access_token: &str,
+        query: &InboxQuery,
+    ) -> Result<InboxPage, ClientError> {
+        let call = Call::get(&["v1", "inbox"])
+            .query(query.pairs())
+            .bearer(access_token);
+        self.json(call, "inbox").await
+    }
+
+    /// `POST /v1/inbox/{id}/read`: marks a message read (the first time is
+    /// kept). Not in this inbox: `404` YW-4045.
+    pub async fn mark_read(&self, access_token: &str, message_id: &str) -> Result<(), ClientError> {
+        self.mark(access_token, message_id, "read").await
+    }
+
+    /// `POST /v1/inbox/{id}/opened`: the citizen tapped the push carrying
+    /// `message_id` (the opened receipt; also marks it read; the first time
+    /// is kept). Not in this inbox: `404` YW-4045.
+    pub async fn mark_opened(
+        &self,
+        access_token: &str,
+        message_id: &str,
+    ) -> Result<(), ClientError> {
+        self.mark(access_token, message_id, "opened").await
+    }
+
+    async fn mark(
+        &self,
+        access_token: &str,
+        message_id: &str,
+        mark: &'static str,
+    ) -> Result<(), ClientError> {
+        let id = path_id(message_id, "message_id")?;
+        let call =
+            Call::creating_empty(Method::POST, &["v1", "inbox", id, mark])?.bearer(access_token);
+        self.send(call).await?;
+        Ok(())
+    }
+
     /// Whether `server` (a scanned login request's) is this client's server:
     /// same scheme, host, port and path (a trailing `/` aside).
     fn is_own_server(&self, server: &str) -> bool {
@@ -347,6 +437,10 @@ impl ApiClient {
             .map_err(|_| ClientError::InvalidConfig("base_url cannot take a path"))?
             .pop_if_empty()
             .extend(&call.path);
+        if !call.query.is_empty() {
+            // (Form-urlencoded: a value cannot add a pair or change the path.)
+            url.query_pairs_mut().extend_pairs(&call.query);
+        }
         let retryable = call.method == Method::GET || call.idempotency_key.is_some();
         let mut attempt = 1;
         loop {
@@ -431,6 +525,8 @@ struct Call<'a> {
     method: Method,
     /// Path segments after the base URL (percent-encoded when the URL is built).
     path: Vec<&'a str>,
+    /// Query pairs (encoded when the URL is built).
+    query: Vec<(&'static str, String)>,
     bearer: Option<&'a str>,
     body: Option<Vec<u8>>,
     /// Made once per call, sent on every attempt.
@@ -442,6 +538,7 @@ impl<'a> Call<'a> {
         Self {
             method: Method::GET,
             path: path.to_vec(),
+            query: Vec::new(),
             bearer: None,
             body: None,
             idempotency_key: None,
@@ -469,6 +566,13 @@ impl<'a> Call<'a> {
             idempotency_key: Some(idempotency_key()?),
             ..Self::get(path)
         })
+    }
+
+    fn query(self, pairs: Vec<(&'static str, String)>) -> Self {
+        Self {
+            query: pairs,
+            ..self
+        }
     }
 
     fn bearer(self, token: &'a str) -> Self {

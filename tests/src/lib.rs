@@ -47,7 +47,17 @@ impl Server {
     /// Starts `yiwang serve --bind 127.0.0.1:0` in `workdir` with `env`, and
     /// waits for its "listening" log line to learn the port.
     pub fn start(workdir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(yiwang_binary());
+        Self::start_binary(yiwang_binary(), workdir, args, env)
+    }
+
+    /// [`Server::start`] with a given `yiwang` binary (e.g. a release build).
+    pub fn start_binary(
+        binary: &Path,
+        workdir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        let mut command = Command::new(binary);
         command
             .arg("serve")
             .args(["--bind", "127.0.0.1:0"])

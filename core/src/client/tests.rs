@@ -63,6 +63,7 @@ impl Reply {
 struct Seen {
     method: String,
     path: String,
+    query: Option<String>,
     idempotency_key: Option<String>,
     authorization: Option<String>,
     body: String,
@@ -137,6 +138,7 @@ async fn scripted(
         script.seen.push(Seen {
             method: method.to_string(),
             path: uri.path().to_owned(),
+            query: uri.query().map(str::to_owned),
             idempotency_key: header("idempotency-key"),
             authorization: header("authorization"),
             body: String::from_utf8_lossy(&body).into_owned(),
@@ -622,6 +624,256 @@ fn a_challenge_says_what_to_present() {
     assert_eq!(request.audience, "yiwang-server");
     assert_eq!(request.nonce.as_deref(), Some(b"n-1".as_slice()));
     assert_eq!(request.claims, [Claim::NetworkId]);
+}
+
+// --- push registration and the inbox ------------------------------------------
+
+const FCM_TOKEN: &str = "fcm-secret-token-0123456789";
+const REGISTRATION: &str = r#"{"device_id":"dev-1","provider":"fcm","token_hint":"fcm-","apns_environment":null,"app_id":"cn.gov.yiwang","locale":"en","time_zone":"Asia/Shanghai","quiet_hours":{"start":"22:00","end":"07:00"},"opted_out":["campaign"],"registered_ms":1795320000000,"updated_ms":1795320000500}"#;
+
+fn fcm_request() -> PushRegistrationRequest {
+    let mut request = PushRegistrationRequest::new(PushProvider::Fcm, FCM_TOKEN, "cn.gov.yiwang");
+    request.locale = Some("en".into());
+    request.opted_out = vec!["campaign".into()];
+    request
+}
+
+#[tokio::test]
+async fn register_push_wire_shape_and_answer() {
+    let server = FakeServer::start(vec![reply(200, REGISTRATION)]).await;
+    let registration = server
+        .client()
+        .register_push("access", &fcm_request())
+        .await
+        .unwrap();
+    assert_eq!(registration.provider, PushProvider::Fcm);
+    assert_eq!(registration.token_hint, "fcm-");
+    assert_eq!(registration.apns_environment, None);
+    assert_eq!(registration.locale, "en");
+    assert_eq!(
+        registration.quiet_hours,
+        Some(QuietHours::new("22:00", "07:00"))
+    );
+    assert_eq!(registration.opted_out, ["campaign"]);
+    assert_eq!(registration.registered_ms, 1_795_320_000_000);
+
+    let seen = &server.seen()[0];
+    assert_eq!(
+        (seen.method.as_str(), seen.path.as_str()),
+        ("PUT", "/v1/me/push")
+    );
+    assert!(seen.idempotency_key.is_some());
+    assert_eq!(seen.authorization.as_deref(), Some("Bearer access"));
+    // Unset options are left out (the server's defaults), opted_out is always sent.
+    let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"provider": "fcm", "token": FCM_TOKEN, "app_id": "cn.gov.yiwang",
+            "locale": "en", "opted_out": ["campaign"]})
+    );
+}
+
+#[tokio::test]
+async fn an_apns_registration_names_its_environment_and_quiet_hours() {
+    let answer = REGISTRATION
+        .replace(r#""provider":"fcm""#, r#""provider":"apns""#)
+        .replace(
+            r#""apns_environment":null"#,
+            r#""apns_environment":"production""#,
+        )
+        .replace(
+            r#""quiet_hours":{"start":"22:00","end":"07:00"}"#,
+            r#""quiet_hours":null"#,
+        );
+    let server = FakeServer::start(vec![reply(200, answer)]).await;
+    let token = "ab".repeat(32);
+    let mut request = PushRegistrationRequest::new(PushProvider::Apns, &token, "cn.gov.yiwang");
+    request.apns_environment = Some(ApnsEnvironment::Production);
+    request.time_zone = Some("Europe/Berlin".into());
+    request.quiet_hours = Some(QuietHours::new("00:00", "00:00"));
+    let registration = server
+        .client()
+        .register_push("access", &request)
+        .await
+        .unwrap();
+    assert_eq!(registration.provider, PushProvider::Apns);
+    assert_eq!(
+        registration.apns_environment,
+        Some(ApnsEnvironment::Production)
+    );
+    assert_eq!(registration.quiet_hours, None, "no quiet hours");
+    let body: serde_json::Value = serde_json::from_str(&server.seen()[0].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"provider": "apns", "token": token, "apns_environment": "production",
+            "app_id": "cn.gov.yiwang", "time_zone": "Europe/Berlin",
+            "quiet_hours": {"start": "00:00", "end": "00:00"}, "opted_out": []})
+    );
+}
+
+#[test]
+fn a_push_registration_request_masks_its_token() {
+    let shown = format!("{:?}", fcm_request());
+    assert!(!shown.contains(FCM_TOKEN), "{shown}");
+    assert!(shown.contains(r#"token: "fcm-…""#), "{shown}");
+    assert!(
+        shown.contains("Fcm") && shown.contains("cn.gov.yiwang"),
+        "{shown}"
+    );
+    // A token shorter than 4 characters, or of multi-byte characters, is cut
+    // on characters.
+    let mut short = fcm_request();
+    short.token = "令牌令牌令牌".into();
+    assert!(format!("{short:?}").contains(r#"token: "令牌令牌…""#));
+}
+
+#[tokio::test]
+async fn a_push_registration_is_retried_with_its_key_and_a_bad_token_is_not() {
+    let server =
+        FakeServer::start(vec![error_reply(503, "YW-5030"), reply(200, REGISTRATION)]).await;
+    server
+        .client()
+        .register_push("access", &fcm_request())
+        .await
+        .unwrap();
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].idempotency_key.is_some());
+    assert_eq!(seen[0].idempotency_key, seen[1].idempotency_key);
+
+    let server =
+        FakeServer::start(vec![error_reply(422, "YW-4602"), reply(200, REGISTRATION)]).await;
+    let error = server
+        .client()
+        .register_push("access", &fcm_request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Rejected { status: 422, code, .. } if code == "YW-4602"),
+        "{error:?}"
+    );
+    assert!(!error.to_string().contains(FCM_TOKEN));
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn no_push_registration_is_none_and_other_refusals_are_errors() {
+    let server = FakeServer::start(vec![
+        reply(200, REGISTRATION),
+        error_reply(404, "YW-4044"),
+        error_reply(404, "YW-4040"),
+        error_reply(401, "YW-4010"),
+    ])
+    .await;
+    let client = server.client();
+    let found = client.push_registration("access").await.unwrap();
+    assert_eq!(found.unwrap().device_id, "dev-1");
+    assert_eq!(client.push_registration("access").await.unwrap(), None);
+    let other = client.push_registration("access").await.unwrap_err();
+    assert_eq!(other.code(), "YW-4040", "another 404 is not 'none'");
+    let unauthorised = client.push_registration("access").await.unwrap_err();
+    assert!(
+        matches!(&unauthorised, ClientError::Unauthorised { code, .. } if code == "YW-4010"),
+        "{unauthorised:?}"
+    );
+    let seen = server.seen();
+    assert!(
+        seen.iter()
+            .all(|s| s.method == "GET" && s.path == "/v1/me/push" && s.idempotency_key.is_none())
+    );
+}
+
+#[tokio::test]
+async fn unregister_and_marks_are_keyed_and_escape_the_id() {
+    let server = FakeServer::start(vec![reply(204, "")]).await;
+    let client = server.client();
+    client.unregister_push("access").await.unwrap();
+    client.mark_read("access", "ntf-1").await.unwrap();
+    client.mark_opened("access", "ntf/../2").await.unwrap();
+    let seen = server.seen();
+    let shape: Vec<_> = seen
+        .iter()
+        .map(|s| {
+            (
+                s.method.as_str(),
+                s.path.as_str(),
+                s.idempotency_key.is_some(),
+                s.authorization.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("DELETE", "/v1/me/push", true, Some("Bearer access")),
+            ("POST", "/v1/inbox/ntf-1/read", true, Some("Bearer access")),
+            (
+                "POST",
+                "/v1/inbox/ntf%2F..%2F2/opened",
+                true,
+                Some("Bearer access")
+            ),
+        ]
+    );
+    let error = client.mark_opened("access", "").await.unwrap_err();
+    assert!(matches!(error, ClientError::InvalidArgument("message_id")));
+
+    let server = FakeServer::start(vec![error_reply(404, "YW-4045")]).await;
+    let error = server
+        .client()
+        .mark_read("access", "ntf-9")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Rejected { status: 404, code, .. } if code == "YW-4045"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_inbox_query_and_page() {
+    let page = r#"{"messages":[
+        {"id":"ntf-2","category":"service","title":"Licence issued","body":"Your 结婚证 is in the wallet.","created_ms":2000,"read_ms":null,"opened_ms":null},
+        {"id":"ntf-1","category":"campaign","title":"T","body":"B","created_ms":1000,"read_ms":1500,"opened_ms":1500}],
+        "unread":1,"next_before":17}"#;
+    let server = FakeServer::start(vec![reply(200, page)]).await;
+    let client = server.client();
+    let first = client
+        .inbox("access", &InboxQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(first.unread, 1);
+    assert_eq!(first.next_before, Some(17));
+    assert_eq!(first.messages.len(), 2);
+    assert_eq!(first.messages[0].id, "ntf-2");
+    assert_eq!(first.messages[0].read_ms, None);
+    assert_eq!(first.messages[1].opened_ms, Some(1500));
+    // The text stays out of Debug.
+    let shown = format!("{first:?}");
+    assert!(
+        !shown.contains("结婚证") && !shown.contains("Licence issued"),
+        "{shown}"
+    );
+    assert!(shown.contains("ntf-2"), "{shown}");
+
+    let next = InboxQuery {
+        before: first.next_before,
+        limit: Some(50),
+        locale: Some("zh-CN&limit=1".into()),
+    };
+    client.inbox("access", &next).await.unwrap();
+    let seen = server.seen();
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", "/v1/inbox")
+    );
+    assert_eq!(seen[0].query, None, "no query for the defaults");
+    assert_eq!(
+        seen[1].query.as_deref(),
+        Some("before=17&limit=50&locale=zh-CN%26limit%3D1"),
+        "a value cannot add a pair"
+    );
+    assert!(seen.iter().all(|s| s.idempotency_key.is_none()));
 }
 
 // --- scan-to-login: only our own server -----------------------------------------

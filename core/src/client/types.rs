@@ -329,6 +329,245 @@ pub(crate) struct StatusWire {
     pub(crate) status: LoginSessionStatus,
 }
 
+/// The push service a device token comes from: Apple's, Google's, or one of
+/// the Chinese Android vendors' (a phone without Google services gets its
+/// token from its maker's SDK).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushProvider {
+    /// Apple Push Notification service (iOS).
+    Apns,
+    /// Firebase Cloud Messaging.
+    Fcm,
+    /// Huawei Push Kit.
+    Huawei,
+    /// Honor Push.
+    Honor,
+    /// Xiaomi Mi Push.
+    Xiaomi,
+    /// OPPO Push (HeyTap).
+    Oppo,
+    /// vivo Push.
+    Vivo,
+}
+
+/// The APNs environment a token belongs to: development builds get sandbox
+/// tokens, App Store and TestFlight builds production ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApnsEnvironment {
+    /// `api.sandbox.push.apple.com`.
+    Sandbox,
+    /// `api.push.apple.com`.
+    Production,
+}
+
+/// Local quiet hours, `HH:MM` to `HH:MM` (may span midnight): pushes other
+/// than `security` falling inside wait for the end. Equal times: none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct QuietHours {
+    /// `HH:MM`, local time.
+    pub start: String,
+    /// `HH:MM`, local time.
+    pub end: String,
+}
+
+impl QuietHours {
+    /// From `start` to `end` (`HH:MM`).
+    pub fn new(start: impl Into<String>, end: impl Into<String>) -> Self {
+        Self {
+            start: start.into(),
+            end: end.into(),
+        }
+    }
+}
+
+/// `PUT /v1/me/push`: this device's push token and preferences (the whole
+/// registration: a new one replaces the old). Unset options take the
+/// server's defaults: locale `zh-CN`, time zone `Asia/Shanghai`, quiet hours
+/// 22:00-07:00, nothing opted out. The token is personal data: `Debug` shows
+/// its first 4 characters only.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PushRegistrationRequest {
+    /// Whose token it is.
+    pub provider: PushProvider,
+    /// The provider's device token (APNs: 64-200 hex characters; others:
+    /// 8-4096 printable characters).
+    pub token: String,
+    /// APNs only, and required there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apns_environment: Option<ApnsEnvironment>,
+    /// The bundle id (the APNs topic) or the Android package name.
+    pub app_id: String,
+    /// `zh-CN` or `en`: the language of the pushes and, by default, of the inbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// IANA time zone of the quiet hours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Unset: 22:00-07:00; equal start and end: no quiet hours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+    /// Categories not to push (`service`, `reminder`, `application_status`,
+    /// `campaign`; never `security`). They still reach the inbox.
+    pub opted_out: Vec<String>,
+}
+
+impl PushRegistrationRequest {
+    /// A registration of `token` from `provider` for the app `app_id`, with
+    /// the server's defaults (for APNs, set `apns_environment`).
+    pub fn new(
+        provider: PushProvider,
+        token: impl Into<String>,
+        app_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider,
+            token: token.into(),
+            apns_environment: None,
+            app_id: app_id.into(),
+            locale: None,
+            time_zone: None,
+            quiet_hours: None,
+            opted_out: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for PushRegistrationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushRegistrationRequest")
+            .field("provider", &self.provider)
+            .field("token", &mask_token(&self.token))
+            .field("apns_environment", &self.apns_environment)
+            .field("app_id", &self.app_id)
+            .field("locale", &self.locale)
+            .field("time_zone", &self.time_zone)
+            .field("quiet_hours", &self.quiet_hours)
+            .field("opted_out", &self.opted_out)
+            .finish()
+    }
+}
+
+/// A push token as logs may show it: its first 4 characters and `…` (what
+/// the server logs too).
+fn mask_token(token: &str) -> String {
+    let head: String = token.chars().take(4).collect();
+    format!("{head}…")
+}
+
+/// `PUT` / `GET /v1/me/push`: this device's registration. The token is not
+/// echoed, only [`PushRegistration::token_hint`].
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct PushRegistration {
+    /// The device session it belongs to (that of the access token).
+    pub device_id: String,
+    /// Whose token it is.
+    pub provider: PushProvider,
+    /// The token's first 4 characters.
+    pub token_hint: String,
+    /// APNs only.
+    pub apns_environment: Option<ApnsEnvironment>,
+    /// The bundle id or Android package name.
+    pub app_id: String,
+    /// `zh-CN` or `en`.
+    pub locale: String,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// `None`: no quiet hours.
+    pub quiet_hours: Option<QuietHours>,
+    /// Categories not pushed.
+    pub opted_out: Vec<String>,
+    /// When this token was first registered (Unix milliseconds).
+    pub registered_ms: i64,
+    /// When the registration last changed (Unix milliseconds).
+    pub updated_ms: i64,
+}
+
+/// `GET /v1/inbox` query; every part optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InboxQuery {
+    /// [`InboxPage::next_before`] of the previous page; unset: the newest.
+    pub before: Option<i64>,
+    /// Messages per page, 1 to 100 (the server's default: 20).
+    pub limit: Option<u32>,
+    /// `zh-CN` or `en`; unset: the device's push locale, else `zh-CN`.
+    pub locale: Option<String>,
+}
+
+impl InboxQuery {
+    /// The query string's pairs, in a fixed order.
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(before) = self.before {
+            pairs.push(("before", before.to_string()));
+        }
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        if let Some(locale) = &self.locale {
+            pairs.push(("locale", locale.clone()));
+        }
+        pairs
+    }
+}
+
+/// One page of the citizen's inbox, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct InboxPage {
+    /// Newest first.
+    pub messages: Vec<InboxMessage>,
+    /// Unread messages in the whole inbox (not only this page).
+    pub unread: u32,
+    /// Pass as [`InboxQuery::before`] for the next (older) page; `None` on
+    /// the last page.
+    pub next_before: Option<i64>,
+}
+
+/// One message of the inbox: every notification sent to the citizen,
+/// pushed or not, with its full text (a push carries only a neutral title and
+/// the message id). The text may name the citizen's affairs: `Debug` leaves
+/// out the title and body.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct InboxMessage {
+    /// The notification id: a push's `message_id`, for
+    /// [`crate::client::ApiClient::mark_opened`].
+    pub id: String,
+    /// `service`, `reminder`, `application_status`, `security` or `campaign`
+    /// (a newer server may add others).
+    pub category: String,
+    /// In the query's locale.
+    pub title: String,
+    /// In the query's locale.
+    pub body: String,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+    /// When it was first marked read (Unix milliseconds).
+    pub read_ms: Option<i64>,
+    /// When the citizen first opened its push (Unix milliseconds).
+    pub opened_ms: Option<i64>,
+}
+
+impl fmt::Debug for InboxMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboxMessage")
+            .field("id", &self.id)
+            .field("category", &self.category)
+            .field("title", &REDACTED)
+            .field("body", &REDACTED)
+            .field("created_ms", &self.created_ms)
+            .field("read_ms", &self.read_ms)
+            .field("opened_ms", &self.opened_ms)
+            .finish()
+    }
+}
+
 /// The server's error body `{code, message, request_id}`.
 #[derive(Deserialize)]
 pub(crate) struct ErrorWire {

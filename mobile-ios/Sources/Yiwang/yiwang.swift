@@ -641,8 +641,8 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices and scan-to-login. Every call is async; idempotent calls are
- * retried with backoff.
+ * devices, scan-to-login, push registration and the inbox. Every call is
+ * async; idempotent calls are retried with backoff.
  */
 public protocol ApiClientProtocol: AnyObject, Sendable {
     
@@ -672,6 +672,11 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func enrol(request: EnrolmentRequest) async throws  -> Enrolment
     
     /**
+     * A page of the citizen's inbox, newest first, with the unread count.
+     */
+    func inbox(accessToken: String, query: InboxQuery) async throws  -> InboxPage
+    
+    /**
      * The issuer's public key, for verifier policies.
      */
     func issuer() async throws  -> IssuerInfo
@@ -688,9 +693,26 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func loginSession(server: String, session: String) async throws  -> LoginSession
     
     /**
+     * The citizen tapped the push carrying `message_id`: records the opened
+     * receipt (and marks it read). Not in this inbox: Rejected YW-4045.
+     */
+    func markOpened(accessToken: String, messageId: String) async throws 
+    
+    /**
+     * Marks a message read. Not in this inbox: Rejected YW-4045.
+     */
+    func markRead(accessToken: String, messageId: String) async throws 
+    
+    /**
      * Whose `access_token` is.
      */
     func me(accessToken: String) async throws  -> Me
+    
+    /**
+     * This device's push registration; null when it has none (never
+     * registered, unregistered, or its token moved to another device).
+     */
+    func pushRegistration(accessToken: String) async throws  -> PushRegistration?
     
     /**
      * Spends `refresh_token` for a new pair.
@@ -703,6 +725,12 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func refuseLogin(accessToken: String, sessionId: String) async throws  -> LoginSessionStatus
     
     /**
+     * Registers this device's push token and preferences (replacing its
+     * previous registration; a token another device held leaves it).
+     */
+    func registerPush(accessToken: String, request: PushRegistrationRequest) async throws  -> PushRegistration
+    
+    /**
      * Signs a device out (its tokens stop working at once).
      */
     func signOutDevice(accessToken: String, deviceId: String) async throws 
@@ -712,11 +740,16 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
      */
     func statusList(kid: String) async throws  -> Data
     
+    /**
+     * No more pushes to this device (its inbox stays).
+     */
+    func unregisterPush(accessToken: String) async throws 
+    
 }
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices and scan-to-login. Every call is async; idempotent calls are
- * retried with backoff.
+ * devices, scan-to-login, push registration and the inbox. Every call is
+ * async; idempotent calls are retried with backoff.
  */
 open class ApiClient: ApiClientProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -872,6 +905,25 @@ open func enrol(request: EnrolmentRequest)async throws  -> Enrolment  {
 }
     
     /**
+     * A page of the citizen's inbox, newest first, with the unread count.
+     */
+open func inbox(accessToken: String, query: InboxQuery)async throws  -> InboxPage  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_inbox(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterTypeInboxQuery_lower(query)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeInboxPage_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
      * The issuer's public key, for verifier policies.
      */
 open func issuer()async throws  -> IssuerInfo  {
@@ -930,6 +982,45 @@ open func loginSession(server: String, session: String)async throws  -> LoginSes
 }
     
     /**
+     * The citizen tapped the push carrying `message_id`: records the opened
+     * receipt (and marks it read). Not in this inbox: Rejected YW-4045.
+     */
+open func markOpened(accessToken: String, messageId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_mark_opened(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(messageId)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Marks a message read. Not in this inbox: Rejected YW-4045.
+     */
+open func markRead(accessToken: String, messageId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_mark_read(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(messageId)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
      * Whose `access_token` is.
      */
 open func me(accessToken: String)async throws  -> Me  {
@@ -944,6 +1035,26 @@ open func me(accessToken: String)async throws  -> Me  {
             completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeMe_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * This device's push registration; null when it has none (never
+     * registered, unregistered, or its token moved to another device).
+     */
+open func pushRegistration(accessToken: String)async throws  -> PushRegistration?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_push_registration(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypePushRegistration.lift,
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -987,6 +1098,26 @@ open func refuseLogin(accessToken: String, sessionId: String)async throws  -> Lo
 }
     
     /**
+     * Registers this device's push token and preferences (replacing its
+     * previous registration; a token another device held leaves it).
+     */
+open func registerPush(accessToken: String, request: PushRegistrationRequest)async throws  -> PushRegistration  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_register_push(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterTypePushRegistrationRequest_lower(request)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePushRegistration_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
      * Signs a device out (its tokens stop working at once).
      */
 open func signOutDevice(accessToken: String, deviceId: String)async throws   {
@@ -1020,6 +1151,25 @@ open func statusList(kid: String)async throws  -> Data  {
             completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * No more pushes to this device (its inbox stays).
+     */
+open func unregisterPush(accessToken: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_unregister_push(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -3683,6 +3833,280 @@ public func FfiConverterTypeIdentityCheck_lower(_ value: IdentityCheck) -> RustB
 
 
 /**
+ * One inbox message: a notification sent to the citizen, pushed or not.
+ * `toString()` / `description` is the masked Rust `Debug`: it leaves out
+ * the title and body, which may name the citizen's affairs.
+ */
+public struct InboxMessage: Equatable, Hashable, CustomDebugStringConvertible {
+    /**
+     * The notification id: the `message_id` of its push, for `mark_opened`.
+     */
+    public var id: String
+    /**
+     * `service`, `reminder`, `application_status`, `security` or
+     * `campaign` (a newer server may add others).
+     */
+    public var category: String
+    public var title: String
+    public var body: String
+    /**
+     * Unix milliseconds.
+     */
+    public var createdMs: Int64
+    /**
+     * When first marked read, Unix milliseconds.
+     */
+    public var readMs: Int64?
+    /**
+     * When its push was first opened, Unix milliseconds.
+     */
+    public var openedMs: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The notification id: the `message_id` of its push, for `mark_opened`.
+         */id: String, 
+        /**
+         * `service`, `reminder`, `application_status`, `security` or
+         * `campaign` (a newer server may add others).
+         */category: String, title: String, body: String, 
+        /**
+         * Unix milliseconds.
+         */createdMs: Int64, 
+        /**
+         * When first marked read, Unix milliseconds.
+         */readMs: Int64?, 
+        /**
+         * When its push was first opened, Unix milliseconds.
+         */openedMs: Int64?) {
+        self.id = id
+        self.category = category
+        self.title = title
+        self.body = body
+        self.createdMs = createdMs
+        self.readMs = readMs
+        self.openedMs = openedMs
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_inboxmessage_uniffi_trait_debug(
+            FfiConverterTypeInboxMessage_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension InboxMessage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInboxMessage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InboxMessage {
+        return
+            try InboxMessage(
+                id: FfiConverterString.read(from: &buf), 
+                category: FfiConverterString.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                body: FfiConverterString.read(from: &buf), 
+                createdMs: FfiConverterInt64.read(from: &buf), 
+                readMs: FfiConverterOptionInt64.read(from: &buf), 
+                openedMs: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InboxMessage, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.category, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterString.write(value.body, into: &buf)
+        FfiConverterInt64.write(value.createdMs, into: &buf)
+        FfiConverterOptionInt64.write(value.readMs, into: &buf)
+        FfiConverterOptionInt64.write(value.openedMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInboxMessage_lift(_ buf: RustBuffer) throws -> InboxMessage {
+    return try FfiConverterTypeInboxMessage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInboxMessage_lower(_ value: InboxMessage) -> RustBuffer {
+    return FfiConverterTypeInboxMessage.lower(value)
+}
+
+
+/**
+ * A page of the inbox, newest first.
+ */
+public struct InboxPage: Equatable, Hashable {
+    public var messages: [InboxMessage]
+    /**
+     * Unread messages in the whole inbox.
+     */
+    public var unread: UInt32
+    /**
+     * Pass as `before` for the next (older) page; null on the last page.
+     */
+    public var nextBefore: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(messages: [InboxMessage], 
+        /**
+         * Unread messages in the whole inbox.
+         */unread: UInt32, 
+        /**
+         * Pass as `before` for the next (older) page; null on the last page.
+         */nextBefore: Int64?) {
+        self.messages = messages
+        self.unread = unread
+        self.nextBefore = nextBefore
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InboxPage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInboxPage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InboxPage {
+        return
+            try InboxPage(
+                messages: FfiConverterSequenceTypeInboxMessage.read(from: &buf), 
+                unread: FfiConverterUInt32.read(from: &buf), 
+                nextBefore: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InboxPage, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeInboxMessage.write(value.messages, into: &buf)
+        FfiConverterUInt32.write(value.unread, into: &buf)
+        FfiConverterOptionInt64.write(value.nextBefore, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInboxPage_lift(_ buf: RustBuffer) throws -> InboxPage {
+    return try FfiConverterTypeInboxPage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInboxPage_lower(_ value: InboxPage) -> RustBuffer {
+    return FfiConverterTypeInboxPage.lower(value)
+}
+
+
+/**
+ * Which page of the inbox, in which language; every part optional.
+ */
+public struct InboxQuery: Equatable, Hashable {
+    /**
+     * `next_before` of the previous page; unset: the newest messages.
+     */
+    public var before: Int64?
+    /**
+     * 1 to 100 (default 20).
+     */
+    public var limit: UInt32?
+    /**
+     * `zh-CN` or `en`; unset: the device's push locale, else zh-CN.
+     */
+    public var locale: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `next_before` of the previous page; unset: the newest messages.
+         */before: Int64? = nil, 
+        /**
+         * 1 to 100 (default 20).
+         */limit: UInt32? = nil, 
+        /**
+         * `zh-CN` or `en`; unset: the device's push locale, else zh-CN.
+         */locale: String? = nil) {
+        self.before = before
+        self.limit = limit
+        self.locale = locale
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InboxQuery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInboxQuery: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InboxQuery {
+        return
+            try InboxQuery(
+                before: FfiConverterOptionInt64.read(from: &buf), 
+                limit: FfiConverterOptionUInt32.read(from: &buf), 
+                locale: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InboxQuery, into buf: inout [UInt8]) {
+        FfiConverterOptionInt64.write(value.before, into: &buf)
+        FfiConverterOptionUInt32.write(value.limit, into: &buf)
+        FfiConverterOptionString.write(value.locale, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInboxQuery_lift(_ buf: RustBuffer) throws -> InboxQuery {
+    return try FfiConverterTypeInboxQuery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInboxQuery_lower(_ value: InboxQuery) -> RustBuffer {
+    return FfiConverterTypeInboxQuery.lower(value)
+}
+
+
+/**
  * The issuer's public key and where its status list is.
  */
 public struct IssuerInfo: Equatable, Hashable {
@@ -4175,6 +4599,265 @@ public func FfiConverterTypeProblem_lower(_ value: Problem) -> RustBuffer {
 
 
 /**
+ * This device's push registration. The token is not echoed: `token_hint`
+ * is its first 4 characters.
+ */
+public struct PushRegistration: Equatable, Hashable {
+    /**
+     * The device session it belongs to.
+     */
+    public var deviceId: String
+    public var provider: PushProvider
+    public var tokenHint: String
+    public var apnsEnvironment: ApnsEnvironment?
+    public var appId: String
+    public var locale: String
+    public var timeZone: String
+    /**
+     * Null: no quiet hours.
+     */
+    public var quietHours: QuietHours?
+    public var optedOut: [String]
+    /**
+     * When this token was first registered, Unix milliseconds.
+     */
+    public var registeredMs: Int64
+    /**
+     * When the registration last changed, Unix milliseconds.
+     */
+    public var updatedMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The device session it belongs to.
+         */deviceId: String, provider: PushProvider, tokenHint: String, apnsEnvironment: ApnsEnvironment?, appId: String, locale: String, timeZone: String, 
+        /**
+         * Null: no quiet hours.
+         */quietHours: QuietHours?, optedOut: [String], 
+        /**
+         * When this token was first registered, Unix milliseconds.
+         */registeredMs: Int64, 
+        /**
+         * When the registration last changed, Unix milliseconds.
+         */updatedMs: Int64) {
+        self.deviceId = deviceId
+        self.provider = provider
+        self.tokenHint = tokenHint
+        self.apnsEnvironment = apnsEnvironment
+        self.appId = appId
+        self.locale = locale
+        self.timeZone = timeZone
+        self.quietHours = quietHours
+        self.optedOut = optedOut
+        self.registeredMs = registeredMs
+        self.updatedMs = updatedMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PushRegistration: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushRegistration: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushRegistration {
+        return
+            try PushRegistration(
+                deviceId: FfiConverterString.read(from: &buf), 
+                provider: FfiConverterTypePushProvider.read(from: &buf), 
+                tokenHint: FfiConverterString.read(from: &buf), 
+                apnsEnvironment: FfiConverterOptionTypeApnsEnvironment.read(from: &buf), 
+                appId: FfiConverterString.read(from: &buf), 
+                locale: FfiConverterString.read(from: &buf), 
+                timeZone: FfiConverterString.read(from: &buf), 
+                quietHours: FfiConverterOptionTypeQuietHours.read(from: &buf), 
+                optedOut: FfiConverterSequenceString.read(from: &buf), 
+                registeredMs: FfiConverterInt64.read(from: &buf), 
+                updatedMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PushRegistration, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterTypePushProvider.write(value.provider, into: &buf)
+        FfiConverterString.write(value.tokenHint, into: &buf)
+        FfiConverterOptionTypeApnsEnvironment.write(value.apnsEnvironment, into: &buf)
+        FfiConverterString.write(value.appId, into: &buf)
+        FfiConverterString.write(value.locale, into: &buf)
+        FfiConverterString.write(value.timeZone, into: &buf)
+        FfiConverterOptionTypeQuietHours.write(value.quietHours, into: &buf)
+        FfiConverterSequenceString.write(value.optedOut, into: &buf)
+        FfiConverterInt64.write(value.registeredMs, into: &buf)
+        FfiConverterInt64.write(value.updatedMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushRegistration_lift(_ buf: RustBuffer) throws -> PushRegistration {
+    return try FfiConverterTypePushRegistration.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushRegistration_lower(_ value: PushRegistration) -> RustBuffer {
+    return FfiConverterTypePushRegistration.lower(value)
+}
+
+
+/**
+ * This device's push token and preferences, for `register_push` (the whole
+ * registration: a new one replaces the old). Unset options take the
+ * server's defaults: locale zh-CN, time zone Asia/Shanghai, quiet hours
+ * 22:00-07:00, nothing opted out.
+ * `toString()` / `description` is the masked Rust `Debug`: it shows the
+ * token's first 4 characters only.
+ */
+public struct PushRegistrationRequest: Equatable, Hashable, CustomDebugStringConvertible {
+    public var provider: PushProvider
+    /**
+     * The provider's device token (APNs: hex).
+     */
+    public var token: String
+    /**
+     * The bundle id (APNs topic) or Android package name.
+     */
+    public var appId: String
+    /**
+     * APNs only, and required there.
+     */
+    public var apnsEnvironment: ApnsEnvironment?
+    /**
+     * `zh-CN` or `en`: the language of the pushes and, by default, the inbox.
+     */
+    public var locale: String?
+    /**
+     * IANA time zone of the quiet hours.
+     */
+    public var timeZone: String?
+    /**
+     * Unset: 22:00-07:00; equal start and end: no quiet hours.
+     */
+    public var quietHours: QuietHours?
+    /**
+     * Categories not to push: `service`, `reminder`, `application_status`,
+     * `campaign` (never `security`). They still reach the inbox.
+     */
+    public var optedOut: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(provider: PushProvider, 
+        /**
+         * The provider's device token (APNs: hex).
+         */token: String, 
+        /**
+         * The bundle id (APNs topic) or Android package name.
+         */appId: String, 
+        /**
+         * APNs only, and required there.
+         */apnsEnvironment: ApnsEnvironment? = nil, 
+        /**
+         * `zh-CN` or `en`: the language of the pushes and, by default, the inbox.
+         */locale: String? = nil, 
+        /**
+         * IANA time zone of the quiet hours.
+         */timeZone: String? = nil, 
+        /**
+         * Unset: 22:00-07:00; equal start and end: no quiet hours.
+         */quietHours: QuietHours? = nil, 
+        /**
+         * Categories not to push: `service`, `reminder`, `application_status`,
+         * `campaign` (never `security`). They still reach the inbox.
+         */optedOut: [String] = []) {
+        self.provider = provider
+        self.token = token
+        self.appId = appId
+        self.apnsEnvironment = apnsEnvironment
+        self.locale = locale
+        self.timeZone = timeZone
+        self.quietHours = quietHours
+        self.optedOut = optedOut
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_pushregistrationrequest_uniffi_trait_debug(
+            FfiConverterTypePushRegistrationRequest_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension PushRegistrationRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushRegistrationRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushRegistrationRequest {
+        return
+            try PushRegistrationRequest(
+                provider: FfiConverterTypePushProvider.read(from: &buf), 
+                token: FfiConverterString.read(from: &buf), 
+                appId: FfiConverterString.read(from: &buf), 
+                apnsEnvironment: FfiConverterOptionTypeApnsEnvironment.read(from: &buf), 
+                locale: FfiConverterOptionString.read(from: &buf), 
+                timeZone: FfiConverterOptionString.read(from: &buf), 
+                quietHours: FfiConverterOptionTypeQuietHours.read(from: &buf), 
+                optedOut: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PushRegistrationRequest, into buf: inout [UInt8]) {
+        FfiConverterTypePushProvider.write(value.provider, into: &buf)
+        FfiConverterString.write(value.token, into: &buf)
+        FfiConverterString.write(value.appId, into: &buf)
+        FfiConverterOptionTypeApnsEnvironment.write(value.apnsEnvironment, into: &buf)
+        FfiConverterOptionString.write(value.locale, into: &buf)
+        FfiConverterOptionString.write(value.timeZone, into: &buf)
+        FfiConverterOptionTypeQuietHours.write(value.quietHours, into: &buf)
+        FfiConverterSequenceString.write(value.optedOut, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushRegistrationRequest_lift(_ buf: RustBuffer) throws -> PushRegistrationRequest {
+    return try FfiConverterTypePushRegistrationRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushRegistrationRequest_lower(_ value: PushRegistrationRequest) -> RustBuffer {
+    return FfiConverterTypePushRegistrationRequest.lower(value)
+}
+
+
+/**
  * A QR code's modules, for the app to draw: `width × width`, row-major, dark = true.
  */
 public struct QrCode: Equatable, Hashable {
@@ -4232,6 +4915,64 @@ public func FfiConverterTypeQrCode_lift(_ buf: RustBuffer) throws -> QrCode {
 #endif
 public func FfiConverterTypeQrCode_lower(_ value: QrCode) -> RustBuffer {
     return FfiConverterTypeQrCode.lower(value)
+}
+
+
+/**
+ * Local quiet hours, `HH:MM` to `HH:MM` (may span midnight): pushes other
+ * than security notices falling inside wait for the end. Equal times: none.
+ */
+public struct QuietHours: Equatable, Hashable {
+    public var start: String
+    public var end: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(start: String, end: String) {
+        self.start = start
+        self.end = end
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QuietHours: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQuietHours: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QuietHours {
+        return
+            try QuietHours(
+                start: FfiConverterString.read(from: &buf), 
+                end: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QuietHours, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.start, into: &buf)
+        FfiConverterString.write(value.end, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuietHours_lift(_ buf: RustBuffer) throws -> QuietHours {
+    return try FfiConverterTypeQuietHours.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuietHours_lower(_ value: QuietHours) -> RustBuffer {
+    return FfiConverterTypeQuietHours.lower(value)
 }
 
 
@@ -4597,6 +5338,76 @@ public func FfiConverterTypeVerifierPolicy_lower(_ value: VerifierPolicy) -> Rus
 
 
 /**
+ * The APNs environment of a token: development builds get sandbox tokens,
+ * App Store and TestFlight builds production ones.
+ */
+
+public enum ApnsEnvironment: Equatable, Hashable {
+    
+    case sandbox
+    case production
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ApnsEnvironment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApnsEnvironment: FfiConverterRustBuffer {
+    typealias SwiftType = ApnsEnvironment
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApnsEnvironment {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .sandbox
+        
+        case 2: return .production
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ApnsEnvironment, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .sandbox:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .production:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApnsEnvironment_lift(_ buf: RustBuffer) throws -> ApnsEnvironment {
+    return try FfiConverterTypeApnsEnvironment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApnsEnvironment_lower(_ value: ApnsEnvironment) -> RustBuffer {
+    return FfiConverterTypeApnsEnvironment.lower(value)
+}
+
+
+
+/**
  * How the holder unlocked the key: attested in the presentation.
  */
 
@@ -4925,6 +5736,112 @@ public func FfiConverterTypeLoginSessionStatus_lift(_ buf: RustBuffer) throws ->
 #endif
 public func FfiConverterTypeLoginSessionStatus_lower(_ value: LoginSessionStatus) -> RustBuffer {
     return FfiConverterTypeLoginSessionStatus.lower(value)
+}
+
+
+
+/**
+ * The push service a device token comes from: Apple's, Google's (FCM), or
+ * one of the Chinese Android vendors' (a phone without Google services gets
+ * its token from its maker's SDK).
+ */
+
+public enum PushProvider: Equatable, Hashable {
+    
+    case apns
+    case fcm
+    case huawei
+    case honor
+    case xiaomi
+    case oppo
+    case vivo
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PushProvider: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushProvider: FfiConverterRustBuffer {
+    typealias SwiftType = PushProvider
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushProvider {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .apns
+        
+        case 2: return .fcm
+        
+        case 3: return .huawei
+        
+        case 4: return .honor
+        
+        case 5: return .xiaomi
+        
+        case 6: return .oppo
+        
+        case 7: return .vivo
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PushProvider, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .apns:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .fcm:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .huawei:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .honor:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .xiaomi:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .oppo:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .vivo:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushProvider_lift(_ buf: RustBuffer) throws -> PushProvider {
+    return try FfiConverterTypePushProvider.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushProvider_lower(_ value: PushProvider) -> RustBuffer {
+    return FfiConverterTypePushProvider.lower(value)
 }
 
 
@@ -5291,6 +6208,30 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -5355,6 +6296,78 @@ fileprivate struct FfiConverterOptionTypeDraft: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeDraft.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePushRegistration: FfiConverterRustBuffer {
+    typealias SwiftType = PushRegistration?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePushRegistration.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePushRegistration.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeQuietHours: FfiConverterRustBuffer {
+    typealias SwiftType = QuietHours?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeQuietHours.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeQuietHours.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeApnsEnvironment: FfiConverterRustBuffer {
+    typealias SwiftType = ApnsEnvironment?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeApnsEnvironment.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeApnsEnvironment.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5555,6 +6568,31 @@ fileprivate struct FfiConverterSequenceTypeDevice: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDevice.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeInboxMessage: FfiConverterRustBuffer {
+    typealias SwiftType = [InboxMessage]
+
+    public static func write(_ value: [InboxMessage], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeInboxMessage.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [InboxMessage] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [InboxMessage]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeInboxMessage.read(from: &buf))
         }
         return seq
     }
@@ -5880,6 +6918,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_enrol() != 59493) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_inbox() != 49423) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_issuer() != 35342) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5889,7 +6930,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_login_session() != 34465) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_mark_opened() != 46505) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_mark_read() != 47810) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_me() != 18738) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_push_registration() != 42267) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_refresh() != 42716) {
@@ -5898,10 +6948,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_refuse_login() != 31320) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_register_push() != 42567) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device() != 40335) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_status_list() != 36057) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push() != 23084) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_credential_claim() != 63969) {

@@ -355,6 +355,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_devices(uint64_t ptr, RustBuffer 
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_enrol(uint64_t ptr, RustBuffer request
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_INBOX
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_INBOX
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_inbox(uint64_t ptr, RustBuffer access_token, RustBuffer query
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ISSUER
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ISSUER
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_issuer(uint64_t ptr
@@ -370,9 +375,24 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_login(uint64_t ptr, RustBuffer pr
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_login_session(uint64_t ptr, RustBuffer server, RustBuffer session
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MARK_OPENED
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MARK_OPENED
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_mark_opened(uint64_t ptr, RustBuffer access_token, RustBuffer message_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MARK_READ
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MARK_READ
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_mark_read(uint64_t ptr, RustBuffer access_token, RustBuffer message_id
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ME
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ME
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_me(uint64_t ptr, RustBuffer access_token
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_PUSH_REGISTRATION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_PUSH_REGISTRATION
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_push_registration(uint64_t ptr, RustBuffer access_token
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REFRESH
@@ -385,6 +405,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_refresh(uint64_t ptr, RustBuffer 
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_refuse_login(uint64_t ptr, RustBuffer access_token, RustBuffer session_id
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REGISTER_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REGISTER_PUSH
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_register_push(uint64_t ptr, RustBuffer access_token, RustBuffer request
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SIGN_OUT_DEVICE
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SIGN_OUT_DEVICE
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(uint64_t ptr, RustBuffer access_token, RustBuffer device_id
@@ -393,6 +418,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(uint64_t ptr, Rus
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_STATUS_LIST
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_STATUS_LIST
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_status_list(uint64_t ptr, RustBuffer kid
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_UNREGISTER_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_UNREGISTER_PUSH
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_unregister_push(uint64_t ptr, RustBuffer access_token
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CLONE_CREDENTIAL
@@ -760,9 +790,19 @@ RustBuffer uniffi_yiwang_ffi_fn_method_enrolment_uniffi_trait_debug(RustBuffer p
 RustBuffer uniffi_yiwang_ffi_fn_method_enrolmentrequest_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_INBOXMESSAGE_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_INBOXMESSAGE_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_yiwang_ffi_fn_method_inboxmessage_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ME_UNIFFI_TRAIT_DEBUG
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ME_UNIFFI_TRAIT_DEBUG
 RustBuffer uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_PUSHREGISTRATIONREQUEST_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_PUSHREGISTRATIONREQUEST_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_yiwang_ffi_fn_method_pushregistrationrequest_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_TOKENS_UNIFFI_TRAIT_DEBUG
@@ -1205,6 +1245,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_enrol(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_INBOX
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_INBOX
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_inbox(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ISSUER
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ISSUER
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_issuer(void
@@ -1223,9 +1269,27 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_login_session(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MARK_OPENED
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MARK_OPENED
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_mark_opened(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MARK_READ
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MARK_READ
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_mark_read(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ME
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ME
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_me(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_PUSH_REGISTRATION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_PUSH_REGISTRATION
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_push_registration(void
     
 );
 #endif
@@ -1241,6 +1305,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_refuse_login(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REGISTER_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REGISTER_PUSH
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_register_push(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SIGN_OUT_DEVICE
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SIGN_OUT_DEVICE
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device(void
@@ -1250,6 +1320,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_STATUS_LIST
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_STATUS_LIST
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_status_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_UNREGISTER_PUSH
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_UNREGISTER_PUSH
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push(void
     
 );
 #endif

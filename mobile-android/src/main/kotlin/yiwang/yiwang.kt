@@ -782,21 +782,33 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_enrol(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_inbox(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_issuer(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_login(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_login_session(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_mark_opened(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_mark_read(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_me(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_push_registration(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_refresh(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_refuse_login(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_register_push(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_status_list(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_credential_claim(
     ): Int
@@ -953,21 +965,33 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_enrol(`ptr`: Long,`request`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_inbox(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`query`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_issuer(`ptr`: Long,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_login(`ptr`: Long,`presentation`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_login_session(`ptr`: Long,`server`: RustBuffer.ByValue,`session`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_mark_opened(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`messageId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_mark_read(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`messageId`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_me(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_push_registration(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_refresh(`ptr`: Long,`refreshToken`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_refuse_login(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`sessionId`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_register_push(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`deviceId`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_status_list(`ptr`: Long,`kid`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_unregister_push(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_clone_credential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1115,7 +1139,11 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_enrolmentrequest_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_inboxmessage_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_pushregistrationrequest_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_tokens_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1318,6 +1346,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_enrol() and 0xFFFF) != 59493) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_inbox() and 0xFFFF) != 49423) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_issuer() and 0xFFFF) != 35342) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1327,7 +1358,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_login_session() and 0xFFFF) != 34465) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_mark_opened() and 0xFFFF) != 46505) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_mark_read() and 0xFFFF) != 47810) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_me() and 0xFFFF) != 18738) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_push_registration() and 0xFFFF) != 42267) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_refresh() and 0xFFFF) != 42716) {
@@ -1336,10 +1376,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_refuse_login() and 0xFFFF) != 31320) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_register_push() and 0xFFFF) != 42567) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device() and 0xFFFF) != 40335) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_status_list() and 0xFFFF) != 36057) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push() and 0xFFFF) != 23084) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_credential_claim() and 0xFFFF) != 63969) {
@@ -2067,8 +2113,8 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices and scan-to-login. Every call is async; idempotent calls are
- * retried with backoff.
+ * devices, scan-to-login, push registration and the inbox. Every call is
+ * async; idempotent calls are retried with backoff.
  */
 public interface ApiClientInterface {
     
@@ -2098,6 +2144,11 @@ public interface ApiClientInterface {
     suspend fun `enrol`(`request`: EnrolmentRequest): Enrolment
     
     /**
+     * A page of the citizen's inbox, newest first, with the unread count.
+     */
+    suspend fun `inbox`(`accessToken`: kotlin.String, `query`: InboxQuery): InboxPage
+    
+    /**
      * The issuer's public key, for verifier policies.
      */
     suspend fun `issuer`(): IssuerInfo
@@ -2114,9 +2165,26 @@ public interface ApiClientInterface {
     suspend fun `loginSession`(`server`: kotlin.String, `session`: kotlin.String): LoginSession
     
     /**
+     * The citizen tapped the push carrying `message_id`: records the opened
+     * receipt (and marks it read). Not in this inbox: Rejected YW-4045.
+     */
+    suspend fun `markOpened`(`accessToken`: kotlin.String, `messageId`: kotlin.String)
+    
+    /**
+     * Marks a message read. Not in this inbox: Rejected YW-4045.
+     */
+    suspend fun `markRead`(`accessToken`: kotlin.String, `messageId`: kotlin.String)
+    
+    /**
      * Whose `access_token` is.
      */
     suspend fun `me`(`accessToken`: kotlin.String): Me
+    
+    /**
+     * This device's push registration; null when it has none (never
+     * registered, unregistered, or its token moved to another device).
+     */
+    suspend fun `pushRegistration`(`accessToken`: kotlin.String): PushRegistration?
     
     /**
      * Spends `refresh_token` for a new pair.
@@ -2129,6 +2197,12 @@ public interface ApiClientInterface {
     suspend fun `refuseLogin`(`accessToken`: kotlin.String, `sessionId`: kotlin.String): LoginSessionStatus
     
     /**
+     * Registers this device's push token and preferences (replacing its
+     * previous registration; a token another device held leaves it).
+     */
+    suspend fun `registerPush`(`accessToken`: kotlin.String, `request`: PushRegistrationRequest): PushRegistration
+    
+    /**
      * Signs a device out (its tokens stop working at once).
      */
     suspend fun `signOutDevice`(`accessToken`: kotlin.String, `deviceId`: kotlin.String)
@@ -2138,13 +2212,18 @@ public interface ApiClientInterface {
      */
     suspend fun `statusList`(`kid`: kotlin.String): kotlin.ByteArray
     
+    /**
+     * No more pushes to this device (its inbox stays).
+     */
+    suspend fun `unregisterPush`(`accessToken`: kotlin.String)
+    
     companion object
 }
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices and scan-to-login. Every call is async; idempotent calls are
- * retried with backoff.
+ * devices, scan-to-login, push registration and the inbox. Every call is
+ * async; idempotent calls are retried with backoff.
  */
 open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 {
@@ -2378,6 +2457,32 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 
     
     /**
+     * A page of the citizen's inbox, newest first, with the unread count.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `inbox`(`accessToken`: kotlin.String, `query`: InboxQuery) : InboxPage {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_inbox(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterTypeInboxQuery.lower(`query`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeInboxPage.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * The issuer's public key, for verifier policies.
      */
     @Throws(YiwangException::class)
@@ -2456,6 +2561,61 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 
     
     /**
+     * The citizen tapped the push carrying `message_id`: records the opened
+     * receipt (and marks it read). Not in this inbox: Rejected YW-4045.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `markOpened`(`accessToken`: kotlin.String, `messageId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_mark_opened(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`messageId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Marks a message read. Not in this inbox: Rejected YW-4045.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `markRead`(`accessToken`: kotlin.String, `messageId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_mark_read(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`messageId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Whose `access_token` is.
      */
     @Throws(YiwangException::class)
@@ -2474,6 +2634,32 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeMe.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * This device's push registration; null when it has none (never
+     * registered, unregistered, or its token moved to another device).
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `pushRegistration`(`accessToken`: kotlin.String) : PushRegistration? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_push_registration(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypePushRegistration.lift(it) },
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -2532,6 +2718,33 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 
     
     /**
+     * Registers this device's push token and preferences (replacing its
+     * previous registration; a token another device held leaves it).
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `registerPush`(`accessToken`: kotlin.String, `request`: PushRegistrationRequest) : PushRegistration {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_register_push(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterTypePushRegistrationRequest.lower(`request`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePushRegistration.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Signs a device out (its tokens stop working at once).
      */
     @Throws(YiwangException::class)
@@ -2577,6 +2790,32 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * No more pushes to this device (its inbox stays).
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `unregisterPush`(`accessToken`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_unregister_push(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -6076,6 +6315,206 @@ public object FfiConverterTypeIdentityCheck: FfiConverterRustBuffer<IdentityChec
 
 
 /**
+ * One inbox message: a notification sent to the citizen, pushed or not.
+ * `toString()` / `description` is the masked Rust `Debug`: it leaves out
+ * the title and body, which may name the citizen's affairs.
+ */
+data class InboxMessage (
+    /**
+     * The notification id: the `message_id` of its push, for `mark_opened`.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * `service`, `reminder`, `application_status`, `security` or
+     * `campaign` (a newer server may add others).
+     */
+    var `category`: kotlin.String
+    , 
+    var `title`: kotlin.String
+    , 
+    var `body`: kotlin.String
+    , 
+    /**
+     * Unix milliseconds.
+     */
+    var `createdMs`: kotlin.Long
+    , 
+    /**
+     * When first marked read, Unix milliseconds.
+     */
+    var `readMs`: kotlin.Long?
+    , 
+    /**
+     * When its push was first opened, Unix milliseconds.
+     */
+    var `openedMs`: kotlin.Long?
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_inboxmessage_uniffi_trait_debug(FfiConverterTypeInboxMessage.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInboxMessage: FfiConverterRustBuffer<InboxMessage> {
+    override fun read(buf: ByteBuffer): InboxMessage {
+        return InboxMessage(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: InboxMessage) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`category`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`body`) +
+            FfiConverterLong.allocationSize(value.`createdMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`readMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`openedMs`)
+    )
+
+    override fun write(value: InboxMessage, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`category`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterString.write(value.`body`, buf)
+            FfiConverterLong.write(value.`createdMs`, buf)
+            FfiConverterOptionalLong.write(value.`readMs`, buf)
+            FfiConverterOptionalLong.write(value.`openedMs`, buf)
+    }
+}
+
+
+
+/**
+ * A page of the inbox, newest first.
+ */
+data class InboxPage (
+    var `messages`: List<InboxMessage>
+    , 
+    /**
+     * Unread messages in the whole inbox.
+     */
+    var `unread`: kotlin.UInt
+    , 
+    /**
+     * Pass as `before` for the next (older) page; null on the last page.
+     */
+    var `nextBefore`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInboxPage: FfiConverterRustBuffer<InboxPage> {
+    override fun read(buf: ByteBuffer): InboxPage {
+        return InboxPage(
+            FfiConverterSequenceTypeInboxMessage.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: InboxPage) = (
+            FfiConverterSequenceTypeInboxMessage.allocationSize(value.`messages`) +
+            FfiConverterUInt.allocationSize(value.`unread`) +
+            FfiConverterOptionalLong.allocationSize(value.`nextBefore`)
+    )
+
+    override fun write(value: InboxPage, buf: ByteBuffer) {
+            FfiConverterSequenceTypeInboxMessage.write(value.`messages`, buf)
+            FfiConverterUInt.write(value.`unread`, buf)
+            FfiConverterOptionalLong.write(value.`nextBefore`, buf)
+    }
+}
+
+
+
+/**
+ * Which page of the inbox, in which language; every part optional.
+ */
+data class InboxQuery (
+    /**
+     * `next_before` of the previous page; unset: the newest messages.
+     */
+    var `before`: kotlin.Long? = null 
+    , 
+    /**
+     * 1 to 100 (default 20).
+     */
+    var `limit`: kotlin.UInt? = null 
+    , 
+    /**
+     * `zh-CN` or `en`; unset: the device's push locale, else zh-CN.
+     */
+    var `locale`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInboxQuery: FfiConverterRustBuffer<InboxQuery> {
+    override fun read(buf: ByteBuffer): InboxQuery {
+        return InboxQuery(
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: InboxQuery) = (
+            FfiConverterOptionalLong.allocationSize(value.`before`) +
+            FfiConverterOptionalUInt.allocationSize(value.`limit`) +
+            FfiConverterOptionalString.allocationSize(value.`locale`)
+    )
+
+    override fun write(value: InboxQuery, buf: ByteBuffer) {
+            FfiConverterOptionalLong.write(value.`before`, buf)
+            FfiConverterOptionalUInt.write(value.`limit`, buf)
+            FfiConverterOptionalString.write(value.`locale`, buf)
+    }
+}
+
+
+
+/**
  * The issuer's public key and where its status list is.
  */
 data class IssuerInfo (
@@ -6444,6 +6883,212 @@ public object FfiConverterTypeProblem: FfiConverterRustBuffer<Problem> {
 
 
 /**
+ * This device's push registration. The token is not echoed: `token_hint`
+ * is its first 4 characters.
+ */
+data class PushRegistration (
+    /**
+     * The device session it belongs to.
+     */
+    var `deviceId`: kotlin.String
+    , 
+    var `provider`: PushProvider
+    , 
+    var `tokenHint`: kotlin.String
+    , 
+    var `apnsEnvironment`: ApnsEnvironment?
+    , 
+    var `appId`: kotlin.String
+    , 
+    var `locale`: kotlin.String
+    , 
+    var `timeZone`: kotlin.String
+    , 
+    /**
+     * Null: no quiet hours.
+     */
+    var `quietHours`: QuietHours?
+    , 
+    var `optedOut`: List<kotlin.String>
+    , 
+    /**
+     * When this token was first registered, Unix milliseconds.
+     */
+    var `registeredMs`: kotlin.Long
+    , 
+    /**
+     * When the registration last changed, Unix milliseconds.
+     */
+    var `updatedMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushRegistration: FfiConverterRustBuffer<PushRegistration> {
+    override fun read(buf: ByteBuffer): PushRegistration {
+        return PushRegistration(
+            FfiConverterString.read(buf),
+            FfiConverterTypePushProvider.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeApnsEnvironment.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeQuietHours.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PushRegistration) = (
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterTypePushProvider.allocationSize(value.`provider`) +
+            FfiConverterString.allocationSize(value.`tokenHint`) +
+            FfiConverterOptionalTypeApnsEnvironment.allocationSize(value.`apnsEnvironment`) +
+            FfiConverterString.allocationSize(value.`appId`) +
+            FfiConverterString.allocationSize(value.`locale`) +
+            FfiConverterString.allocationSize(value.`timeZone`) +
+            FfiConverterOptionalTypeQuietHours.allocationSize(value.`quietHours`) +
+            FfiConverterSequenceString.allocationSize(value.`optedOut`) +
+            FfiConverterLong.allocationSize(value.`registeredMs`) +
+            FfiConverterLong.allocationSize(value.`updatedMs`)
+    )
+
+    override fun write(value: PushRegistration, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterTypePushProvider.write(value.`provider`, buf)
+            FfiConverterString.write(value.`tokenHint`, buf)
+            FfiConverterOptionalTypeApnsEnvironment.write(value.`apnsEnvironment`, buf)
+            FfiConverterString.write(value.`appId`, buf)
+            FfiConverterString.write(value.`locale`, buf)
+            FfiConverterString.write(value.`timeZone`, buf)
+            FfiConverterOptionalTypeQuietHours.write(value.`quietHours`, buf)
+            FfiConverterSequenceString.write(value.`optedOut`, buf)
+            FfiConverterLong.write(value.`registeredMs`, buf)
+            FfiConverterLong.write(value.`updatedMs`, buf)
+    }
+}
+
+
+
+/**
+ * This device's push token and preferences, for `register_push` (the whole
+ * registration: a new one replaces the old). Unset options take the
+ * server's defaults: locale zh-CN, time zone Asia/Shanghai, quiet hours
+ * 22:00-07:00, nothing opted out.
+ * `toString()` / `description` is the masked Rust `Debug`: it shows the
+ * token's first 4 characters only.
+ */
+data class PushRegistrationRequest (
+    var `provider`: PushProvider
+    , 
+    /**
+     * The provider's device token (APNs: hex).
+     */
+    var `token`: kotlin.String
+    , 
+    /**
+     * The bundle id (APNs topic) or Android package name.
+     */
+    var `appId`: kotlin.String
+    , 
+    /**
+     * APNs only, and required there.
+     */
+    var `apnsEnvironment`: ApnsEnvironment? = null 
+    , 
+    /**
+     * `zh-CN` or `en`: the language of the pushes and, by default, the inbox.
+     */
+    var `locale`: kotlin.String? = null 
+    , 
+    /**
+     * IANA time zone of the quiet hours.
+     */
+    var `timeZone`: kotlin.String? = null 
+    , 
+    /**
+     * Unset: 22:00-07:00; equal start and end: no quiet hours.
+     */
+    var `quietHours`: QuietHours? = null 
+    , 
+    /**
+     * Categories not to push: `service`, `reminder`, `application_status`,
+     * `campaign` (never `security`). They still reach the inbox.
+     */
+    var `optedOut`: List<kotlin.String> = listOf() 
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_pushregistrationrequest_uniffi_trait_debug(FfiConverterTypePushRegistrationRequest.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushRegistrationRequest: FfiConverterRustBuffer<PushRegistrationRequest> {
+    override fun read(buf: ByteBuffer): PushRegistrationRequest {
+        return PushRegistrationRequest(
+            FfiConverterTypePushProvider.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeApnsEnvironment.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeQuietHours.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PushRegistrationRequest) = (
+            FfiConverterTypePushProvider.allocationSize(value.`provider`) +
+            FfiConverterString.allocationSize(value.`token`) +
+            FfiConverterString.allocationSize(value.`appId`) +
+            FfiConverterOptionalTypeApnsEnvironment.allocationSize(value.`apnsEnvironment`) +
+            FfiConverterOptionalString.allocationSize(value.`locale`) +
+            FfiConverterOptionalString.allocationSize(value.`timeZone`) +
+            FfiConverterOptionalTypeQuietHours.allocationSize(value.`quietHours`) +
+            FfiConverterSequenceString.allocationSize(value.`optedOut`)
+    )
+
+    override fun write(value: PushRegistrationRequest, buf: ByteBuffer) {
+            FfiConverterTypePushProvider.write(value.`provider`, buf)
+            FfiConverterString.write(value.`token`, buf)
+            FfiConverterString.write(value.`appId`, buf)
+            FfiConverterOptionalTypeApnsEnvironment.write(value.`apnsEnvironment`, buf)
+            FfiConverterOptionalString.write(value.`locale`, buf)
+            FfiConverterOptionalString.write(value.`timeZone`, buf)
+            FfiConverterOptionalTypeQuietHours.write(value.`quietHours`, buf)
+            FfiConverterSequenceString.write(value.`optedOut`, buf)
+    }
+}
+
+
+
+/**
  * A QR code's modules, for the app to draw: `width × width`, row-major, dark = true.
  */
 data class QrCode (
@@ -6484,6 +7129,48 @@ public object FfiConverterTypeQrCode: FfiConverterRustBuffer<QrCode> {
             FfiConverterUByte.write(value.`version`, buf)
             FfiConverterUInt.write(value.`width`, buf)
             FfiConverterSequenceBoolean.write(value.`modules`, buf)
+    }
+}
+
+
+
+/**
+ * Local quiet hours, `HH:MM` to `HH:MM` (may span midnight): pushes other
+ * than security notices falling inside wait for the end. Equal times: none.
+ */
+data class QuietHours (
+    var `start`: kotlin.String
+    , 
+    var `end`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQuietHours: FfiConverterRustBuffer<QuietHours> {
+    override fun read(buf: ByteBuffer): QuietHours {
+        return QuietHours(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: QuietHours) = (
+            FfiConverterString.allocationSize(value.`start`) +
+            FfiConverterString.allocationSize(value.`end`)
+    )
+
+    override fun write(value: QuietHours, buf: ByteBuffer) {
+            FfiConverterString.write(value.`start`, buf)
+            FfiConverterString.write(value.`end`, buf)
     }
 }
 
@@ -6770,6 +7457,44 @@ public object FfiConverterTypeVerifierPolicy: FfiConverterRustBuffer<VerifierPol
 
 
 /**
+ * The APNs environment of a token: development builds get sandbox tokens,
+ * App Store and TestFlight builds production ones.
+ */
+
+enum class ApnsEnvironment {
+    
+    SANDBOX,
+    PRODUCTION;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApnsEnvironment: FfiConverterRustBuffer<ApnsEnvironment> {
+    override fun read(buf: ByteBuffer) = try {
+        ApnsEnvironment.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ApnsEnvironment) = 4UL
+
+    override fun write(value: ApnsEnvironment, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How the holder unlocked the key: attested in the presentation.
  */
 
@@ -6930,6 +7655,50 @@ public object FfiConverterTypeLoginSessionStatus: FfiConverterRustBuffer<LoginSe
     override fun allocationSize(value: LoginSessionStatus) = 4UL
 
     override fun write(value: LoginSessionStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The push service a device token comes from: Apple's, Google's (FCM), or
+ * one of the Chinese Android vendors' (a phone without Google services gets
+ * its token from its maker's SDK).
+ */
+
+enum class PushProvider {
+    
+    APNS,
+    FCM,
+    HUAWEI,
+    HONOR,
+    XIAOMI,
+    OPPO,
+    VIVO;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushProvider: FfiConverterRustBuffer<PushProvider> {
+    override fun read(buf: ByteBuffer) = try {
+        PushProvider.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: PushProvider) = 4UL
+
+    override fun write(value: PushProvider, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -7445,6 +8214,38 @@ public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterLong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Long?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterLong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterLong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -7531,6 +8332,102 @@ public object FfiConverterOptionalTypeDraft: FfiConverterRustBuffer<Draft?> {
         } else {
             buf.put(1)
             FfiConverterTypeDraft.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePushRegistration: FfiConverterRustBuffer<PushRegistration?> {
+    override fun read(buf: ByteBuffer): PushRegistration? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePushRegistration.read(buf)
+    }
+
+    override fun allocationSize(value: PushRegistration?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePushRegistration.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PushRegistration?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePushRegistration.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeQuietHours: FfiConverterRustBuffer<QuietHours?> {
+    override fun read(buf: ByteBuffer): QuietHours? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeQuietHours.read(buf)
+    }
+
+    override fun allocationSize(value: QuietHours?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeQuietHours.allocationSize(value)
+        }
+    }
+
+    override fun write(value: QuietHours?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeQuietHours.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeApnsEnvironment: FfiConverterRustBuffer<ApnsEnvironment?> {
+    override fun read(buf: ByteBuffer): ApnsEnvironment? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeApnsEnvironment.read(buf)
+    }
+
+    override fun allocationSize(value: ApnsEnvironment?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeApnsEnvironment.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ApnsEnvironment?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeApnsEnvironment.write(value, buf)
         }
     }
 }
@@ -7755,6 +8652,34 @@ public object FfiConverterSequenceTypeDevice: FfiConverterRustBuffer<List<Device
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDevice.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeInboxMessage: FfiConverterRustBuffer<List<InboxMessage>> {
+    override fun read(buf: ByteBuffer): List<InboxMessage> {
+        val len = buf.getInt()
+        return List<InboxMessage>(len) {
+            FfiConverterTypeInboxMessage.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<InboxMessage>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeInboxMessage.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<InboxMessage>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeInboxMessage.write(it, buf)
         }
     }
 }

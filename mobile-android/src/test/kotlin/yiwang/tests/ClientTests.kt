@@ -12,8 +12,10 @@ import yiwang.ApiClient
 import yiwang.ClientConfig
 import yiwang.Credential
 import yiwang.CryptoSuite
+import yiwang.Enrolment
 import yiwang.EnrolmentRequest
 import yiwang.LoginSessionStatus
+import yiwang.PlatformKeyStore
 import yiwang.ScannedCode
 import yiwang.Tokens
 import yiwang.YiwangException
@@ -79,12 +81,7 @@ private class ClientScenario(val url: String, val adminToken: String) : AutoClos
     fun credential(): Credential = credential ?: fail("needs the enrolment step")
     fun tokens(): Tokens = tokens ?: fail("needs the login step")
 
-    /** Challenge → present the 网证 → login, as the app does. */
-    fun login(deviceName: String?): Tokens = runBlocking {
-        val challenge = client.challenge()
-        val presentation = credential().present(challenge.presentationRequest, keyStore, "device", now())
-        client.login(presentation.text, challenge.nonce, deviceName)
-    }
+    fun login(deviceName: String?): Tokens = loginCitizen(client, credential(), keyStore, "device", deviceName)
 
     fun run() {
         test("client: issuer and its signed status list") {
@@ -100,14 +97,7 @@ private class ClientScenario(val url: String, val adminToken: String) : AutoClos
         }
 
         test("client: enrol a device key from the Kotlin key store; the answer holds the 网证") {
-            val devicePublicKey = keyStore.generate("device", CryptoSuite.GM)
-            val request = EnrolmentRequest(
-                name = "李四",
-                idNumber = CITIZEN_ID_NUMBER,
-                photoDigest = ByteArray(32) { 3 },
-                devicePublicKey = devicePublicKey,
-            )
-            val enrolment = runBlocking { client.enrol(request) }
+            val enrolment = enrolCitizen(client, keyStore, "device", "李四", CITIZEN_ID_NUMBER)
             assertEquals(1u, enrolment.generation, "generation")
             assertEquals(enrolment.networkId, enrolment.credential.networkId(), "credential networkId")
             assertEquals("李四", enrolment.credential.claim("name"), "claim(name)")
@@ -291,6 +281,31 @@ private class ClientScenario(val url: String, val adminToken: String) : AutoClos
         credential?.close()
         client.close()
     }
+}
+
+/** Enrols a citizen with a new device key [alias] (SM2) from [keyStore], as the app does. */
+fun enrolCitizen(client: ApiClient, keyStore: PlatformKeyStore, alias: String, name: String, idNumber: String): Enrolment {
+    val request = EnrolmentRequest(
+        name = name,
+        idNumber = idNumber,
+        photoDigest = ByteArray(32) { 3 },
+        devicePublicKey = keyStore.generate(alias, CryptoSuite.GM),
+    )
+    return runBlocking { client.enrol(request) }
+}
+
+/** Challenge → present the 网证 with the device key [alias] → login, as the app does. */
+fun loginCitizen(
+    client: ApiClient,
+    credential: Credential,
+    keyStore: PlatformKeyStore,
+    alias: String,
+    deviceName: String?,
+): Tokens = runBlocking {
+    val challenge = client.challenge()
+    val now = System.currentTimeMillis() / 1000
+    val presentation = credential.present(challenge.presentationRequest, keyStore, alias, now)
+    client.login(presentation.text, challenge.nonce, deviceName)
 }
 
 /** The string value of `"key": "…"` in a flat JSON text (enough for these answers; no escapes). */

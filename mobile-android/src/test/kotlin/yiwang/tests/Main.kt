@@ -26,6 +26,7 @@ fun main() {
         }
     }
     clientTests()
+    pushTests()
     println("kotlin: ${Results.passed} passed, ${Results.failed} failed")
     exitProcess(if (Results.failed == 0) 0 else 1)
 }
