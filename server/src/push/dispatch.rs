@@ -98,15 +98,17 @@ impl Lane {
         }
     }
 
+    /// Reserves this provider's next send slot: one per `interval`.
+    fn reserve(&self, now: Instant) -> Instant {
+        let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = (*next).max(now);
+        *next = slot + self.interval;
+        slot
+    }
+
     /// Waits for this provider's next send slot.
     async fn pace(&self) {
-        let slot = {
-            let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            slot
-        };
+        let slot = self.reserve(Instant::now());
         tokio::time::sleep_until(slot.into()).await;
     }
 
@@ -738,6 +740,41 @@ mod tests {
         let berlin = jiff::tz::TimeZone::get("Europe/Berlin").expect("bundled tz");
         let end = window_end(at("2026-07-01T11:30:00Z"), &berlin, 13 * 60, 14 * 60);
         assert_eq!(end, Some(at("2026-07-01T12:00:00Z")));
+    }
+
+    #[test]
+    fn a_lane_spaces_its_sends_by_its_rate() {
+        let lane = Lane::new(4, 100);
+        let start = Instant::now();
+        let slots: Vec<Instant> = (0..50).map(|_| lane.reserve(start)).collect();
+        // 100 per second: slot n is n × 10 ms after the first, whatever the callers' timing.
+        assert_eq!(slots[0], start);
+        assert_eq!(slots[49] - slots[0], Duration::from_millis(490));
+        // Idle time is not banked: after a pause, the next slot is now.
+        let later = start + Duration::from_secs(5);
+        assert_eq!(lane.reserve(later), later);
+        assert_eq!(lane.in_flight.available_permits(), 4);
+    }
+
+    #[test]
+    fn a_provider_that_keeps_failing_is_paused_and_a_success_resumes_it() {
+        let settings = DispatchSettings {
+            breaker_threshold: 3,
+            ..DispatchSettings::default()
+        };
+        let lane = Lane::new(1, 1);
+        let retry = Outcome::Retry {
+            after: None,
+            reason: "x 500".into(),
+        };
+        lane.record(&retry, &settings, ProviderKind::Fcm);
+        lane.record(&retry, &settings, ProviderKind::Fcm);
+        assert!(!lane.paused(now_ms()));
+        lane.record(&retry, &settings, ProviderKind::Fcm);
+        assert!(lane.paused(now_ms()));
+        // A delivered push closes the breaker.
+        lane.record(&Outcome::Delivered, &settings, ProviderKind::Fcm);
+        assert!(!lane.paused(now_ms()));
     }
 
     #[test]
