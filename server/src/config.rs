@@ -58,6 +58,9 @@ pub struct PushSettings {
     pub lease_secs: u64,
     /// Rows claimed at a time.
     pub batch_size: u32,
+    /// Concurrent dispatch loops per process (one's database work overlaps
+    /// another's sending).
+    pub dispatch_loops: u32,
     /// How often an idle dispatcher looks for due rows.
     pub poll_ms: u64,
     /// The longest a push is retried, whatever its TTL.
@@ -72,6 +75,7 @@ impl Default for PushSettings {
             dispatch: true,
             lease_secs: 30,
             batch_size: 500,
+            dispatch_loops: 2,
             poll_ms: 500,
             retry_max_age_secs: 86_400,
             providers: Default::default(),
@@ -106,6 +110,7 @@ struct PushFile {
     dispatch: Option<bool>,
     lease_secs: Option<u64>,
     batch_size: Option<u64>,
+    dispatch_loops: Option<u64>,
     poll_ms: Option<u64>,
     retry_max_age_secs: Option<u64>,
     apns: Option<crate::push::providers::ApnsConfig>,
@@ -346,6 +351,9 @@ impl Config {
         if let Some(n) = numeric("push_batch_size", push.batch_size, 1, 10_000)? {
             settings.batch_size = n as u32;
         }
+        if let Some(n) = numeric("push_dispatch_loops", push.dispatch_loops, 1, 64)? {
+            settings.dispatch_loops = n as u32;
+        }
         if let Some(n) = numeric("push_poll_ms", push.poll_ms, 10, 60_000)? {
             settings.poll_ms = n;
         }
@@ -404,7 +412,7 @@ impl Config {
             "bind = \"{}\"\ndata_dir = \"{}\"\ndatabase_url = \"{database_url}\"\npublic_url = \"{}\"\nadmin_token = {admin}\nkey_encryption_key = {kek}\n\
              request_timeout_secs = {}\nbody_limit_bytes = {}\nrate_limit_burst = {}\nrate_limit_per_second = {}\n\
              login_session_secs = {}\nidempotency_secs = {}\n\n[push]\ndaily_cap = {}\ndispatch = {}\nlease_secs = {}\n\
-             batch_size = {}\npoll_ms = {}\nretry_max_age_secs = {}\n# providers configured (secrets not shown): {}\n",
+             batch_size = {}\ndispatch_loops = {}\npoll_ms = {}\nretry_max_age_secs = {}\n# providers configured (secrets not shown): {}\n",
             self.bind,
             self.data_dir.display(),
             self.public_url(),
@@ -418,6 +426,7 @@ impl Config {
             self.push.dispatch,
             self.push.lease_secs,
             self.push.batch_size,
+            self.push.dispatch_loops,
             self.push.poll_ms,
             self.push.retry_max_age_secs,
             self.push.configured_providers().join(", "),

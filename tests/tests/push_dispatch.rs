@@ -190,3 +190,56 @@ async fn vivo_campaigns_wait_for_daytime_but_service_messages_do_not() {
     // vivo's system-message class for service notices.
     assert_eq!(received[0].category.as_deref(), Some("1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_wait_for_not_before_and_give_up_at_their_ttl() {
+    let test_db = yiwang_server::db::testing::sqlite().await;
+    let db = test_db.db.clone();
+    let fakes = FakePush::start_all().await;
+    let base = serve(&db).await;
+    yiwang_server::dev::seed_devices(&db, 1, &[ProviderKind::Fcm], "330106")
+        .await
+        .unwrap();
+    let providers = Arc::new(Providers::new(&fakes.config()).unwrap());
+    let dispatcher = Dispatcher::new(db.clone(), providers, settings()).unwrap();
+    let send = |extra: Value| {
+        let mut body = json!({"recipient": {"account": "seed-000000000"}, "template": "licence.expiring",
+            "params": {"licence": "驾驶证", "date": "2027-01-01"}, "category": "reminder"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        admin(
+            &base,
+            reqwest::Method::POST,
+            "/v1/notifications",
+            Some(body),
+        )
+    };
+
+    // Not before an hour from now: nothing is due yet.
+    let in_an_hour = jiff::Timestamp::now().as_second() + 3600;
+    let later = send(json!({"not_before": in_an_hour})).await;
+    assert_eq!(dispatcher.run_once().await.unwrap().claimed, 0);
+    assert_eq!(
+        status(&base, later["id"].as_str().unwrap()).await["status"],
+        "queued"
+    );
+
+    // The provider asks to come back in two hours; the push lives a minute: failed, not retried.
+    fakes.fcm.fake.script_all(Behaviour::TooMany {
+        retry_after_secs: 7200,
+    });
+    let short = send(json!({"ttl_secs": 60})).await;
+    let report = dispatcher.run_once().await.unwrap();
+    assert_eq!((report.claimed, report.failed), (1, 1));
+    let body = status(&base, short["id"].as_str().unwrap()).await;
+    assert_eq!(body["status"], "failed");
+    assert!(
+        body["failures"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("gave up: fcm 429"),
+        "{body}"
+    );
+    assert_eq!(fakes.fcm.fake.send_attempts(), 1);
+}

@@ -45,6 +45,8 @@ pub struct DispatchSettings {
     pub breaker_threshold: u32,
     /// Longest pause of a failing provider.
     pub breaker_max_pause: Duration,
+    /// Concurrent claim-send-record loops in this process.
+    pub loops: usize,
 }
 
 impl Default for DispatchSettings {
@@ -57,6 +59,7 @@ impl Default for DispatchSettings {
             backoff_max: Duration::from_secs(3600),
             breaker_threshold: 20,
             breaker_max_pause: Duration::from_secs(60),
+            loops: 2,
         }
     }
 }
@@ -67,6 +70,7 @@ impl DispatchSettings {
             lease: Duration::from_secs(push.lease_secs),
             batch_size: push.batch_size,
             poll: Duration::from_millis(push.poll_ms),
+            loops: push.dispatch_loops as usize,
             ..Self::default()
         }
     }
@@ -252,11 +256,33 @@ impl Dispatcher {
         &self.inner.worker
     }
 
-    /// Runs until `shutdown` resolves: one batch after another while there
-    /// is work, else waits for `wake` or the poll interval.
+    /// Runs until `shutdown` resolves: `loops` concurrent loops (so one
+    /// batch's database work overlaps another's sending), each claiming one
+    /// batch after another while there is work, else waiting for `wake` or
+    /// the poll interval.
     pub async fn run(self, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
+        tracing::info!(worker = %self.inner.worker, loops = self.inner.settings.loops, "push dispatcher started");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut loops = JoinSet::new();
+        for _ in 0..self.inner.settings.loops.max(1) {
+            let this = self.clone();
+            let wake = wake.clone();
+            let mut stopped = stopped.clone();
+            loops.spawn(async move {
+                this.run_loop(wake, async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+            });
+        }
+        shutdown.await;
+        let _ = stop.send(true);
+        while loops.join_next().await.is_some() {}
+        tracing::info!(worker = %self.inner.worker, "push dispatcher stopped");
+    }
+
+    async fn run_loop(&self, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        tracing::info!(worker = %self.inner.worker, "push dispatcher started");
         loop {
             let waiting = wake.notified();
             let outcome = tokio::select! {
@@ -274,7 +300,6 @@ impl Dispatcher {
                 () = tokio::time::sleep(self.inner.settings.poll) => {}
             }
         }
-        tracing::info!(worker = %self.inner.worker, "push dispatcher stopped");
     }
 
     /// Claims one batch of due rows, sends them and records the outcomes.
