@@ -4,7 +4,7 @@
 //! push it accepts, and answering what a test scripts (per token or for all):
 //! gone, invalid token, 429 with `Retry-After`, 500, slow, bad payload.
 //!
-//! ```ignore
+//! ```text
 //! let clock = TestClock::new();
 //! let apns = FakeApns::start(&clock).await;
 //! let providers = Providers::with_clock(&ProvidersConfig { apns: Some(apns.config()), ..Default::default() }, clock.clock())?;

@@ -112,8 +112,11 @@ impl Lane {
 
     /// Waits for this provider's next send slot.
     async fn pace(&self) {
-        let slot = self.reserve(Instant::now());
-        tokio::time::sleep_until(slot.into()).await;
+        let now = Instant::now();
+        let slot = self.reserve(now);
+        if slot > now {
+            tokio::time::sleep_until(slot.into()).await;
+        }
     }
 
     fn paused(&self, now: i64) -> bool {
