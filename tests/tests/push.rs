@@ -421,7 +421,8 @@ async fn a_campaign_shared_by_two_processes_survives_one_being_killed() {
         "the campaign finished before the kill ({at_kill})"
     );
 
-    // The second process finishes, including the rows the first had leased.
+    // The second process finishes, including the rows the first had claimed (on PostgreSQL they are
+    // unlocked when its connection drops).
     let status = wait_status(&second.base_url, &id, Duration::from_secs(120), |s| {
         s["pushes"]["queued"] == 0
     })

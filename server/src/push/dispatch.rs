@@ -1,9 +1,11 @@
 //! The outbox dispatcher. Any number of processes may run one: each claims
-//! due rows under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
-//! has one writer, so its claims are serial), sends them through the
-//! providers, and records the outcome. A process that dies mid-batch leaves
-//! its leases to expire and another process sends those rows again, with the
-//! same delivery id, which the providers use to drop the repeat.
+//! due rows (on PostgreSQL by locking them, `FOR UPDATE SKIP LOCKED`, for
+//! the batch's transaction; on SQLite, which has one writer and no row
+//! locks, with a lease), sends them through the providers, and records the
+//! outcome. A process that dies mid-batch leaves its rows to another (at
+//! once on PostgreSQL, when the lease expires on SQLite), which sends them
+//! again with the same delivery id, which the providers use to drop the
+//! repeat.
 //!
 //! Per row: expired → failed; device gone or category turned off →
 //! suppressed; in the device's quiet hours (not `security`) or outside
@@ -306,14 +308,45 @@ impl Dispatcher {
     }
 
     /// Claims one batch of due rows, sends them and records the outcomes.
+    ///
+    /// PostgreSQL: the batch's rows stay locked (`FOR UPDATE SKIP LOCKED`)
+    /// in one transaction from the claim to the recorded outcomes, so a
+    /// claim writes nothing; a process that dies drops its connection and
+    /// PostgreSQL releases the rows at once. SQLite has one writer and no row
+    /// locks: a claim writes a lease, and the outcomes are recorded in a
+    /// second write turn, so the sends do not hold the writer.
     pub async fn run_once(&self) -> Result<BatchReport, ApiError> {
-        let claimed = self.claim().await?;
+        match self.inner.db.backend() {
+            Backend::Postgres => {
+                let mut tx = self.inner.db.pool().begin().await?;
+                let claimed = self.claim_locked(&mut tx).await?;
+                let (report, steps) = self.send_batch(claimed).await;
+                if report.claimed > 0 {
+                    self.record(&mut tx, steps, Guard::Locked).await?;
+                }
+                tx.commit().await?;
+                Ok(report)
+            }
+            Backend::Sqlite => {
+                let claimed = self.claim_leased().await?;
+                let (report, steps) = self.send_batch(claimed).await;
+                if report.claimed > 0 {
+                    let mut write = self.inner.db.begin_write().await?;
+                    self.record(&mut write.tx, steps, Guard::Lease).await?;
+                    write.tx.commit().await?;
+                }
+                Ok(report)
+            }
+        }
+    }
+
+    async fn send_batch(&self, claimed: Vec<Claimed>) -> (BatchReport, Vec<(i64, Step)>) {
         let mut report = BatchReport {
             claimed: claimed.len(),
             ..BatchReport::default()
         };
         if claimed.is_empty() {
-            return Ok(report);
+            return (report, Vec::new());
         }
         let steps = self.process(claimed).await;
         for (_, step) in &steps {
@@ -325,45 +358,61 @@ impl Dispatcher {
                 Step::Suppressed { .. } => report.suppressed += 1,
             }
         }
-        self.record(steps).await?;
-        Ok(report)
+        (report, steps)
     }
 
-    async fn claim(&self) -> Result<Vec<Claimed>, ApiError> {
-        let inner = &self.inner;
+    /// `AND provider NOT IN (…)` for the providers paused now.
+    fn not_paused(&self) -> String {
         let now = now_ms();
-        let paused: Vec<&str> = inner
+        let paused: Vec<String> = self
+            .inner
             .lanes
             .iter()
             .filter(|(_, lane)| lane.paused(now))
-            .map(|(kind, _)| kind.as_str())
+            // Provider names are our own constants: safe to inline.
+            .map(|(kind, _)| format!("'{}'", kind.as_str()))
             .collect();
-        // Provider names are our own constants: safe to inline.
-        let not_paused = if paused.is_empty() {
+        if paused.is_empty() {
             String::new()
         } else {
-            format!(
-                "AND provider NOT IN ({})",
-                paused
-                    .iter()
-                    .map(|p| format!("'{p}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        let lock = match inner.db.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+            format!("AND provider NOT IN ({})", paused.join(", "))
+        }
+    }
+
+    /// PostgreSQL: locks a batch of due rows in `tx` and reads them.
+    async fn claim_locked(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<Vec<Claimed>, ApiError> {
+        let sql = format!(
+            "{CLAIMED_COLUMNS} WHERE o.id IN (\
+             SELECT id FROM push_outbox WHERE status = 'queued' AND due_ms <= $1 \
+             AND (lease_until_ms IS NULL OR lease_until_ms < $1) {} \
+             ORDER BY due_ms LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            self.not_paused()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms())
+            .bind(i64::from(self.inner.settings.batch_size))
+            .fetch_all(&mut **tx)
+            .await?;
+        rows.iter().map(claimed_from_row).collect()
+    }
+
+    /// SQLite: writes this worker's lease on a batch of due rows, then reads them.
+    async fn claim_leased(&self) -> Result<Vec<Claimed>, ApiError> {
+        let inner = &self.inner;
+        let now = now_ms();
         let sql = format!(
             "UPDATE push_outbox SET lease_owner = $1, lease_until_ms = $2 WHERE id IN (\
              SELECT id FROM push_outbox WHERE status = 'queued' AND due_ms <= $3 \
-             AND (lease_until_ms IS NULL OR lease_until_ms < $3) {not_paused} \
-             ORDER BY due_ms LIMIT $4 {lock}) RETURNING id"
+             AND (lease_until_ms IS NULL OR lease_until_ms < $3) {} \
+             ORDER BY due_ms LIMIT $4) RETURNING id",
+            self.not_paused()
         );
         let lease_until = now + inner.settings.lease.as_millis() as i64;
         let ids: Vec<i64> = {
-            // The writer turn (SQLite) ends with this block.
+            // The writer turn ends with this block.
             let mut write = inner.db.begin_write().await?;
             let ids = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(&inner.worker)
@@ -379,12 +428,7 @@ impl Dispatcher {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT o.id, o.notification_id, o.attempts, o.expires_ms, n.category, n.priority, \
-             n.ttl_secs, n.collapse_key, d.device_id, d.provider, d.token, d.apns_environment, d.app_id, \
-             d.locale, d.time_zone, d.quiet_start, d.quiet_end, d.opted_out \
-             FROM push_outbox o JOIN notifications n ON n.id = o.notification_id \
-             LEFT JOIN push_devices d ON d.device_id = o.device_id \
-             WHERE o.id IN ({}) AND o.lease_owner = $1",
+            "{CLAIMED_COLUMNS} WHERE o.id IN ({}) AND o.lease_owner = $1",
             id_list(&ids)
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -521,38 +565,42 @@ impl Dispatcher {
         }
     }
 
-    /// Writes the outcomes of a batch in one transaction; rows whose lease
-    /// this worker lost meanwhile are left to their new owner.
-    async fn record(&self, steps: Vec<(i64, Step)>) -> Result<(), ApiError> {
+    /// Writes the outcomes of a batch in `tx`. Under a lease, rows whose
+    /// lease this worker lost meanwhile are left to their new owner.
+    async fn record(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        steps: Vec<(i64, Step)>,
+        guard: Guard,
+    ) -> Result<(), ApiError> {
         let inner = &self.inner;
         let now = now_ms();
         let mut delivered = Vec::new();
         let mut deferred: HashMap<i64, Vec<i64>> = HashMap::new();
-        let mut write = inner.db.begin_write().await?;
-        let tx = &mut write.tx;
         for (id, step) in steps {
             match step {
                 Step::Delivered => delivered.push(id),
                 Step::Defer { due_ms } => deferred.entry(due_ms).or_default().push(id),
                 Step::Retry { due_ms, reason } => {
-                    sqlx::query(
+                    let sql = format!(
                         "UPDATE push_outbox SET attempts = attempts + 1, sent_ms = COALESCE(sent_ms, $1), \
                          due_ms = $2, last_error = $3, lease_owner = NULL, lease_until_ms = NULL \
-                         WHERE id = $4 AND lease_owner = $5",
-                    )
-                    .bind(now)
-                    .bind(due_ms)
-                    .bind(&reason)
-                    .bind(id)
-                    .bind(&inner.worker)
-                    .execute(&mut **tx)
-                    .await?;
+                         WHERE id = $4 {}",
+                        guard.sql(5)
+                    );
+                    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(now)
+                        .bind(due_ms)
+                        .bind(reason)
+                        .bind(id);
+                    guard.bind(query, &inner.worker).execute(&mut **tx).await?;
                 }
                 Step::Failed { reason } => {
-                    finish(tx, id, "failed", &reason, now, &inner.worker).await?
+                    self.finish(tx, id, "failed", &reason, now, guard).await?
                 }
                 Step::Suppressed { reason } => {
-                    finish(tx, id, "suppressed", &reason, now, &inner.worker).await?
+                    self.finish(tx, id, "suppressed", &reason, now, guard)
+                        .await?
                 }
                 Step::DeadToken {
                     reason,
@@ -560,15 +608,8 @@ impl Dispatcher {
                     token,
                     before_ms,
                 } => {
-                    finish(
-                        tx,
-                        id,
-                        "failed",
-                        &format!("dead token: {reason}"),
-                        now,
-                        &inner.worker,
-                    )
-                    .await?;
+                    let reason = format!("dead token: {reason}");
+                    self.finish(tx, id, "failed", &reason, now, guard).await?;
                     // APNs: forget the token only if it was registered before
                     // Apple saw it unregistered (a newer registration wins).
                     sqlx::query(
@@ -586,56 +627,89 @@ impl Dispatcher {
             let sql = format!(
                 "UPDATE push_outbox SET status = 'delivered', attempts = attempts + 1, \
                  sent_ms = COALESCE(sent_ms, $1), delivered_ms = $1, last_error = NULL, \
-                 lease_owner = NULL, lease_until_ms = NULL WHERE id IN ({}) AND lease_owner = $2",
-                id_list(chunk)
+                 lease_owner = NULL, lease_until_ms = NULL WHERE id IN ({}) {}",
+                id_list(chunk),
+                guard.sql(2)
             );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(now)
-                .bind(&inner.worker)
-                .execute(&mut **tx)
-                .await?;
+            let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            guard.bind(query, &inner.worker).execute(&mut **tx).await?;
         }
         for (due_ms, ids) in deferred {
             for chunk in ids.chunks(500) {
                 let sql = format!(
                     "UPDATE push_outbox SET due_ms = $1, lease_owner = NULL, lease_until_ms = NULL \
-                     WHERE id IN ({}) AND lease_owner = $2",
-                    id_list(chunk)
+                     WHERE id IN ({}) {}",
+                    id_list(chunk),
+                    guard.sql(2)
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(due_ms)
-                    .bind(&inner.worker)
-                    .execute(&mut **tx)
-                    .await?;
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(due_ms);
+                guard.bind(query, &inner.worker).execute(&mut **tx).await?;
             }
         }
-        write.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: i64,
+        status: &str,
+        reason: &str,
+        now: i64,
+        guard: Guard,
+    ) -> Result<(), ApiError> {
+        let reason: String = reason.chars().take(200).collect();
+        let sql = format!(
+            "UPDATE push_outbox SET status = $1, last_error = $2, sent_ms = COALESCE(sent_ms, $3), \
+             lease_owner = NULL, lease_until_ms = NULL WHERE id = $4 {}",
+            guard.sql(5)
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(status)
+            .bind(reason)
+            .bind(now)
+            .bind(id);
+        guard
+            .bind(query, &self.inner.worker)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }
 
-async fn finish(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    id: i64,
-    status: &str,
-    reason: &str,
-    now: i64,
-    worker: &str,
-) -> Result<(), ApiError> {
-    let reason: String = reason.chars().take(200).collect();
-    sqlx::query(
-        "UPDATE push_outbox SET status = $1, last_error = $2, sent_ms = COALESCE(sent_ms, $3), \
-         lease_owner = NULL, lease_until_ms = NULL WHERE id = $4 AND lease_owner = $5",
-    )
-    .bind(status)
-    .bind(&reason)
-    .bind(now)
-    .bind(id)
-    .bind(worker)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// How a batch's rows are held while they are sent.
+#[derive(Clone, Copy, Debug)]
+enum Guard {
+    /// Row locks in the transaction that records the outcomes (PostgreSQL).
+    Locked,
+    /// This worker's lease: an outcome is written only while it holds it.
+    Lease,
 }
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+impl Guard {
+    /// The condition to append, its parameter numbered `n`.
+    fn sql(self, n: usize) -> String {
+        match self {
+            Guard::Locked => String::new(),
+            Guard::Lease => format!("AND lease_owner = ${n}"),
+        }
+    }
+
+    fn bind<'q>(self, query: AnyQuery<'q>, worker: &'q str) -> AnyQuery<'q> {
+        match self {
+            Guard::Locked => query,
+            Guard::Lease => query.bind(worker),
+        }
+    }
+}
+
+const CLAIMED_COLUMNS: &str = "SELECT o.id, o.notification_id, o.attempts, o.expires_ms, n.category, \
+     n.priority, n.ttl_secs, n.collapse_key, d.device_id, d.provider, d.token, d.apns_environment, \
+     d.app_id, d.locale, d.time_zone, d.quiet_start, d.quiet_end, d.opted_out \
+     FROM push_outbox o JOIN notifications n ON n.id = o.notification_id \
+     LEFT JOIN push_devices d ON d.device_id = o.device_id";
 
 /// `1, 2, 3`: row ids are integers we read from the database.
 fn id_list(ids: &[i64]) -> String {
