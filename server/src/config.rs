@@ -43,6 +43,9 @@ pub struct Config {
     pub idempotency_secs: i64,
     /// Push notifications: the `[push]` table and its provider tables.
     pub push: PushSettings,
+    /// Add the demo service catalog's matters (those whose codes are not
+    /// taken yet) at start. Default true; production sets it false.
+    pub seed_demo_catalog: bool,
 }
 
 /// The `[push]` table. Scalars can also be set as `YIWANG_PUSH_<NAME>`;
@@ -155,6 +158,7 @@ impl Default for Config {
             login_session_secs: 120,
             idempotency_secs: 86_400,
             push: PushSettings::default(),
+            seed_demo_catalog: true,
         }
     }
 }
@@ -175,6 +179,7 @@ struct FileConfig {
     rate_limit_per_second: Option<u64>,
     login_session_secs: Option<u64>,
     idempotency_secs: Option<u64>,
+    seed_demo_catalog: Option<bool>,
     push: Option<PushFile>,
 }
 
@@ -330,20 +335,25 @@ impl Config {
         if let Some(n) = numeric("idempotency_secs", file.idempotency_secs, 60, 7 * 86_400)? {
             config.idempotency_secs = n as i64;
         }
+        let boolean = |name: &str, from_file: Option<bool>| {
+            pick(name, from_file.map(|b| Raw::Text(b.to_string())))
+                .map(|(source, raw)| match as_text(raw).as_str() {
+                    "true" | "1" => Ok(true),
+                    "false" | "0" => Ok(false),
+                    _ => Err(ConfigError::new(source, "expected true or false")),
+                })
+                .transpose()
+        };
+        if let Some(b) = boolean("seed_demo_catalog", file.seed_demo_catalog)? {
+            config.seed_demo_catalog = b;
+        }
         let push = file.push.unwrap_or_default();
         let settings = &mut config.push;
         if let Some(n) = numeric("push_daily_cap", push.daily_cap, 0, 1000)? {
             settings.daily_cap = n as u32;
         }
-        if let Some((source, raw)) = pick(
-            "push_dispatch",
-            push.dispatch.map(|b| Raw::Text(b.to_string())),
-        ) {
-            settings.dispatch = match as_text(raw).as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => return Err(ConfigError::new(source, "expected true or false")),
-            };
+        if let Some(b) = boolean("push_dispatch", push.dispatch)? {
+            settings.dispatch = b;
         }
         if let Some(n) = numeric("push_lease_secs", push.lease_secs, 5, 3600)? {
             settings.lease_secs = n;
@@ -411,7 +421,7 @@ impl Config {
         format!(
             "bind = \"{}\"\ndata_dir = \"{}\"\ndatabase_url = \"{database_url}\"\npublic_url = \"{}\"\nadmin_token = {admin}\nkey_encryption_key = {kek}\n\
              request_timeout_secs = {}\nbody_limit_bytes = {}\nrate_limit_burst = {}\nrate_limit_per_second = {}\n\
-             login_session_secs = {}\nidempotency_secs = {}\n\n[push]\ndaily_cap = {}\ndispatch = {}\nlease_secs = {}\n\
+             login_session_secs = {}\nidempotency_secs = {}\nseed_demo_catalog = {}\n\n[push]\ndaily_cap = {}\ndispatch = {}\nlease_secs = {}\n\
              batch_size = {}\ndispatch_loops = {}\npoll_ms = {}\nretry_max_age_secs = {}\n# providers configured (secrets not shown): {}\n",
             self.bind,
             self.data_dir.display(),
@@ -422,6 +432,7 @@ impl Config {
             self.rate_limit_per_second,
             self.login_session_secs,
             self.idempotency_secs,
+            self.seed_demo_catalog,
             self.push.daily_cap,
             self.push.dispatch,
             self.push.lease_secs,

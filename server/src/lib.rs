@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod clients;
 pub mod config;
 pub mod db;
@@ -59,6 +60,9 @@ impl AppState {
             issuer::IssuerService::load_or_create(&db, yiwang_core::crypto::Suite::Gm, &vault)
                 .await?;
         auth::seal_stored_keys(&db, &vault).await?;
+        if config.seed_demo_catalog {
+            catalog::seed_demo(&db).await?;
+        }
         let rate_limiter =
             ops::RateLimiter::new(config.rate_limit_burst, config.rate_limit_per_second);
         Ok(Self {
@@ -121,6 +125,7 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(admin::router())
         .merge(clients::router())
+        .merge(catalog::router())
         .merge(push::router())
         .merge(login_sessions::router())
         .routes(utoipa_axum::routes!(ops::metrics))

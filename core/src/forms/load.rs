@@ -567,7 +567,8 @@ fn check_bind(key: &str, kind: &FieldKind) -> Result<(), &'static str> {
 
 // ---- syntax predicates ----
 
-fn is_matter_code(s: &str) -> bool {
+/// A matter's standard code: 1-64 characters of `A-Z`, `0-9`, `-`.
+pub fn is_matter_code(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
@@ -594,7 +595,7 @@ fn name_of_at_most(s: &str, max: usize) -> bool {
 
 /// A GB/T 36904 licence type code: the authority's 18-character credit code
 /// (character set only; see `identity::LicenceId`) and a 3-digit sequence.
-pub(super) fn is_licence_type_code(s: &str) -> bool {
+pub fn is_licence_type_code(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 21
         && b[..18].iter().all(|&c| USCC_CHARS.as_bytes().contains(&c))

@@ -229,6 +229,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 pub use draft::{AttachmentEntry, Draft, DraftError, LicenceRefEntry, Revision, Submission};
+pub use load::{is_licence_type_code, is_matter_code};
 pub use merge::{Conflict, Merge, merge};
 pub use schema::{
     DEFAULT_TEXT_MAX_LENGTH, DateBound, EnumOption, Field, FieldKind, FormSchema, Label, Pattern,

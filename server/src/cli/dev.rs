@@ -14,6 +14,19 @@ use super::CliError;
 pub enum DevCommand {
     /// Add N synthetic citizens, each with one signed-in device registered for push.
     SeedDevices(SeedArgs),
+    /// Add the demo service catalog's matters whose codes are not taken yet
+    /// (what `serve` does at start unless `seed_demo_catalog = false`).
+    SeedCatalog(DatabaseArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DatabaseArgs {
+    /// TOML configuration file naming the database (as for `serve`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (overrides YIWANG_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -27,28 +40,19 @@ pub struct SeedArgs {
     /// Region code (6 digits) of the seeded citizens.
     #[arg(long, default_value = "330106")]
     region: String,
-    /// TOML configuration file naming the database (as for `serve`).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Data directory (overrides YIWANG_DATA_DIR).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 pub fn run(command: DevCommand) -> Result<ExitCode, CliError> {
-    let DevCommand::SeedDevices(args) = command;
-    let mut providers = Vec::new();
-    for name in args.providers.split(',').filter(|s| !s.is_empty()) {
-        providers.push(ProviderKind::parse(name.trim()).ok_or_else(|| {
-            CliError::Usage(
-                "--providers: unknown provider (known: apns, fcm, huawei, honor, xiaomi, oppo, vivo)"
-                    .to_owned(),
-            )
-        })?);
+    match command {
+        DevCommand::SeedDevices(args) => seed_devices(args),
+        DevCommand::SeedCatalog(args) => seed_catalog(args),
     }
-    if providers.is_empty() {
-        return Err(CliError::Usage("--providers: give at least one".into()));
-    }
+}
+
+/// The configured database, opened (its directory made) on a new runtime.
+fn open(args: DatabaseArgs) -> Result<(tokio::runtime::Runtime, Config), CliError> {
     let mut config = Config::load(args.config.as_deref(), |name| std::env::var(name).ok())?;
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
@@ -64,6 +68,36 @@ pub fn run(command: DevCommand) -> Result<ExitCode, CliError> {
             path: "tokio runtime".into(),
             source,
         })?;
+    Ok((runtime, config))
+}
+
+fn seed_catalog(args: DatabaseArgs) -> Result<ExitCode, CliError> {
+    let (runtime, config) = open(args)?;
+    runtime.block_on(async {
+        let db = Db::connect(&config.database_url()).await?;
+        let added = yiwang_server::catalog::seed_demo(&db)
+            .await
+            .map_err(|e| CliError::Usage(format!("{} ({})", e.message, e.code)))?;
+        println!("added {added} demo matters");
+        db.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn seed_devices(args: SeedArgs) -> Result<ExitCode, CliError> {
+    let mut providers = Vec::new();
+    for name in args.providers.split(',').filter(|s| !s.is_empty()) {
+        providers.push(ProviderKind::parse(name.trim()).ok_or_else(|| {
+            CliError::Usage(
+                "--providers: unknown provider (known: apns, fcm, huawei, honor, xiaomi, oppo, vivo)"
+                    .to_owned(),
+            )
+        })?);
+    }
+    if providers.is_empty() {
+        return Err(CliError::Usage("--providers: give at least one".into()));
+    }
+    let (runtime, config) = open(args.database)?;
     runtime.block_on(async {
         let db = Db::connect(&config.database_url()).await?;
         let started = Instant::now();
