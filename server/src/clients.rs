@@ -21,13 +21,18 @@ use crate::auth::{basic_credentials, random_token, secret_matches, token_hash};
 use crate::error::{ApiError, ErrorBody};
 use crate::issuer::now;
 
-/// What a service client may be allowed.
+/// What a service client may be allowed, besides `events:<type>` for each
+/// event type it may post (see [`crate::events`]).
 pub const SCOPES: [&str; 2] = [
     // Notifications to one account.
     "notifications:send",
     // Notifications to a segment (campaigns).
     "notifications:campaign",
 ];
+
+fn is_known_scope(scope: &str) -> bool {
+    SCOPES.contains(&scope) || crate::events::is_event_scope(scope)
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(register_service_client))
@@ -38,6 +43,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct Sender {
     /// `admin`, or `client:<client id>`: the actor in the audit log.
     pub actor: String,
+    /// The service client; `None` for the admin.
+    pub client_id: Option<String>,
+    /// The client's scopes (the admin holds all and lists none).
+    pub scopes: Vec<String>,
 }
 
 /// The caller of an internal route: the admin bearer token, or a service
@@ -64,6 +73,8 @@ pub async fn authenticate_any(
         require_admin(state, headers)?;
         return Ok(Sender {
             actor: "admin".to_owned(),
+            client_id: None,
+            scopes: Vec::new(),
         });
     }
     let unauthorized = || {
@@ -92,6 +103,8 @@ pub async fn authenticate_any(
     }
     Ok(Sender {
         actor: format!("client:{client_id}"),
+        scopes: scopes.split(' ').map(str::to_owned).collect(),
+        client_id: Some(client_id),
     })
 }
 
@@ -99,7 +112,8 @@ pub async fn authenticate_any(
 #[serde(deny_unknown_fields)]
 pub struct ServiceClientRequest {
     name: String,
-    /// Any of `notifications:send`, `notifications:campaign`.
+    /// Any of `notifications:send`, `notifications:campaign`,
+    /// `events:<event type>` (e.g. `events:birth_registered`).
     scopes: Vec<String>,
     #[serde(default)]
     client_id: Option<String>,
@@ -132,10 +146,13 @@ async fn register_service_client(
     let name = crate::admin::valid_name(&request.name)?;
     let mut scopes = Vec::new();
     for scope in request.scopes {
-        if !SCOPES.contains(&scope.as_str()) {
+        if !is_known_scope(&scope) {
             return Err(ApiError::unprocessable(
                 "YW-4024",
-                format!("unknown scope; known: {}", SCOPES.join(", ")),
+                format!(
+                    "unknown scope; known: {}, events:<event type>",
+                    SCOPES.join(", ")
+                ),
             ));
         }
         if !scopes.contains(&scope) {

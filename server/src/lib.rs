@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod dev;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod idempotency;
 pub mod identity;
@@ -126,6 +127,7 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(clients::router())
         .merge(catalog::router())
+        .merge(events::router())
         .merge(push::router())
         .merge(login_sessions::router())
         .routes(utoipa_axum::routes!(ops::metrics))
