@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use yiwang_core::client as core;
 use yiwang_core::crypto::VerifyingKey;
+use yiwang_core::forms::Label;
 use yiwang_core::identity::IdNumber;
 use yiwang_core::scan;
 
@@ -387,9 +388,98 @@ impl std::fmt::Debug for InboxMessage {
     }
 }
 
+/// Text in Simplified Chinese and English.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Bilingual {
+    pub zh: String,
+    pub en: String,
+}
+
+/// Which page of the service catalog; every part optional (unset: every
+/// current matter, 20 a page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct MatterQuery {
+    /// Words of the matter's or its department's name, zh or en; each must
+    /// appear (1 to 64 characters).
+    #[uniffi(default = None)]
+    pub q: Option<String>,
+    /// A department code.
+    #[uniffi(default = None)]
+    pub department: Option<String>,
+    /// A life event id (`LifeEvent.id`).
+    #[uniffi(default = None)]
+    pub life_event: Option<String>,
+    /// 1 to 100 (default 20).
+    #[uniffi(default = None)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page; unset: the first page.
+    #[uniffi(default = None)]
+    pub cursor: Option<String>,
+}
+
+/// A page of the catalog's current, unretired matters, in code order.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MatterPage {
+    pub matters: Vec<MatterSummary>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A matter as the catalog lists it; `matter(code)` gives the whole of it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MatterSummary {
+    /// The standard code (同一事项、同一标准、同一编码).
+    pub code: String,
+    /// The current version.
+    pub version: u32,
+    pub name: Bilingual,
+    pub department: Department,
+    /// A `LifeEvent.id`.
+    pub life_event: String,
+    /// `online` (applied for with the form), `window` (in person) or
+    /// `automatic` (免申即领: granted without an application).
+    pub delivery: String,
+}
+
+/// The department that handles a matter.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Department {
+    pub code: String,
+    pub name: Bilingual,
+}
+
+/// A matter (事项) at one version, with its form.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Matter {
+    pub code: String,
+    /// The version read (a draft is made with this version's form).
+    pub version: u32,
+    /// No longer listed or offered; still readable.
+    pub retired: bool,
+    pub name: Bilingual,
+    pub summary: Option<Bilingual>,
+    pub department: Department,
+    /// A `LifeEvent.id`.
+    pub life_event: String,
+    /// `online`, `window` or `automatic`.
+    pub delivery: String,
+    /// GB/T 36904 licence type codes (21 characters) the matter needs.
+    pub required_licences: Vec<String>,
+    /// The form schema's JSON, for `FormSchema.from_json` (online matters only).
+    pub form_json: Option<String>,
+}
+
+/// A life event matters are grouped by (出生, 养老, …).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LifeEvent {
+    /// `birth`, `old_age`, …: for `MatterQuery.life_event`.
+    pub id: String,
+    pub name: Bilingual,
+}
+
 /// The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
-/// devices, scan-to-login, push registration and the inbox. Every call is
-/// async; idempotent calls are retried with backoff.
+/// devices, scan-to-login, push registration, the inbox and the service
+/// catalog. Every call is async; idempotent calls are retried with backoff.
 #[derive(Debug, uniffi::Object)]
 pub struct ApiClient {
     inner: core::ApiClient,
@@ -639,6 +729,43 @@ impl ApiClient {
     ) -> Result<(), YiwangError> {
         Ok(self.inner.mark_opened(&access_token, &message_id).await?)
     }
+
+    /// A page of the service catalog's current matters, in code order,
+    /// filtered by `query` (no sign-in needed). A bad parameter: Rejected
+    /// YW-4709.
+    pub async fn matters(&self, query: MatterQuery) -> Result<MatterPage, YiwangError> {
+        let mut q = core::MatterQuery::default();
+        q.q = query.q;
+        q.department = query.department;
+        q.life_event = query.life_event;
+        q.limit = query.limit;
+        q.cursor = query.cursor;
+        let page = self.inner.matters(&q).await?;
+        Ok(MatterPage {
+            matters: page.matters.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// A matter with its form, at `version` (null: the current one), retired
+    /// or not. A malformed code: InvalidInput YW-1807, before any request; an
+    /// unknown matter or version: Rejected YW-4048.
+    #[uniffi::method(default(version = None))]
+    pub async fn matter(&self, code: String, version: Option<u32>) -> Result<Matter, YiwangError> {
+        Ok(self.inner.matter(&code, version).await?.into())
+    }
+
+    /// The life events matters are grouped by, in display order.
+    pub async fn life_events(&self) -> Result<Vec<LifeEvent>, YiwangError> {
+        let events = self.inner.life_events().await?;
+        Ok(events
+            .into_iter()
+            .map(|e| LifeEvent {
+                id: e.id,
+                name: e.name.into(),
+            })
+            .collect())
+    }
 }
 
 /// The core's request as the bindings' record; `disclose` is the list the
@@ -743,6 +870,51 @@ impl From<core::PushRegistration> for PushRegistration {
             opted_out: r.opted_out,
             registered_ms: r.registered_ms,
             updated_ms: r.updated_ms,
+        }
+    }
+}
+
+impl From<Label> for Bilingual {
+    fn from(l: Label) -> Self {
+        Self { zh: l.zh, en: l.en }
+    }
+}
+
+impl From<core::Department> for Department {
+    fn from(d: core::Department) -> Self {
+        Self {
+            code: d.code,
+            name: d.name.into(),
+        }
+    }
+}
+
+impl From<core::MatterSummary> for MatterSummary {
+    fn from(m: core::MatterSummary) -> Self {
+        Self {
+            code: m.code,
+            version: m.version,
+            name: m.name.into(),
+            department: m.department.into(),
+            life_event: m.life_event,
+            delivery: m.delivery,
+        }
+    }
+}
+
+impl From<core::Matter> for Matter {
+    fn from(m: core::Matter) -> Self {
+        Self {
+            code: m.code,
+            version: m.version,
+            retired: m.retired,
+            name: m.name.into(),
+            summary: m.summary.map(Into::into),
+            department: m.department.into(),
+            life_event: m.life_event,
+            delivery: m.delivery,
+            required_licences: m.required_licences,
+            form_json: m.form_json,
         }
     }
 }

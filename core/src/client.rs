@@ -1,6 +1,7 @@
 //! The app's client of `yiwang serve` (feature `client`): enrolment, login
-//! with the 网证, tokens, devices, scan-to-login, push registration and the
-//! inbox, against the HTTP contract of docs/formats.md ("HTTP").
+//! with the 网证, tokens, devices, scan-to-login, push registration, the
+//! inbox and the service catalog, against the HTTP contract of
+//! docs/formats.md ("HTTP").
 //!
 //! [`ApiClient`] is async (reqwest on tokio, rustls on aws-lc-rs) and cheap to
 //! clone. Each call is one logical operation:
@@ -30,6 +31,11 @@
 //!   and preferences; a push carries only the inbox message's id (its
 //!   `message_id`): on a tap the app calls [`ApiClient::mark_opened`] with it
 //!   and reads the text with [`ApiClient::inbox`].
+//! - **Catalog.** [`ApiClient::matters`] browses and searches the matters
+//!   (事项), [`ApiClient::life_events`] lists the groups they fall in, and
+//!   [`ApiClient::matter`] reads one with its form, which
+//!   [`Matter::form_schema`] loads for a [`crate::forms::Draft`]. Public
+//!   routes: no token.
 //!
 //! The app makes presentations with the credential API:
 //! [`Challenge::presentation_request`] and
@@ -49,13 +55,15 @@ use serde::de::DeserializeOwned;
 
 pub use error::{ClientError, NO_ERROR_BODY};
 pub use types::{
-    ApnsEnvironment, Challenge, Device, Enrolment, EnrolmentRequest, InboxMessage, InboxPage,
-    InboxQuery, IssuerInfo, LoginSessionInfo, LoginSessionStatus, Me, PushProvider,
-    PushRegistration, PushRegistrationRequest, QuietHours, RelyingParty, Tokens,
+    ApnsEnvironment, Challenge, Department, Device, Enrolment, EnrolmentRequest, InboxMessage,
+    InboxPage, InboxQuery, IssuerInfo, LifeEvent, LoginSessionInfo, LoginSessionStatus, Matter,
+    MatterPage, MatterQuery, MatterSummary, Me, PushProvider, PushRegistration,
+    PushRegistrationRequest, QuietHours, RelyingParty, Tokens,
 };
 
 use crate::credential::HolderCredential;
 use crate::crypto::random_bytes;
+use crate::forms::is_matter_code;
 use crate::scan::LoginRequest;
 use types::{
     ApproveBody, DevicesWire, EnrolmentWire, ErrorWire, LoginBody, RefreshBody, StatusWire,
@@ -406,6 +414,35 @@ impl ApiClient {
             Call::creating_empty(Method::POST, &["v1", "inbox", id, mark])?.bearer(access_token);
         self.send(call).await?;
         Ok(())
+    }
+
+    /// `GET /v1/matters`: a page of the service catalog's current, unretired
+    /// matters in code order, filtered by `query`; [`MatterPage::next_cursor`]
+    /// pages on. Public: no token. A bad parameter: `422` YW-4709.
+    pub async fn matters(&self, query: &MatterQuery) -> Result<MatterPage, ClientError> {
+        let call = Call::get(&["v1", "matters"]).query(query.pairs());
+        self.json(call, "matters").await
+    }
+
+    /// `GET /v1/matters/{code}`: the whole matter with its form, at `version`
+    /// (unset: the current one), retired or not, so a draft can load the
+    /// form version it was made with. Public: no token. A `code` that is not
+    /// 1-64 characters of `A-Z 0-9 -` is refused before sending; an unknown
+    /// matter or version is `404` YW-4048.
+    pub async fn matter(&self, code: &str, version: Option<u32>) -> Result<Matter, ClientError> {
+        if !is_matter_code(code) {
+            return Err(ClientError::InvalidArgument("code"));
+        }
+        let query = version.map(|v| ("version", v.to_string())).into_iter();
+        let call = Call::get(&["v1", "matters", code]).query(query.collect());
+        self.json(call, "matter").await
+    }
+
+    /// `GET /v1/life-events`: the life events matters are grouped by, in
+    /// display order. Public: no token.
+    pub async fn life_events(&self) -> Result<Vec<LifeEvent>, ClientError> {
+        self.json(Call::get(&["v1", "life-events"]), "life events")
+            .await
     }
 
     /// Whether `server` (a scanned login request's) is this client's server:

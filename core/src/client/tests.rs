@@ -876,6 +876,212 @@ async fn the_inbox_query_and_page() {
     assert!(seen.iter().all(|s| s.idempotency_key.is_none()));
 }
 
+// --- the service catalog ------------------------------------------------------
+
+const SENIOR_CARD: &str = "11100000MB0143028R3210000000001";
+
+/// A matter as `GET /v1/matters/{code}` answers it, with `form` as given.
+fn matter_answer(form: &str) -> String {
+    format!(
+        r#"{{"version":1,"retired":false,"code":"{SENIOR_CARD}",
+        "name":{{"zh":"老年人优待证申领","en":"Senior citizen card"}},
+        "summary":{{"zh":"年满60周岁的老年人申领。","en":"For residents aged 60 and over."}},
+        "department":{{"code":"11100000MB0143028R","name":{{"zh":"民政局","en":"Civil Affairs Bureau"}}}},
+        "life_event":"old_age","delivery":"online",
+        "required_licences":["11100000000013338W002"],
+        "form":{form}}}"#
+    )
+}
+
+#[tokio::test]
+async fn the_matter_query_and_page() {
+    let page = r#"{"matters":[
+        {"code":"11100000000013338W3110000000001","version":2,
+         "name":{"zh":"新生儿出生一件事","en":"Newborn: one-stop services"},
+         "department":{"code":"11100000MB1692364P","name":{"zh":"卫生健康委员会","en":"Health Commission"}},
+         "life_event":"birth","delivery":"online"}],
+        "next_cursor":"11100000000013338W3110000000001"}"#;
+    let server = FakeServer::start(vec![reply(200, page), reply(200, r#"{"matters":[]}"#)]).await;
+    let client = server.client();
+    let first = client.matters(&MatterQuery::default()).await.unwrap();
+    assert_eq!(
+        first.next_cursor.as_deref(),
+        Some("11100000000013338W3110000000001")
+    );
+    let birth = &first.matters[0];
+    assert_eq!(birth.version, 2);
+    assert_eq!(birth.name.zh, "新生儿出生一件事");
+    assert_eq!(birth.department.code, "11100000MB1692364P");
+    assert_eq!(birth.department.name.en, "Health Commission");
+    assert_eq!(
+        (birth.life_event.as_str(), birth.delivery.as_str()),
+        ("birth", "online")
+    );
+
+    let next = MatterQuery {
+        q: Some("出生 一件事&limit=1".into()),
+        department: Some("11100000MB1692364P".into()),
+        life_event: Some("birth".into()),
+        limit: Some(5),
+        cursor: first.next_cursor,
+    };
+    let last = client.matters(&next).await.unwrap();
+    assert!(last.matters.is_empty());
+    assert_eq!(last.next_cursor, None, "absent on the last page");
+    let seen = server.seen();
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", "/v1/matters")
+    );
+    assert_eq!(seen[0].query, None, "no query for the defaults");
+    assert_eq!(
+        seen[1].query.as_deref(),
+        Some(
+            "q=%E5%87%BA%E7%94%9F+%E4%B8%80%E4%BB%B6%E4%BA%8B%26limit%3D1\
+             &department=11100000MB1692364P&life_event=birth&limit=5\
+             &cursor=11100000000013338W3110000000001"
+        ),
+        "a value cannot add a pair"
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.idempotency_key.is_none() && s.authorization.is_none()),
+        "public GETs: no key, no token"
+    );
+}
+
+#[tokio::test]
+async fn a_matter_with_its_form() {
+    let form = include_str!("../../forms/senior-card.json");
+    let server = FakeServer::start(vec![reply(200, matter_answer(form))]).await;
+    let client = server.client();
+    let matter = client.matter(SENIOR_CARD, None).await.unwrap();
+    assert_eq!(matter.code, SENIOR_CARD);
+    assert_eq!((matter.version, matter.retired), (1, false));
+    assert_eq!(matter.name.en, "Senior citizen card");
+    assert_eq!(
+        matter.summary.as_ref().map(|s| s.zh.as_str()),
+        Some("年满60周岁的老年人申领。")
+    );
+    assert_eq!(matter.department.name.zh, "民政局");
+    assert_eq!(matter.life_event, "old_age");
+    assert_eq!(matter.delivery, "online");
+    assert_eq!(matter.required_licences, ["11100000000013338W002"]);
+    // The form is kept as JSON text that loads as the schema it was.
+    let schema = matter.form_schema().unwrap().unwrap();
+    assert_eq!(schema.matter_code(), SENIOR_CARD);
+    assert_eq!(schema.version(), 1);
+    let sent: serde_json::Value = serde_json::from_str(form).unwrap();
+    let kept: serde_json::Value =
+        serde_json::from_str(matter.form_json.as_deref().unwrap()).unwrap();
+    assert_eq!(kept, sent);
+
+    let seen = server.seen();
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", "/v1/matters/11100000MB0143028R3210000000001")
+    );
+    assert_eq!(seen[0].query, None, "the current version");
+    assert!(seen[0].authorization.is_none());
+}
+
+#[tokio::test]
+async fn a_past_version_a_matter_without_a_form_and_a_broken_form() {
+    let window = r#"{"version":3,"retired":true,"code":"11100000MB1692364P3110000000002",
+        "name":{"zh":"出生医学证明首次签发","en":"Medical birth certificate: first issue"},
+        "department":{"code":"11100000MB1692364P","name":{"zh":"卫生健康委员会","en":"Health Commission"}},
+        "life_event":"birth","delivery":"window","required_licences":[]}"#;
+    let server = FakeServer::start(vec![
+        reply(200, window),
+        reply(200, matter_answer(r#"{"matter_code":"lower-case"}"#)),
+    ])
+    .await;
+    let client = server.client();
+    let matter = client
+        .matter("11100000MB1692364P3110000000002", Some(3))
+        .await
+        .unwrap();
+    assert_eq!((matter.version, matter.retired), (3, true));
+    assert_eq!(matter.summary, None);
+    assert_eq!(matter.form_json, None);
+    assert!(matter.form_schema().is_none());
+    assert_eq!(server.seen()[0].query.as_deref(), Some("version=3"));
+
+    // A form the core cannot load is the schema's error, not the call's.
+    let matter = client.matter(SENIOR_CARD, None).await.unwrap();
+    let error = matter.form_schema().unwrap().unwrap_err();
+    assert!(error.code().starts_with("YW-15"), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_life_events_in_display_order() {
+    let events = r#"[{"id":"birth","name":{"zh":"出生","en":"Birth"}},
+        {"id":"old_age","name":{"zh":"养老","en":"Old age"}}]"#;
+    let server = FakeServer::start(vec![reply(200, events)]).await;
+    let events = server.client().life_events().await.unwrap();
+    let ids: Vec<_> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["birth", "old_age"]);
+    assert_eq!(events[1].name.zh, "养老");
+    let seen = server.seen();
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", "/v1/life-events")
+    );
+}
+
+#[tokio::test]
+async fn catalog_refusals_are_rejected_and_not_retried() {
+    let server = FakeServer::start(vec![error_reply(404, "YW-4048")]).await;
+    let error = server
+        .client()
+        .matter("11100000MB0143028R3219999999999", Some(7))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Rejected { status: 404, code, .. } if code == "YW-4048"),
+        "{error:?}"
+    );
+    assert_eq!(server.seen().len(), 1);
+
+    let server = FakeServer::start(vec![error_reply(422, "YW-4709")]).await;
+    let query = MatterQuery {
+        limit: Some(101),
+        ..MatterQuery::default()
+    };
+    let error = server.client().matters(&query).await.unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Rejected { status: 422, code, .. } if code == "YW-4709"),
+        "{error:?}"
+    );
+    assert_eq!(error.http_status(), Some(422));
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_matter_code_is_refused_without_a_request() {
+    let server = FakeServer::start(vec![reply(200, matter_answer("null"))]).await;
+    let client = server.client();
+    let too_long = "A".repeat(65);
+    for code in [
+        "",
+        "11100000mb0143028r",
+        "../admin",
+        "A B",
+        too_long.as_str(),
+    ] {
+        let error = client.matter(code, None).await.unwrap_err();
+        assert!(
+            matches!(error, ClientError::InvalidArgument("code")),
+            "{code}: {error:?}"
+        );
+        assert_eq!(error.code(), "YW-1807");
+    }
+    assert!(server.seen().is_empty(), "nothing was sent");
+    // `"form": null` is no form.
+    let matter = client.matter(SENIOR_CARD, None).await.unwrap();
+    assert_eq!(matter.form_json, None);
+}
+
 // --- scan-to-login: only our own server -----------------------------------------
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credential::{CredentialError, HolderCredential, PresentationRequest};
 use crate::crypto::VerifyingKey;
+use crate::forms::{FormSchema, Label, SchemaError};
 use crate::identity::IdNumber;
 
 const REDACTED: &str = "<redacted>";
@@ -566,6 +567,142 @@ impl fmt::Debug for InboxMessage {
             .field("opened_ms", &self.opened_ms)
             .finish()
     }
+}
+
+/// `GET /v1/matters` query; every part optional (unset: every current,
+/// unretired matter, 20 a page).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MatterQuery {
+    /// Words of the matter's or its department's name, zh or en; each must
+    /// appear (1 to 64 characters).
+    pub q: Option<String>,
+    /// A department code ([`Department::code`]).
+    pub department: Option<String>,
+    /// A life event id ([`LifeEvent::id`]).
+    pub life_event: Option<String>,
+    /// Matters per page, 1 to 100 (the server's default: 20).
+    pub limit: Option<u32>,
+    /// [`MatterPage::next_cursor`] of the previous page; unset: the first.
+    pub cursor: Option<String>,
+}
+
+impl MatterQuery {
+    /// The query string's pairs, in a fixed order.
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
+        let text = [
+            ("q", &self.q),
+            ("department", &self.department),
+            ("life_event", &self.life_event),
+        ];
+        let mut pairs: Vec<_> = text
+            .into_iter()
+            .filter_map(|(key, value)| value.clone().map(|value| (key, value)))
+            .collect();
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        if let Some(cursor) = &self.cursor {
+            pairs.push(("cursor", cursor.clone()));
+        }
+        pairs
+    }
+}
+
+/// One page of the catalog's current, unretired matters, in code order.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct MatterPage {
+    /// In code order.
+    pub matters: Vec<MatterSummary>,
+    /// Pass as [`MatterQuery::cursor`] for the next page; `None` on the last.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// A matter as the catalog lists it; [`crate::client::ApiClient::matter`]
+/// gives the whole of it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct MatterSummary {
+    /// The standard code (同一事项、同一标准、同一编码).
+    pub code: String,
+    /// The current version.
+    pub version: u32,
+    /// In Chinese and English.
+    pub name: Label,
+    /// Who handles it.
+    pub department: Department,
+    /// A [`LifeEvent::id`].
+    pub life_event: String,
+    /// `online` (applied for with the form), `window` (in person) or
+    /// `automatic` (免申即领: granted without an application); a newer
+    /// server may add others.
+    pub delivery: String,
+}
+
+/// The department that handles a matter.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Department {
+    /// 1 to 32 characters of `A-Z 0-9` (its credit code, where it has one).
+    pub code: String,
+    /// In Chinese and English.
+    pub name: Label,
+}
+
+/// `GET /v1/matters/{code}`: a matter (事项) at one version, with its form.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Matter {
+    /// The standard code.
+    pub code: String,
+    /// The version read (a draft remembers it: its form is that version's).
+    pub version: u32,
+    /// No longer listed or offered; its versions stay readable.
+    pub retired: bool,
+    /// In Chinese and English.
+    pub name: Label,
+    /// What the matter is for, in a sentence or two.
+    #[serde(default)]
+    pub summary: Option<Label>,
+    /// Who handles it.
+    pub department: Department,
+    /// A [`LifeEvent::id`].
+    pub life_event: String,
+    /// `online`, `window` or `automatic` (see [`MatterSummary::delivery`]).
+    pub delivery: String,
+    /// GB/T 36904 licence type codes (21 characters) the matter needs.
+    #[serde(default)]
+    pub required_licences: Vec<String>,
+    /// The form schema's JSON text (`online` matters only), for
+    /// [`Matter::form_schema`] or the bindings' `FormSchema.fromJson`.
+    #[serde(rename = "form", default, deserialize_with = "json_text")]
+    pub form_json: Option<String>,
+}
+
+impl Matter {
+    /// The form, loaded with [`FormSchema::from_json`]; `None` for a matter
+    /// without one (`window`, `automatic`).
+    pub fn form_schema(&self) -> Option<Result<FormSchema, SchemaError>> {
+        self.form_json.as_deref().map(FormSchema::from_json)
+    }
+}
+
+/// A JSON value (absent or `null`: `None`) as its JSON text.
+fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(value.map(|v| v.to_string()))
+}
+
+/// `GET /v1/life-events`: a life event matters are grouped by (出生, 养老, …).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct LifeEvent {
+    /// `birth`, `old_age`, …: [`MatterQuery::life_event`].
+    pub id: String,
+    /// In Chinese and English.
+    pub name: Label,
 }
 
 /// The server's error body `{code, message, request_id}`.

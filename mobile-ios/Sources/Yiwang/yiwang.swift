@@ -641,8 +641,8 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration and the inbox. Every call is
- * async; idempotent calls are retried with backoff.
+ * devices, scan-to-login, push registration, the inbox and the service
+ * catalog. Every call is async; idempotent calls are retried with backoff.
  */
 public protocol ApiClientProtocol: AnyObject, Sendable {
     
@@ -682,6 +682,11 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func issuer() async throws  -> IssuerInfo
     
     /**
+     * The life events matters are grouped by, in display order.
+     */
+    func lifeEvents() async throws  -> [LifeEvent]
+    
+    /**
      * Logs in with a presentation made for `nonce` (see `Challenge`).
      */
     func login(presentation: String, nonce: String, deviceName: String?) async throws  -> Tokens
@@ -702,6 +707,20 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
      * Marks a message read. Not in this inbox: Rejected YW-4045.
      */
     func markRead(accessToken: String, messageId: String) async throws 
+    
+    /**
+     * A matter with its form, at `version` (null: the current one), retired
+     * or not. A malformed code: InvalidInput YW-1807, before any request; an
+     * unknown matter or version: Rejected YW-4048.
+     */
+    func matter(code: String, version: UInt32?) async throws  -> Matter
+    
+    /**
+     * A page of the service catalog's current matters, in code order,
+     * filtered by `query` (no sign-in needed). A bad parameter: Rejected
+     * YW-4709.
+     */
+    func matters(query: MatterQuery) async throws  -> MatterPage
     
     /**
      * Whose `access_token` is.
@@ -748,8 +767,8 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
 }
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration and the inbox. Every call is
- * async; idempotent calls are retried with backoff.
+ * devices, scan-to-login, push registration, the inbox and the service
+ * catalog. Every call is async; idempotent calls are retried with backoff.
  */
 open class ApiClient: ApiClientProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -943,6 +962,25 @@ open func issuer()async throws  -> IssuerInfo  {
 }
     
     /**
+     * The life events matters are grouped by, in display order.
+     */
+open func lifeEvents()async throws  -> [LifeEvent]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_life_events(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeLifeEvent.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
      * Logs in with a presentation made for `nonce` (see `Challenge`).
      */
 open func login(presentation: String, nonce: String, deviceName: String?)async throws  -> Tokens  {
@@ -1016,6 +1054,48 @@ open func markRead(accessToken: String, messageId: String)async throws   {
             completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
             freeFunc: ffi_yiwang_ffi_rust_future_free_void,
             liftFunc: { $0 },
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * A matter with its form, at `version` (null: the current one), retired
+     * or not. A malformed code: InvalidInput YW-1807, before any request; an
+     * unknown matter or version: Rejected YW-4048.
+     */
+open func matter(code: String, version: UInt32? = nil)async throws  -> Matter  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_matter(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(code),FfiConverterOptionUInt32.lower(version)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMatter_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * A page of the service catalog's current matters, in code order,
+     * filtered by `query` (no sign-in needed). A bad parameter: Rejected
+     * YW-4709.
+     */
+open func matters(query: MatterQuery)async throws  -> MatterPage  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_matters(
+                        self.uniffiCloneHandle(),FfiConverterTypeMatterQuery_lower(query)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMatterPage_lift,
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -3140,6 +3220,63 @@ public func FfiConverterTypeWallet_lower(_ value: Wallet) -> UInt64 {
 
 
 /**
+ * Text in Simplified Chinese and English.
+ */
+public struct Bilingual: Equatable, Hashable {
+    public var zh: String
+    public var en: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(zh: String, en: String) {
+        self.zh = zh
+        self.en = en
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Bilingual: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBilingual: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Bilingual {
+        return
+            try Bilingual(
+                zh: FfiConverterString.read(from: &buf), 
+                en: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Bilingual, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.zh, into: &buf)
+        FfiConverterString.write(value.en, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBilingual_lift(_ buf: RustBuffer) throws -> Bilingual {
+    return try FfiConverterTypeBilingual.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBilingual_lower(_ value: Bilingual) -> RustBuffer {
+    return FfiConverterTypeBilingual.lower(value)
+}
+
+
+/**
  * A one-use login challenge, and what to present for it.
  */
 public struct Challenge: Equatable, Hashable {
@@ -3374,6 +3511,63 @@ public func FfiConverterTypeConflict_lift(_ buf: RustBuffer) throws -> Conflict 
 #endif
 public func FfiConverterTypeConflict_lower(_ value: Conflict) -> RustBuffer {
     return FfiConverterTypeConflict.lower(value)
+}
+
+
+/**
+ * The department that handles a matter.
+ */
+public struct Department: Equatable, Hashable {
+    public var code: String
+    public var name: Bilingual
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, name: Bilingual) {
+        self.code = code
+        self.name = name
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Department: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDepartment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Department {
+        return
+            try Department(
+                code: FfiConverterString.read(from: &buf), 
+                name: FfiConverterTypeBilingual.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Department, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterTypeBilingual.write(value.name, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDepartment_lift(_ buf: RustBuffer) throws -> Department {
+    return try FfiConverterTypeDepartment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDepartment_lower(_ value: Department) -> RustBuffer {
+    return FfiConverterTypeDepartment.lower(value)
 }
 
 
@@ -4184,6 +4378,69 @@ public func FfiConverterTypeIssuerInfo_lower(_ value: IssuerInfo) -> RustBuffer 
 
 
 /**
+ * A life event matters are grouped by (出生, 养老, …).
+ */
+public struct LifeEvent: Equatable, Hashable {
+    /**
+     * `birth`, `old_age`, …: for `MatterQuery.life_event`.
+     */
+    public var id: String
+    public var name: Bilingual
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `birth`, `old_age`, …: for `MatterQuery.life_event`.
+         */id: String, name: Bilingual) {
+        self.id = id
+        self.name = name
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LifeEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLifeEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LifeEvent {
+        return
+            try LifeEvent(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterTypeBilingual.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LifeEvent, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeBilingual.write(value.name, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLifeEvent_lift(_ buf: RustBuffer) throws -> LifeEvent {
+    return try FfiConverterTypeLifeEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLifeEvent_lower(_ value: LifeEvent) -> RustBuffer {
+    return FfiConverterTypeLifeEvent.lower(value)
+}
+
+
+/**
  * A website's scan-to-login request, to show the citizen before approving.
  */
 public struct LoginSession: Equatable, Hashable {
@@ -4303,6 +4560,395 @@ public func FfiConverterTypeLoginSession_lift(_ buf: RustBuffer) throws -> Login
 #endif
 public func FfiConverterTypeLoginSession_lower(_ value: LoginSession) -> RustBuffer {
     return FfiConverterTypeLoginSession.lower(value)
+}
+
+
+/**
+ * A matter (事项) at one version, with its form.
+ */
+public struct Matter: Equatable, Hashable {
+    public var code: String
+    /**
+     * The version read (a draft is made with this version's form).
+     */
+    public var version: UInt32
+    /**
+     * No longer listed or offered; still readable.
+     */
+    public var retired: Bool
+    public var name: Bilingual
+    public var summary: Bilingual?
+    public var department: Department
+    /**
+     * A `LifeEvent.id`.
+     */
+    public var lifeEvent: String
+    /**
+     * `online`, `window` or `automatic`.
+     */
+    public var delivery: String
+    /**
+     * GB/T 36904 licence type codes (21 characters) the matter needs.
+     */
+    public var requiredLicences: [String]
+    /**
+     * The form schema's JSON, for `FormSchema.from_json` (online matters only).
+     */
+    public var formJson: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, 
+        /**
+         * The version read (a draft is made with this version's form).
+         */version: UInt32, 
+        /**
+         * No longer listed or offered; still readable.
+         */retired: Bool, name: Bilingual, summary: Bilingual?, department: Department, 
+        /**
+         * A `LifeEvent.id`.
+         */lifeEvent: String, 
+        /**
+         * `online`, `window` or `automatic`.
+         */delivery: String, 
+        /**
+         * GB/T 36904 licence type codes (21 characters) the matter needs.
+         */requiredLicences: [String], 
+        /**
+         * The form schema's JSON, for `FormSchema.from_json` (online matters only).
+         */formJson: String?) {
+        self.code = code
+        self.version = version
+        self.retired = retired
+        self.name = name
+        self.summary = summary
+        self.department = department
+        self.lifeEvent = lifeEvent
+        self.delivery = delivery
+        self.requiredLicences = requiredLicences
+        self.formJson = formJson
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Matter: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMatter: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Matter {
+        return
+            try Matter(
+                code: FfiConverterString.read(from: &buf), 
+                version: FfiConverterUInt32.read(from: &buf), 
+                retired: FfiConverterBool.read(from: &buf), 
+                name: FfiConverterTypeBilingual.read(from: &buf), 
+                summary: FfiConverterOptionTypeBilingual.read(from: &buf), 
+                department: FfiConverterTypeDepartment.read(from: &buf), 
+                lifeEvent: FfiConverterString.read(from: &buf), 
+                delivery: FfiConverterString.read(from: &buf), 
+                requiredLicences: FfiConverterSequenceString.read(from: &buf), 
+                formJson: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Matter, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterUInt32.write(value.version, into: &buf)
+        FfiConverterBool.write(value.retired, into: &buf)
+        FfiConverterTypeBilingual.write(value.name, into: &buf)
+        FfiConverterOptionTypeBilingual.write(value.summary, into: &buf)
+        FfiConverterTypeDepartment.write(value.department, into: &buf)
+        FfiConverterString.write(value.lifeEvent, into: &buf)
+        FfiConverterString.write(value.delivery, into: &buf)
+        FfiConverterSequenceString.write(value.requiredLicences, into: &buf)
+        FfiConverterOptionString.write(value.formJson, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMatter_lift(_ buf: RustBuffer) throws -> Matter {
+    return try FfiConverterTypeMatter.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMatter_lower(_ value: Matter) -> RustBuffer {
+    return FfiConverterTypeMatter.lower(value)
+}
+
+
+/**
+ * A page of the catalog's current, unretired matters, in code order.
+ */
+public struct MatterPage: Equatable, Hashable {
+    public var matters: [MatterSummary]
+    /**
+     * Pass as `cursor` for the next page; null on the last page.
+     */
+    public var nextCursor: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(matters: [MatterSummary], 
+        /**
+         * Pass as `cursor` for the next page; null on the last page.
+         */nextCursor: String?) {
+        self.matters = matters
+        self.nextCursor = nextCursor
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MatterPage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMatterPage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MatterPage {
+        return
+            try MatterPage(
+                matters: FfiConverterSequenceTypeMatterSummary.read(from: &buf), 
+                nextCursor: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MatterPage, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeMatterSummary.write(value.matters, into: &buf)
+        FfiConverterOptionString.write(value.nextCursor, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMatterPage_lift(_ buf: RustBuffer) throws -> MatterPage {
+    return try FfiConverterTypeMatterPage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMatterPage_lower(_ value: MatterPage) -> RustBuffer {
+    return FfiConverterTypeMatterPage.lower(value)
+}
+
+
+/**
+ * Which page of the service catalog; every part optional (unset: every
+ * current matter, 20 a page).
+ */
+public struct MatterQuery: Equatable, Hashable {
+    /**
+     * Words of the matter's or its department's name, zh or en; each must
+     * appear (1 to 64 characters).
+     */
+    public var q: String?
+    /**
+     * A department code.
+     */
+    public var department: String?
+    /**
+     * A life event id (`LifeEvent.id`).
+     */
+    public var lifeEvent: String?
+    /**
+     * 1 to 100 (default 20).
+     */
+    public var limit: UInt32?
+    /**
+     * `next_cursor` of the previous page; unset: the first page.
+     */
+    public var cursor: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Words of the matter's or its department's name, zh or en; each must
+         * appear (1 to 64 characters).
+         */q: String? = nil, 
+        /**
+         * A department code.
+         */department: String? = nil, 
+        /**
+         * A life event id (`LifeEvent.id`).
+         */lifeEvent: String? = nil, 
+        /**
+         * 1 to 100 (default 20).
+         */limit: UInt32? = nil, 
+        /**
+         * `next_cursor` of the previous page; unset: the first page.
+         */cursor: String? = nil) {
+        self.q = q
+        self.department = department
+        self.lifeEvent = lifeEvent
+        self.limit = limit
+        self.cursor = cursor
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MatterQuery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMatterQuery: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MatterQuery {
+        return
+            try MatterQuery(
+                q: FfiConverterOptionString.read(from: &buf), 
+                department: FfiConverterOptionString.read(from: &buf), 
+                lifeEvent: FfiConverterOptionString.read(from: &buf), 
+                limit: FfiConverterOptionUInt32.read(from: &buf), 
+                cursor: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MatterQuery, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.q, into: &buf)
+        FfiConverterOptionString.write(value.department, into: &buf)
+        FfiConverterOptionString.write(value.lifeEvent, into: &buf)
+        FfiConverterOptionUInt32.write(value.limit, into: &buf)
+        FfiConverterOptionString.write(value.cursor, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMatterQuery_lift(_ buf: RustBuffer) throws -> MatterQuery {
+    return try FfiConverterTypeMatterQuery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMatterQuery_lower(_ value: MatterQuery) -> RustBuffer {
+    return FfiConverterTypeMatterQuery.lower(value)
+}
+
+
+/**
+ * A matter as the catalog lists it; `matter(code)` gives the whole of it.
+ */
+public struct MatterSummary: Equatable, Hashable {
+    /**
+     * The standard code (同一事项、同一标准、同一编码).
+     */
+    public var code: String
+    /**
+     * The current version.
+     */
+    public var version: UInt32
+    public var name: Bilingual
+    public var department: Department
+    /**
+     * A `LifeEvent.id`.
+     */
+    public var lifeEvent: String
+    /**
+     * `online` (applied for with the form), `window` (in person) or
+     * `automatic` (免申即领: granted without an application).
+     */
+    public var delivery: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The standard code (同一事项、同一标准、同一编码).
+         */code: String, 
+        /**
+         * The current version.
+         */version: UInt32, name: Bilingual, department: Department, 
+        /**
+         * A `LifeEvent.id`.
+         */lifeEvent: String, 
+        /**
+         * `online` (applied for with the form), `window` (in person) or
+         * `automatic` (免申即领: granted without an application).
+         */delivery: String) {
+        self.code = code
+        self.version = version
+        self.name = name
+        self.department = department
+        self.lifeEvent = lifeEvent
+        self.delivery = delivery
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MatterSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMatterSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MatterSummary {
+        return
+            try MatterSummary(
+                code: FfiConverterString.read(from: &buf), 
+                version: FfiConverterUInt32.read(from: &buf), 
+                name: FfiConverterTypeBilingual.read(from: &buf), 
+                department: FfiConverterTypeDepartment.read(from: &buf), 
+                lifeEvent: FfiConverterString.read(from: &buf), 
+                delivery: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MatterSummary, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterUInt32.write(value.version, into: &buf)
+        FfiConverterTypeBilingual.write(value.name, into: &buf)
+        FfiConverterTypeDepartment.write(value.department, into: &buf)
+        FfiConverterString.write(value.lifeEvent, into: &buf)
+        FfiConverterString.write(value.delivery, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMatterSummary_lift(_ buf: RustBuffer) throws -> MatterSummary {
+    return try FfiConverterTypeMatterSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMatterSummary_lower(_ value: MatterSummary) -> RustBuffer {
+    return FfiConverterTypeMatterSummary.lower(value)
 }
 
 
@@ -6304,6 +6950,30 @@ fileprivate struct FfiConverterOptionTypeDraft: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeBilingual: FfiConverterRustBuffer {
+    typealias SwiftType = Bilingual?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeBilingual.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeBilingual.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypePushRegistration: FfiConverterRustBuffer {
     typealias SwiftType = PushRegistration?
 
@@ -6593,6 +7263,56 @@ fileprivate struct FfiConverterSequenceTypeInboxMessage: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeInboxMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLifeEvent: FfiConverterRustBuffer {
+    typealias SwiftType = [LifeEvent]
+
+    public static func write(_ value: [LifeEvent], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLifeEvent.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LifeEvent] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LifeEvent]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLifeEvent.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMatterSummary: FfiConverterRustBuffer {
+    typealias SwiftType = [MatterSummary]
+
+    public static func write(_ value: [MatterSummary], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMatterSummary.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MatterSummary] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MatterSummary]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMatterSummary.read(from: &buf))
         }
         return seq
     }
@@ -6924,6 +7644,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_issuer() != 35342) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_life_events() != 9440) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_login() != 17624) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6934,6 +7657,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_mark_read() != 47810) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_matter() != 56612) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_matters() != 25169) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_me() != 18738) {

@@ -365,6 +365,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_inbox(uint64_t ptr, RustBuffer ac
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_issuer(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LIFE_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LIFE_EVENTS
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_life_events(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LOGIN
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LOGIN
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_login(uint64_t ptr, RustBuffer presentation, RustBuffer nonce, RustBuffer device_name
@@ -383,6 +388,16 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_mark_opened(uint64_t ptr, RustBuf
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MARK_READ
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MARK_READ
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_mark_read(uint64_t ptr, RustBuffer access_token, RustBuffer message_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MATTER
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MATTER
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_matter(uint64_t ptr, RustBuffer code, RustBuffer version
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MATTERS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_MATTERS
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_matters(uint64_t ptr, RustBuffer query
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ME
@@ -1257,6 +1272,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_issuer(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LIFE_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LIFE_EVENTS
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_life_events(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LOGIN
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LOGIN
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_login(void
@@ -1278,6 +1299,18 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_mark_opened(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MARK_READ
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MARK_READ
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_mark_read(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MATTER
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MATTER
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_matter(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MATTERS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_MATTERS
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_matters(void
     
 );
 #endif

@@ -786,6 +786,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_issuer(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_life_events(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_login(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_login_session(
@@ -793,6 +795,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_mark_opened(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_mark_read(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_matter(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_matters(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_me(
     ): Int
@@ -969,6 +975,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_issuer(`ptr`: Long,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_life_events(`ptr`: Long,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_login(`ptr`: Long,`presentation`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_login_session(`ptr`: Long,`server`: RustBuffer.ByValue,`session`: RustBuffer.ByValue,
@@ -976,6 +984,10 @@ internal object UniffiLib {
     external fun uniffi_yiwang_ffi_fn_method_apiclient_mark_opened(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`messageId`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_mark_read(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`messageId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_matter(`ptr`: Long,`code`: RustBuffer.ByValue,`version`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_matters(`ptr`: Long,`query`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_me(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
     ): Long
@@ -1352,6 +1364,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_issuer() and 0xFFFF) != 35342) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_life_events() and 0xFFFF) != 9440) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_login() and 0xFFFF) != 17624) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1362,6 +1377,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_mark_read() and 0xFFFF) != 47810) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_matter() and 0xFFFF) != 56612) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_matters() and 0xFFFF) != 25169) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_me() and 0xFFFF) != 18738) {
@@ -2113,8 +2134,8 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration and the inbox. Every call is
- * async; idempotent calls are retried with backoff.
+ * devices, scan-to-login, push registration, the inbox and the service
+ * catalog. Every call is async; idempotent calls are retried with backoff.
  */
 public interface ApiClientInterface {
     
@@ -2154,6 +2175,11 @@ public interface ApiClientInterface {
     suspend fun `issuer`(): IssuerInfo
     
     /**
+     * The life events matters are grouped by, in display order.
+     */
+    suspend fun `lifeEvents`(): List<LifeEvent>
+    
+    /**
      * Logs in with a presentation made for `nonce` (see `Challenge`).
      */
     suspend fun `login`(`presentation`: kotlin.String, `nonce`: kotlin.String, `deviceName`: kotlin.String?): Tokens
@@ -2174,6 +2200,20 @@ public interface ApiClientInterface {
      * Marks a message read. Not in this inbox: Rejected YW-4045.
      */
     suspend fun `markRead`(`accessToken`: kotlin.String, `messageId`: kotlin.String)
+    
+    /**
+     * A matter with its form, at `version` (null: the current one), retired
+     * or not. A malformed code: InvalidInput YW-1807, before any request; an
+     * unknown matter or version: Rejected YW-4048.
+     */
+    suspend fun `matter`(`code`: kotlin.String, `version`: kotlin.UInt? = null): Matter
+    
+    /**
+     * A page of the service catalog's current matters, in code order,
+     * filtered by `query` (no sign-in needed). A bad parameter: Rejected
+     * YW-4709.
+     */
+    suspend fun `matters`(`query`: MatterQuery): MatterPage
     
     /**
      * Whose `access_token` is.
@@ -2222,8 +2262,8 @@ public interface ApiClientInterface {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration and the inbox. Every call is
- * async; idempotent calls are retried with backoff.
+ * devices, scan-to-login, push registration, the inbox and the service
+ * catalog. Every call is async; idempotent calls are retried with backoff.
  */
 open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 {
@@ -2507,6 +2547,30 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 
     
     /**
+     * The life events matters are grouped by, in display order.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `lifeEvents`() : List<LifeEvent> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_life_events(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeLifeEvent.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Logs in with a presentation made for `nonce` (see `Challenge`).
      */
     @Throws(YiwangException::class)
@@ -2609,6 +2673,61 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         // lift function
         { },
         
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A matter with its form, at `version` (null: the current one), retired
+     * or not. A malformed code: InvalidInput YW-1807, before any request; an
+     * unknown matter or version: Rejected YW-4048.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `matter`(`code`: kotlin.String, `version`: kotlin.UInt?) : Matter {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_matter(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`code`),
+        FfiConverterOptionalUInt.lower(`version`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMatter.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A page of the service catalog's current matters, in code order,
+     * filtered by `query` (no sign-in needed). A bad parameter: Rejected
+     * YW-4709.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `matters`(`query`: MatterQuery) : MatterPage {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_matters(
+                uniffiHandle,
+                
+        FfiConverterTypeMatterQuery.lower(`query`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMatterPage.lift(it) },
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -5767,6 +5886,47 @@ public object FfiConverterTypeWallet: FfiConverter<Wallet, Long> {
 
 
 /**
+ * Text in Simplified Chinese and English.
+ */
+data class Bilingual (
+    var `zh`: kotlin.String
+    , 
+    var `en`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBilingual: FfiConverterRustBuffer<Bilingual> {
+    override fun read(buf: ByteBuffer): Bilingual {
+        return Bilingual(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Bilingual) = (
+            FfiConverterString.allocationSize(value.`zh`) +
+            FfiConverterString.allocationSize(value.`en`)
+    )
+
+    override fun write(value: Bilingual, buf: ByteBuffer) {
+            FfiConverterString.write(value.`zh`, buf)
+            FfiConverterString.write(value.`en`, buf)
+    }
+}
+
+
+
+/**
  * A one-use login challenge, and what to present for it.
  */
 data class Challenge (
@@ -5948,6 +6108,47 @@ public object FfiConverterTypeConflict: FfiConverterRustBuffer<Conflict> {
             FfiConverterOptionalString.write(value.`base`, buf)
             FfiConverterOptionalString.write(value.`local`, buf)
             FfiConverterOptionalString.write(value.`remote`, buf)
+    }
+}
+
+
+
+/**
+ * The department that handles a matter.
+ */
+data class Department (
+    var `code`: kotlin.String
+    , 
+    var `name`: Bilingual
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDepartment: FfiConverterRustBuffer<Department> {
+    override fun read(buf: ByteBuffer): Department {
+        return Department(
+            FfiConverterString.read(buf),
+            FfiConverterTypeBilingual.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Department) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterTypeBilingual.allocationSize(value.`name`)
+    )
+
+    override fun write(value: Department, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterTypeBilingual.write(value.`name`, buf)
     }
 }
 
@@ -6572,6 +6773,50 @@ public object FfiConverterTypeIssuerInfo: FfiConverterRustBuffer<IssuerInfo> {
 
 
 /**
+ * A life event matters are grouped by (出生, 养老, …).
+ */
+data class LifeEvent (
+    /**
+     * `birth`, `old_age`, …: for `MatterQuery.life_event`.
+     */
+    var `id`: kotlin.String
+    , 
+    var `name`: Bilingual
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLifeEvent: FfiConverterRustBuffer<LifeEvent> {
+    override fun read(buf: ByteBuffer): LifeEvent {
+        return LifeEvent(
+            FfiConverterString.read(buf),
+            FfiConverterTypeBilingual.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LifeEvent) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeBilingual.allocationSize(value.`name`)
+    )
+
+    override fun write(value: LifeEvent, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeBilingual.write(value.`name`, buf)
+    }
+}
+
+
+
+/**
  * A website's scan-to-login request, to show the citizen before approving.
  */
 data class LoginSession (
@@ -6661,6 +6906,296 @@ public object FfiConverterTypeLoginSession: FfiConverterRustBuffer<LoginSession>
             FfiConverterLong.write(value.`expiresAt`, buf)
             FfiConverterTypeLoginSessionStatus.write(value.`status`, buf)
             FfiConverterTypePresentationRequest.write(value.`presentationRequest`, buf)
+    }
+}
+
+
+
+/**
+ * A matter (事项) at one version, with its form.
+ */
+data class Matter (
+    var `code`: kotlin.String
+    , 
+    /**
+     * The version read (a draft is made with this version's form).
+     */
+    var `version`: kotlin.UInt
+    , 
+    /**
+     * No longer listed or offered; still readable.
+     */
+    var `retired`: kotlin.Boolean
+    , 
+    var `name`: Bilingual
+    , 
+    var `summary`: Bilingual?
+    , 
+    var `department`: Department
+    , 
+    /**
+     * A `LifeEvent.id`.
+     */
+    var `lifeEvent`: kotlin.String
+    , 
+    /**
+     * `online`, `window` or `automatic`.
+     */
+    var `delivery`: kotlin.String
+    , 
+    /**
+     * GB/T 36904 licence type codes (21 characters) the matter needs.
+     */
+    var `requiredLicences`: List<kotlin.String>
+    , 
+    /**
+     * The form schema's JSON, for `FormSchema.from_json` (online matters only).
+     */
+    var `formJson`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMatter: FfiConverterRustBuffer<Matter> {
+    override fun read(buf: ByteBuffer): Matter {
+        return Matter(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterTypeBilingual.read(buf),
+            FfiConverterOptionalTypeBilingual.read(buf),
+            FfiConverterTypeDepartment.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Matter) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterUInt.allocationSize(value.`version`) +
+            FfiConverterBoolean.allocationSize(value.`retired`) +
+            FfiConverterTypeBilingual.allocationSize(value.`name`) +
+            FfiConverterOptionalTypeBilingual.allocationSize(value.`summary`) +
+            FfiConverterTypeDepartment.allocationSize(value.`department`) +
+            FfiConverterString.allocationSize(value.`lifeEvent`) +
+            FfiConverterString.allocationSize(value.`delivery`) +
+            FfiConverterSequenceString.allocationSize(value.`requiredLicences`) +
+            FfiConverterOptionalString.allocationSize(value.`formJson`)
+    )
+
+    override fun write(value: Matter, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterUInt.write(value.`version`, buf)
+            FfiConverterBoolean.write(value.`retired`, buf)
+            FfiConverterTypeBilingual.write(value.`name`, buf)
+            FfiConverterOptionalTypeBilingual.write(value.`summary`, buf)
+            FfiConverterTypeDepartment.write(value.`department`, buf)
+            FfiConverterString.write(value.`lifeEvent`, buf)
+            FfiConverterString.write(value.`delivery`, buf)
+            FfiConverterSequenceString.write(value.`requiredLicences`, buf)
+            FfiConverterOptionalString.write(value.`formJson`, buf)
+    }
+}
+
+
+
+/**
+ * A page of the catalog's current, unretired matters, in code order.
+ */
+data class MatterPage (
+    var `matters`: List<MatterSummary>
+    , 
+    /**
+     * Pass as `cursor` for the next page; null on the last page.
+     */
+    var `nextCursor`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMatterPage: FfiConverterRustBuffer<MatterPage> {
+    override fun read(buf: ByteBuffer): MatterPage {
+        return MatterPage(
+            FfiConverterSequenceTypeMatterSummary.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MatterPage) = (
+            FfiConverterSequenceTypeMatterSummary.allocationSize(value.`matters`) +
+            FfiConverterOptionalString.allocationSize(value.`nextCursor`)
+    )
+
+    override fun write(value: MatterPage, buf: ByteBuffer) {
+            FfiConverterSequenceTypeMatterSummary.write(value.`matters`, buf)
+            FfiConverterOptionalString.write(value.`nextCursor`, buf)
+    }
+}
+
+
+
+/**
+ * Which page of the service catalog; every part optional (unset: every
+ * current matter, 20 a page).
+ */
+data class MatterQuery (
+    /**
+     * Words of the matter's or its department's name, zh or en; each must
+     * appear (1 to 64 characters).
+     */
+    var `q`: kotlin.String? = null 
+    , 
+    /**
+     * A department code.
+     */
+    var `department`: kotlin.String? = null 
+    , 
+    /**
+     * A life event id (`LifeEvent.id`).
+     */
+    var `lifeEvent`: kotlin.String? = null 
+    , 
+    /**
+     * 1 to 100 (default 20).
+     */
+    var `limit`: kotlin.UInt? = null 
+    , 
+    /**
+     * `next_cursor` of the previous page; unset: the first page.
+     */
+    var `cursor`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMatterQuery: FfiConverterRustBuffer<MatterQuery> {
+    override fun read(buf: ByteBuffer): MatterQuery {
+        return MatterQuery(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MatterQuery) = (
+            FfiConverterOptionalString.allocationSize(value.`q`) +
+            FfiConverterOptionalString.allocationSize(value.`department`) +
+            FfiConverterOptionalString.allocationSize(value.`lifeEvent`) +
+            FfiConverterOptionalUInt.allocationSize(value.`limit`) +
+            FfiConverterOptionalString.allocationSize(value.`cursor`)
+    )
+
+    override fun write(value: MatterQuery, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`q`, buf)
+            FfiConverterOptionalString.write(value.`department`, buf)
+            FfiConverterOptionalString.write(value.`lifeEvent`, buf)
+            FfiConverterOptionalUInt.write(value.`limit`, buf)
+            FfiConverterOptionalString.write(value.`cursor`, buf)
+    }
+}
+
+
+
+/**
+ * A matter as the catalog lists it; `matter(code)` gives the whole of it.
+ */
+data class MatterSummary (
+    /**
+     * The standard code (同一事项、同一标准、同一编码).
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * The current version.
+     */
+    var `version`: kotlin.UInt
+    , 
+    var `name`: Bilingual
+    , 
+    var `department`: Department
+    , 
+    /**
+     * A `LifeEvent.id`.
+     */
+    var `lifeEvent`: kotlin.String
+    , 
+    /**
+     * `online` (applied for with the form), `window` (in person) or
+     * `automatic` (免申即领: granted without an application).
+     */
+    var `delivery`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMatterSummary: FfiConverterRustBuffer<MatterSummary> {
+    override fun read(buf: ByteBuffer): MatterSummary {
+        return MatterSummary(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeBilingual.read(buf),
+            FfiConverterTypeDepartment.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MatterSummary) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterUInt.allocationSize(value.`version`) +
+            FfiConverterTypeBilingual.allocationSize(value.`name`) +
+            FfiConverterTypeDepartment.allocationSize(value.`department`) +
+            FfiConverterString.allocationSize(value.`lifeEvent`) +
+            FfiConverterString.allocationSize(value.`delivery`)
+    )
+
+    override fun write(value: MatterSummary, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterUInt.write(value.`version`, buf)
+            FfiConverterTypeBilingual.write(value.`name`, buf)
+            FfiConverterTypeDepartment.write(value.`department`, buf)
+            FfiConverterString.write(value.`lifeEvent`, buf)
+            FfiConverterString.write(value.`delivery`, buf)
     }
 }
 
@@ -8342,6 +8877,38 @@ public object FfiConverterOptionalTypeDraft: FfiConverterRustBuffer<Draft?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeBilingual: FfiConverterRustBuffer<Bilingual?> {
+    override fun read(buf: ByteBuffer): Bilingual? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeBilingual.read(buf)
+    }
+
+    override fun allocationSize(value: Bilingual?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeBilingual.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Bilingual?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeBilingual.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypePushRegistration: FfiConverterRustBuffer<PushRegistration?> {
     override fun read(buf: ByteBuffer): PushRegistration? {
         if (buf.get().toInt() == 0) {
@@ -8680,6 +9247,62 @@ public object FfiConverterSequenceTypeInboxMessage: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeInboxMessage.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLifeEvent: FfiConverterRustBuffer<List<LifeEvent>> {
+    override fun read(buf: ByteBuffer): List<LifeEvent> {
+        val len = buf.getInt()
+        return List<LifeEvent>(len) {
+            FfiConverterTypeLifeEvent.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LifeEvent>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLifeEvent.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LifeEvent>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLifeEvent.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeMatterSummary: FfiConverterRustBuffer<List<MatterSummary>> {
+    override fun read(buf: ByteBuffer): List<MatterSummary> {
+        val len = buf.getInt()
+        return List<MatterSummary>(len) {
+            FfiConverterTypeMatterSummary.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MatterSummary>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMatterSummary.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MatterSummary>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMatterSummary.write(it, buf)
         }
     }
 }

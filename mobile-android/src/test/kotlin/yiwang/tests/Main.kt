@@ -27,6 +27,7 @@ fun main() {
     }
     clientTests()
     pushTests()
+    catalogTests()
     println("kotlin: ${Results.passed} passed, ${Results.failed} failed")
     exitProcess(if (Results.failed == 0) 0 else 1)
 }
