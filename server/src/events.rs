@@ -341,7 +341,7 @@ fn check(
 }
 
 /// `Err` says what the value should be.
-fn check_value(kind: Kind, value: &Value) -> Result<(), String> {
+pub(crate) fn check_value(kind: Kind, value: &Value) -> Result<(), String> {
     let text = value.as_str().ok_or("a string")?;
     let ok = match kind {
         Kind::Date => jiff::civil::Date::strptime("%Y-%m-%d", text).is_ok() && text.len() == 10,

@@ -21,6 +21,7 @@ pub mod login_sessions;
 pub mod openapi;
 pub mod ops;
 pub mod push;
+pub mod recommend;
 
 use std::sync::Arc;
 
@@ -63,6 +64,7 @@ impl AppState {
         auth::seal_stored_keys(&db, &vault).await?;
         if config.seed_demo_catalog {
             catalog::seed_demo(&db).await?;
+            recommend::seed_demo(&db).await?;
         }
         let rate_limiter =
             ops::RateLimiter::new(config.rate_limit_burst, config.rate_limit_per_second);
@@ -128,6 +130,7 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(clients::router())
         .merge(catalog::router())
         .merge(events::router())
+        .merge(recommend::router())
         .merge(push::router())
         .merge(login_sessions::router())
         .routes(utoipa_axum::routes!(ops::metrics))
