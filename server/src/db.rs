@@ -144,6 +144,14 @@ impl Db {
     }
 }
 
+/// `$first, $first+1, …` for `n` bound values (an `IN (…)` list).
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Test databases: SQLite in memory always, and a fresh PostgreSQL database per
 /// call when a server answers (`YIWANG_TEST_POSTGRES_URL`, default
 /// `postgres://postgres@127.0.0.1:5432/postgres`). Without PostgreSQL the

@@ -458,7 +458,7 @@ async fn post_events(
     for chunk in keys.chunks(200) {
         let sql = format!(
             "SELECT person_key, network_id FROM accounts WHERE person_key IN ({})",
-            placeholders(chunk.len())
+            crate::db::placeholders(1, chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for key in chunk {
@@ -472,7 +472,7 @@ async fn post_events(
     for chunk in ids.chunks(200) {
         let sql = format!(
             "SELECT network_id FROM accounts WHERE network_id IN ({})",
-            placeholders(chunk.len())
+            crate::db::placeholders(1, chunk.len())
         );
         let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
         for id in chunk {
@@ -543,6 +543,7 @@ async fn post_events(
         }
     }
     write.tx.commit().await?;
+    state.events_wake().notify_waiters();
     let count = |status: &str| results.iter().filter(|r| r.status == status).count();
     Ok(Json(EventBatchResult {
         accepted: count("accepted"),
@@ -550,12 +551,4 @@ async fn post_events(
         rejected: count("rejected"),
         results,
     }))
-}
-
-/// `$1, $2, …, $n`.
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -47,6 +47,8 @@ struct StateInner {
     signer: std::sync::RwLock<Option<auth::Signer>>,
     /// Woken when a notification is queued, so a dispatcher here sends it at once.
     push_wake: Arc<tokio::sync::Notify>,
+    /// Woken when events are accepted, so the matcher here takes them at once.
+    events_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
                 rate_limiter,
                 signer: std::sync::RwLock::new(None),
                 push_wake: Arc::default(),
+                events_wake: Arc::default(),
             }),
         })
     }
@@ -110,6 +113,11 @@ impl AppState {
     /// Notified when notifications are queued (see [`push::dispatch`]).
     pub fn push_wake(&self) -> Arc<tokio::sync::Notify> {
         self.inner.push_wake.clone()
+    }
+
+    /// Notified when events are accepted (see [`recommend::worker`]).
+    pub fn events_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.events_wake.clone()
     }
 
     pub fn rate_limiter(&self) -> &ops::RateLimiter {

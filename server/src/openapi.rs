@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "accounts", description = "The citizen's account and devices"),
         (name = "scan-to-login", description = "Websites' scan-to-login (扫码登录) and ID tokens"),
         (name = "push", description = "Push registration, the inbox, sending notifications and their status"),
-        (name = "recommendations", description = "Proactive recommendations: rule sets"),
+        (name = "recommendations", description = "Proactive recommendations: rule sets, the feed, consent and opt-outs"),
         (name = "events", description = "Life events posted by departments"),
         (name = "catalog", description = "The service catalog: matters (事项), their versions and forms"),
         (name = "admin", description = "Operator routes (admin token)"),

@@ -142,3 +142,348 @@ async fn rule_sets_are_published_whole_or_not_at_all() {
         test_db.cleanup().await;
     }
 }
+
+const PARENT: &str = "330106198506120023";
+
+async fn department(app: &axum::Router, scopes: Value) -> (String, String) {
+    let (status, body) = call(
+        app,
+        bearer(
+            post(
+                "/v1/admin/service-clients",
+                json!({"name": "卫生健康委员会", "scopes": scopes}),
+            ),
+            ADMIN,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (
+        body["client_id"].as_str().unwrap().to_owned(),
+        body["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn event(id: &str, event_type: &str, subject: Value, data: Value) -> Value {
+    json!({"event_id": id, "type": event_type, "subject": subject,
+        "occurred_at": 1_763_000_000, "data": data})
+}
+
+fn matcher(state: &AppState) -> yiwang_server::recommend::worker::Matcher {
+    yiwang_server::recommend::worker::Matcher::new(
+        state.db().clone(),
+        state.config().push.clone(),
+        state.push_wake(),
+    )
+}
+
+fn put_json(path: &str, body: Value) -> Request<Body> {
+    put_raw(path, body.to_string())
+}
+
+#[tokio::test]
+async fn events_become_recommendations_in_the_feed_and_the_inbox() {
+    for test_db in testing::all("rules_feed").await {
+        let state = state(&test_db.db).await;
+        let app = app(state.clone());
+        let phone = common::enrolled_person(&app, PARENT).await;
+        let tokens = common::login(&app, &phone).await;
+        let token = tokens["access_token"].as_str().unwrap().to_owned();
+        let (id, secret) = department(
+            &app,
+            json!(["events:birth_registered", "events:marriage_registered"]),
+        )
+        .await;
+        let post_events = |events: Value| {
+            let app = app.clone();
+            let (id, secret) = (id.clone(), secret.clone());
+            async move {
+                let (status, body) = call(
+                    &app,
+                    common::basic(post("/v1/events", json!({"events": events})), &id, &secret),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                body
+            }
+        };
+        let feed = |token: String| {
+            let app = app.clone();
+            async move {
+                let (status, body) = call(&app, bearer(get("/v1/recommendations"), &token)).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                body["recommendations"].as_array().unwrap().clone()
+            }
+        };
+        let matcher = matcher(&state);
+        let subject = json!({"id_number": PARENT});
+        let birth = |id: &str| {
+            event(
+                id,
+                "birth_registered",
+                subject.clone(),
+                json!({"child_birth_date": "2026-11-01"}),
+            )
+        };
+
+        // A birth, without consent to profile matching: the offers the law
+        // requires (出生一件事, and the subsidy granted 免申即领).
+        post_events(json!([birth("b-1")])).await;
+        let report = matcher.run_once().await.unwrap();
+        assert_eq!((report.events, report.recommendations), (1, 2));
+        let items = feed(token.clone()).await;
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0]["matter_code"], "11100000000013338W3110000000001");
+        assert_eq!(items[0]["action"], "offer");
+        assert_eq!(
+            items[0]["reason"]["zh"],
+            "您的孩子出生登记已完成，可办理出生一件事"
+        );
+        assert_eq!(items[0]["matter_name"]["zh"], "新生儿出生一件事");
+        assert_eq!(items[1]["action"], "grant");
+        assert_eq!(items[1]["delivery"], "automatic");
+        // The inbox has both, in the citizen's language.
+        let (_, inbox) = call(&app, bearer(get("/v1/inbox"), &token)).await;
+        let titles: Vec<&str> = inbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["title"].as_str().unwrap())
+            .collect();
+        assert!(titles.contains(&"为您推荐：新生儿出生一件事"), "{titles:?}");
+        assert!(titles.contains(&"已为您办理：育儿补贴发放"), "{titles:?}");
+
+        // Nothing pending; a repeated event is a duplicate and offers nothing.
+        assert_eq!(matcher.run_once().await.unwrap().events, 0);
+        let body = post_events(json!([birth("b-1")])).await;
+        assert_eq!(body["duplicates"], 1);
+        assert_eq!(matcher.run_once().await.unwrap().events, 0);
+
+        // Consent given: a second birth offers the maternity allowance (a
+        // profile rule); the others are in their cooldown.
+        let (status, settings) = call(
+            &app,
+            bearer(
+                put_json(
+                    "/v1/me/recommendation-settings",
+                    json!({"profile_consent": true, "opted_out": []}),
+                ),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{settings}");
+        assert!(settings["consent_changed_ms"].as_i64().is_some());
+        post_events(json!([birth("b-2")])).await;
+        let report = matcher.run_once().await.unwrap();
+        assert_eq!(report.recommendations, 1);
+        let items = feed(token.clone()).await;
+        assert_eq!(items.len(), 3);
+        assert!(
+            items
+                .iter()
+                .any(|i| i["matter_code"] == "11100000MB1713453K3110000000003")
+        );
+
+        // Opted out of marriage matters: a marriage offers nothing.
+        let (status, _) = call(
+            &app,
+            bearer(
+                put_json(
+                    "/v1/me/recommendation-settings",
+                    json!({"profile_consent": true, "opted_out": ["marriage"]}),
+                ),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        post_events(json!([event(
+            "m-1",
+            "marriage_registered",
+            subject.clone(),
+            json!({"registered_on": "2026-11-11"})
+        )]))
+        .await;
+        assert_eq!(
+            matcher.run_once().await.unwrap(),
+            yiwang_server::recommend::worker::MatchReport {
+                events: 1,
+                recommendations: 0
+            }
+        );
+
+        // Dismiss and snooze take items out of the feed.
+        let first = items[0]["id"].as_i64().unwrap();
+        let second = items[1]["id"].as_i64().unwrap();
+        let (status, _) = call(
+            &app,
+            bearer(
+                post(&format!("/v1/recommendations/{first}/dismiss"), json!({})),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = call(
+            &app,
+            bearer(
+                post(
+                    &format!("/v1/recommendations/{second}/snooze"),
+                    json!({"days": 7}),
+                ),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(feed(token.clone()).await.len(), 1);
+        let (status, body) = call(
+            &app,
+            bearer(
+                post(
+                    &format!("/v1/recommendations/{second}/snooze"),
+                    json!({"days": 91}),
+                ),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4721"))
+        );
+        for path in [
+            "/v1/recommendations/999999/dismiss",
+            "/v1/recommendations/abc/dismiss",
+        ] {
+            let (status, body) = call(&app, bearer(post(path, json!({})), &token)).await;
+            assert_eq!(
+                (status, code(&body)),
+                (StatusCode::NOT_FOUND, Some("YW-4049"))
+            );
+        }
+        // Another citizen cannot touch this feed.
+        let other = common::enrolled_person(&app, "11010519491231002X").await;
+        let other_token = common::login(&app, &other).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, _) = call(
+            &app,
+            bearer(
+                post(&format!("/v1/recommendations/{second}/dismiss"), json!({})),
+                &other_token,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(feed(other_token).await.is_empty());
+
+        // Settings: bad input, and consent withdrawn is recorded.
+        let (status, body) = call(
+            &app,
+            bearer(
+                put_json(
+                    "/v1/me/recommendation-settings",
+                    json!({"profile_consent": false, "opted_out": ["colour"]}),
+                ),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4722"))
+        );
+        let (status, _) = call(
+            &app,
+            bearer(
+                put_json(
+                    "/v1/me/recommendation-settings",
+                    json!({"profile_consent": false, "opted_out": []}),
+                ),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, settings) = call(&app, bearer(get("/v1/me/recommendation-settings"), &token)).await;
+        assert_eq!(settings["profile_consent"], false);
+        let consents: Vec<String> = sqlx::query_scalar(
+            "SELECT action FROM audit_log WHERE action LIKE 'consent.%' ORDER BY id",
+        )
+        .fetch_all(test_db.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            consents,
+            [
+                "consent.profile_matching.given",
+                "consent.profile_matching.withdrawn"
+            ]
+        );
+        test_db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn two_matchers_offer_each_event_once() {
+    for test_db in testing::all("rules_two_matchers").await {
+        let state = state(&test_db.db).await;
+        let app = app(state.clone());
+        yiwang_server::dev::seed_devices(
+            state.db(),
+            300,
+            &[yiwang_server::push::providers::ProviderKind::Fcm],
+            "330106",
+        )
+        .await
+        .unwrap();
+        let events: Vec<Value> = (0..300)
+            .map(|i| {
+                event(
+                    &format!("e-{i}"),
+                    "birth_registered",
+                    json!({"network_id": format!("seed-{i:09}")}),
+                    json!({"child_birth_date": "2026-11-01"}),
+                )
+            })
+            .collect();
+        let (status, body) = call(
+            &app,
+            bearer(post("/v1/events", json!({"events": events})), ADMIN),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["accepted"], 300);
+        let (a, b) = (matcher(&state), matcher(&state));
+        let mut events = 0;
+        loop {
+            let (x, y) = tokio::join!(a.run_once(), b.run_once());
+            let (x, y) = (x.unwrap(), y.unwrap());
+            if x.events + y.events == 0 {
+                break;
+            }
+            events += x.events + y.events;
+        }
+        assert_eq!(events, 300, "each event matched once");
+        let count = |sql: &'static str| {
+            let db = test_db.db.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(count("SELECT COUNT(*) FROM recommendations").await, 600);
+        assert_eq!(
+            count("SELECT COUNT(DISTINCT network_id || rule_id) FROM recommendations").await,
+            600
+        );
+        // Each recommendation is one notification with one push queued.
+        assert_eq!(count("SELECT COUNT(*) FROM push_outbox").await, 600);
+        test_db.cleanup().await;
+    }
+}

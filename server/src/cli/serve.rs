@@ -102,6 +102,20 @@ async fn serve(mut config: Config) -> Result<(), CliError> {
         tracing::info!("push dispatch off in this process");
         None
     };
+    // Event matching runs in every process; the database shares the work.
+    let (stop_matching, matching_stopped) = tokio::sync::oneshot::channel::<()>();
+    let matcher = yiwang_server::recommend::worker::Matcher::new(
+        db.clone(),
+        state.config().push.clone(),
+        state.push_wake(),
+    );
+    let matching = tokio::spawn(matcher.run(
+        state.events_wake(),
+        std::time::Duration::from_millis(state.config().push.poll_ms),
+        async move {
+            let _ = matching_stopped.await;
+        },
+    ));
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -112,6 +126,8 @@ async fn serve(mut config: Config) -> Result<(), CliError> {
         path: local.to_string(),
         source,
     })?;
+    let _ = stop_matching.send(());
+    let _ = matching.await;
     let _ = stop_dispatch.send(());
     if let Some(task) = dispatcher {
         let _ = task.await;

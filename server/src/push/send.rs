@@ -145,7 +145,7 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
 }
 
 /// A validated send.
-struct Send {
+pub(crate) struct Send {
     recipient: Recipient,
     template: templates::Template,
     params: BTreeMap<String, String>,
@@ -269,7 +269,7 @@ pub fn birth_bounds(today: i64, min: u32, max: u32) -> (i64, i64) {
 }
 
 /// Today's date in China as YYYYMMDD.
-fn today_in_china() -> i64 {
+pub(crate) fn today_in_china() -> i64 {
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC);
     let date = jiff::Timestamp::now().to_zoned(tz).date();
     i64::from(date.year()) * 10_000 + i64::from(date.month()) * 100 + i64::from(date.day())
@@ -370,6 +370,27 @@ async fn by_key(
 }
 
 /// Stores the send, the inbox rows and the outbox rows in one transaction.
+impl Send {
+    /// A service message to one account with the defaults of `POST
+    /// /v1/notifications` (normal priority, TTL one day, now).
+    pub(crate) fn to_account(
+        network_id: &str,
+        template: templates::Template,
+        params: BTreeMap<String, String>,
+    ) -> Self {
+        Send {
+            recipient: Recipient::Account(network_id.to_owned()),
+            category: template.category,
+            template,
+            params,
+            priority: Priority::Normal,
+            ttl_secs: 86_400,
+            collapse_key: None,
+            not_before_ms: now_ms(),
+        }
+    }
+}
+
 async fn enqueue(
     state: &AppState,
     sender: &Sender,
@@ -378,8 +399,34 @@ async fn enqueue(
     idempotency_key: Option<&str>,
     request_hash: &str,
 ) -> Result<(), ApiError> {
+    let mut write = state.db().begin_write().await?;
+    enqueue_in(
+        &mut write.tx,
+        &state.config().push,
+        &sender.actor,
+        id,
+        send,
+        idempotency_key,
+        request_hash,
+    )
+    .await?;
+    write.tx.commit().await?;
+    Ok(())
+}
+
+/// Stores a send in `tx`: the notification, each recipient's inbox row,
+/// an outbox row per device to push. The caller commits (and wakes the
+/// dispatcher).
+pub(crate) async fn enqueue_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    settings: &crate::config::PushSettings,
+    actor: &str,
+    id: &str,
+    send: &Send,
+    idempotency_key: Option<&str>,
+    request_hash: &str,
+) -> Result<(), ApiError> {
     let now = now_ms();
-    let settings = &state.config().push;
     let retry_for_ms = i64::from(send.ttl_secs).min(settings.retry_max_age_secs as i64) * 1000;
     let expires_ms = send.not_before_ms + retry_for_ms;
     let capped = matches!(send.category, Category::Service | Category::Campaign);
@@ -393,15 +440,13 @@ async fn enqueue(
     let recipient_text = serde_json::to_string(&send.recipient).map_err(ApiError::internal)?;
     let params = serde_json::to_string(&send.params).map_err(ApiError::internal)?;
 
-    let mut write = state.db().begin_write().await?;
-    let tx = &mut write.tx;
     sqlx::query(
         "INSERT INTO notifications (id, sender, idempotency_key, request_hash, recipient, template_id, \
          template_version, params, category, priority, ttl_secs, collapse_key, not_before_ms, created_ms, recipients) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0)",
     )
     .bind(id)
-    .bind(&sender.actor)
+    .bind(actor)
     .bind(idempotency_key)
     .bind(request_hash)
     .bind(&recipient_text)
@@ -507,8 +552,7 @@ async fn enqueue(
         Recipient::Account(network_id) => Some(network_id.as_str()),
         Recipient::Segment(_) => None,
     };
-    audit::record(&mut **tx, &sender.actor, "notification.sent", subject).await?;
-    write.tx.commit().await?;
+    audit::record(&mut **tx, actor, "notification.sent", subject).await?;
     Ok(())
 }
 

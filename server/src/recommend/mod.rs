@@ -6,7 +6,9 @@
 //! the next version only if every rule passes. The highest version is in
 //! force.
 
+pub mod feed;
 pub mod rules;
+pub mod worker;
 
 use std::collections::HashMap;
 
@@ -32,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(put_rules, get_rules))
         // A rule set of many rules is larger than other requests' bodies.
         .layer(axum::extract::DefaultBodyLimit::max(RULES_BODY_LIMIT))
+        .merge(feed::router())
 }
 
 /// The demo rules over the demo catalog (births, marriage, 60th and 80th

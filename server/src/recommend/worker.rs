@@ -1,0 +1,478 @@
+//! The matcher: turns pending events into recommendations and pushes. Any
+//! number of processes may run one. A batch is one transaction: it claims
+//! pending events (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's writer
+//! turn), loads the citizens' profiles, settings, licences and history in a
+//! few queries, matches each event against the rule set in force, stores
+//! each recommendation (unique per citizen, rule and event, so an event is
+//! offered once however it is retried), queues its notification through the
+//! push pipeline (template `service.recommended`, or `service.granted` for
+//! 免申即领; caps, opt-outs and quiet hours apply there) and marks the
+//! events matched. A process killed mid-batch rolls the batch back; another
+//! takes the events.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use sqlx::Row;
+use tokio::sync::Notify;
+
+use super::rules::{Action, Citizen, History, MatterInfo, Rule, RuleSet};
+use crate::config::PushSettings;
+use crate::db::{Backend, Db, placeholders};
+use crate::error::ApiError;
+use crate::push::now_ms;
+use crate::push::send::{Send, enqueue_in, today_in_china};
+use crate::push::templates;
+
+/// Events per batch.
+pub const BATCH: i64 = 500;
+
+/// Counts of one batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MatchReport {
+    pub events: usize,
+    pub recommendations: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    push: PushSettings,
+    push_wake: Arc<Notify>,
+    /// The compiled rule set and its version, reloaded when a new one is
+    /// published.
+    rules: Mutex<Option<Compiled>>,
+}
+
+#[derive(Debug, Clone)]
+struct Compiled {
+    version: i64,
+    set: Arc<RuleSet>,
+    /// Matters retired since the set was published: their rules are skipped.
+    retired: Arc<HashSet<String>>,
+    names: Arc<HashMap<String, (String, String)>>,
+}
+
+impl Matcher {
+    pub fn new(db: Db, push: PushSettings, push_wake: Arc<Notify>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                push,
+                push_wake,
+                rules: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Runs until `shutdown`: a batch after another while there are pending
+    /// events, else waits for `wake` or `poll`.
+    pub async fn run(
+        self,
+        wake: Arc<Notify>,
+        poll: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            let waiting = wake.notified();
+            let outcome = tokio::select! {
+                () = &mut shutdown => break,
+                outcome = self.run_once() => outcome,
+            };
+            match outcome {
+                Ok(report) if report.events > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e.message, "event matching batch failed"),
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = waiting => {}
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// The rule set in force, compiled (cached by version).
+    async fn rules(&self) -> Result<Option<Compiled>, ApiError> {
+        let db = &self.inner.db;
+        let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM rule_sets")
+            .fetch_one(db.pool())
+            .await?;
+        let Some(version) = version else {
+            return Ok(None);
+        };
+        if let Ok(cached) = self.inner.rules.lock()
+            && let Some(compiled) = cached.as_ref()
+            && compiled.version == version
+        {
+            return Ok(Some(compiled.clone()));
+        }
+        let document: String =
+            sqlx::query_scalar("SELECT document FROM rule_sets WHERE version = $1")
+                .bind(version)
+                .fetch_one(db.pool())
+                .await?;
+        // Against every matter, retired or not: a set valid when published
+        // stays loadable; rules of retired matters are skipped when matching.
+        let rows = sqlx::query(
+            "SELECT code, name_zh, name_en, life_event, delivery, retired_ms FROM matters",
+        )
+        .fetch_all(db.pool())
+        .await?;
+        let mut matters = HashMap::new();
+        let mut retired = HashSet::new();
+        let mut names = HashMap::new();
+        for row in &rows {
+            let code: String = row.try_get("code")?;
+            if row.try_get::<Option<i64>, _>("retired_ms")?.is_some() {
+                retired.insert(code.clone());
+            }
+            names.insert(
+                code.clone(),
+                (row.try_get("name_zh")?, row.try_get("name_en")?),
+            );
+            matters.insert(
+                code,
+                MatterInfo {
+                    life_event: row.try_get("life_event")?,
+                    delivery: row.try_get("delivery")?,
+                },
+            );
+        }
+        let set = RuleSet::load(&document, &|code| matters.get(code).cloned())
+            .map_err(|e| ApiError::internal(format!("rule set {version} no longer loads: {e}")))?;
+        let compiled = Compiled {
+            version,
+            set: Arc::new(set),
+            retired: Arc::new(retired),
+            names: Arc::new(names),
+        };
+        if let Ok(mut cached) = self.inner.rules.lock() {
+            *cached = Some(compiled.clone());
+        }
+        Ok(Some(compiled))
+    }
+
+    /// Matches one batch of pending events.
+    pub async fn run_once(&self) -> Result<MatchReport, ApiError> {
+        let Some(rules) = self.rules().await? else {
+            return Ok(MatchReport::default());
+        };
+        let templates = (
+            load_template(&self.inner.db, "service.recommended").await?,
+            load_template(&self.inner.db, "service.granted").await?,
+        );
+        let db = &self.inner.db;
+        let mut write = db.begin_write().await?;
+        let tx = &mut write.tx;
+        let lock = match db.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT id, network_id, event_type, data FROM events WHERE status = 'pending' \
+             ORDER BY id LIMIT {BATCH} {lock}"
+        );
+        let events = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut **tx)
+            .await?;
+        if events.is_empty() {
+            return Ok(MatchReport::default());
+        }
+        let mut citizens: Vec<String> = Vec::new();
+        for row in &events {
+            let id: String = row.try_get("network_id")?;
+            if !citizens.contains(&id) {
+                citizens.push(id);
+            }
+        }
+        let mut profiles = load_profiles(tx, &citizens).await?;
+        let today = today_in_china();
+        let now = now_ms();
+        let mut report = MatchReport {
+            events: events.len(),
+            ..MatchReport::default()
+        };
+        let mut ids = Vec::with_capacity(events.len());
+        for row in &events {
+            let event_id: i64 = row.try_get("id")?;
+            ids.push(event_id);
+            let network_id: String = row.try_get("network_id")?;
+            let event_type: String = row.try_get("event_type")?;
+            let data: String = row.try_get("data")?;
+            let data: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
+            let Some(profile) = profiles.get_mut(&network_id) else {
+                continue;
+            };
+            let fired: Vec<Rule> = {
+                let citizen = profile.citizen();
+                rules
+                    .set
+                    .match_event(&event_type, &data, &citizen, &profile.history, now, today)
+                    .into_iter()
+                    .filter(|rule| !rules.retired.contains(&rule.matter))
+                    .cloned()
+                    .collect()
+            };
+            for rule in fired {
+                let source = format!("event:{event_id}");
+                if record(
+                    tx,
+                    &self.inner.push,
+                    &rules,
+                    &templates,
+                    &network_id,
+                    &rule,
+                    &source,
+                    now,
+                )
+                .await?
+                {
+                    report.recommendations += 1;
+                    profile.history.fired(&rule, now);
+                }
+            }
+        }
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE events SET status = 'matched', matched_ms = $1 WHERE id IN ({})",
+                chunk
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+        write.tx.commit().await?;
+        if report.recommendations > 0 {
+            self.inner.push_wake.notify_waiters();
+        }
+        Ok(report)
+    }
+}
+
+async fn load_template(db: &Db, id: &str) -> Result<templates::Template, ApiError> {
+    templates::load(db.pool(), id, None)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("template {id} is missing")))
+}
+
+/// Stores a recommendation and queues its notification; false if this
+/// rule already fired for this citizen on this occurrence.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    push: &PushSettings,
+    rules: &Compiled,
+    (recommended, granted): &(templates::Template, templates::Template),
+    network_id: &str,
+    rule: &Rule,
+    source: &str,
+    now: i64,
+) -> Result<bool, ApiError> {
+    let inserted = sqlx::query(
+        "INSERT INTO recommendations (network_id, matter_code, rule_id, action, priority, reason_zh, \
+         reason_en, source, status, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9) \
+         ON CONFLICT (network_id, rule_id, source) DO NOTHING",
+    )
+    .bind(network_id)
+    .bind(&rule.matter)
+    .bind(&rule.id)
+    .bind(rule.action.as_str())
+    .bind(i64::from(rule.priority))
+    .bind(&rule.reason.zh)
+    .bind(&rule.reason.en)
+    .bind(source)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let (name_zh, name_en) = rules
+        .names
+        .get(&rule.matter)
+        .cloned()
+        .unwrap_or_else(|| (rule.matter.clone(), rule.matter.clone()));
+    let params = BTreeMap::from([
+        ("matter_zh".to_owned(), name_zh),
+        ("matter_en".to_owned(), name_en),
+        ("reason_zh".to_owned(), rule.reason.zh.clone()),
+        ("reason_en".to_owned(), rule.reason.en.clone()),
+    ]);
+    let template = match rule.action {
+        Action::Offer => recommended.clone(),
+        Action::Grant => granted.clone(),
+    };
+    templates::check_params(&template, &params)?;
+    let notification_id = format!("ntf_{}", crate::auth::random_token(12)?);
+    let send = Send::to_account(network_id, template, params);
+    enqueue_in(
+        tx,
+        push,
+        "recommendations",
+        &notification_id,
+        &send,
+        None,
+        "",
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE recommendations SET notification_id = $1 \
+         WHERE network_id = $2 AND rule_id = $3 AND source = $4",
+    )
+    .bind(&notification_id)
+    .bind(network_id)
+    .bind(&rule.id)
+    .bind(source)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
+/// What matching needs of one citizen.
+#[derive(Debug, Default)]
+struct Profile {
+    birth_date: Option<i64>,
+    region_code: Option<String>,
+    licences: Vec<String>,
+    consent: bool,
+    opted_out: Vec<String>,
+    history: Past,
+}
+
+impl Profile {
+    fn citizen(&self) -> Citizen<'_> {
+        Citizen {
+            birth_date: self.birth_date,
+            region_code: self.region_code.as_deref(),
+            licences: &self.licences,
+            consent: self.consent,
+            opted_out: &self.opted_out,
+        }
+    }
+}
+
+/// A citizen's past recommendations: last time per matter, rules fired.
+#[derive(Debug, Default)]
+struct Past {
+    last: HashMap<String, i64>,
+    rules: HashSet<String>,
+}
+
+impl Past {
+    fn fired(&mut self, rule: &Rule, at: i64) {
+        let last = self.last.entry(rule.matter.clone()).or_insert(at);
+        *last = (*last).max(at);
+        self.rules.insert(rule.id.clone());
+    }
+}
+
+impl History for Past {
+    fn last_recommended(&self, matter: &str) -> Option<i64> {
+        self.last.get(matter).copied()
+    }
+    fn has_fired(&self, rule_id: &str) -> bool {
+        self.rules.contains(rule_id)
+    }
+}
+
+/// Profiles of `citizens` (accounts that exist), in four queries per 200.
+async fn load_profiles(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    citizens: &[String],
+) -> Result<HashMap<String, Profile>, ApiError> {
+    let mut profiles: HashMap<String, Profile> = HashMap::new();
+    for chunk in citizens.chunks(200) {
+        let list = placeholders(1, chunk.len());
+        let query = |sql: String| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            q
+        };
+        for row in query(format!(
+            "SELECT network_id, birth_date, region_code FROM accounts WHERE network_id IN ({list})"
+        ))
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            profiles.insert(
+                row.try_get("network_id")?,
+                Profile {
+                    birth_date: row.try_get("birth_date")?,
+                    region_code: row.try_get("region_code")?,
+                    ..Profile::default()
+                },
+            );
+        }
+        for row in query(format!(
+            "SELECT network_id, profile_consent, opted_out FROM recommendation_settings \
+             WHERE network_id IN ({list})"
+        ))
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            let id: String = row.try_get("network_id")?;
+            if let Some(p) = profiles.get_mut(&id) {
+                p.consent = row.try_get::<i64, _>("profile_consent")? == 1;
+                let opted: String = row.try_get("opted_out")?;
+                p.opted_out = opted
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+        }
+        // Licences held: those whose issue was reported as an event.
+        for row in query(format!(
+            "SELECT network_id, data FROM events WHERE event_type = 'licence_issued' \
+             AND network_id IN ({list})"
+        ))
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            let id: String = row.try_get("network_id")?;
+            let data: String = row.try_get("data")?;
+            let licence = serde_json::from_str::<Value>(&data)
+                .ok()
+                .and_then(|d| d["licence_type"].as_str().map(str::to_owned));
+            if let (Some(p), Some(licence)) = (profiles.get_mut(&id), licence)
+                && !p.licences.contains(&licence)
+            {
+                p.licences.push(licence);
+            }
+        }
+        for row in query(format!(
+            "SELECT network_id, matter_code, rule_id, MAX(created_ms) AS last FROM recommendations \
+             WHERE network_id IN ({list}) GROUP BY network_id, matter_code, rule_id"
+        ))
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            let id: String = row.try_get("network_id")?;
+            if let Some(p) = profiles.get_mut(&id) {
+                let matter: String = row.try_get("matter_code")?;
+                let last: i64 = row.try_get("last")?;
+                let entry = p.history.last.entry(matter).or_insert(last);
+                *entry = (*entry).max(last);
+                p.history.rules.insert(row.try_get("rule_id")?);
+            }
+        }
+    }
+    Ok(profiles)
+}
