@@ -64,6 +64,7 @@ pub const EVENT_TYPES: &[(&str, &[DataField])] = &[
         &[
             ("licence_type", Kind::LicenceType, true),
             ("licence_id", Kind::LicenceId, false),
+            ("valid_until", Kind::Date, false),
         ],
     ),
     (

@@ -169,6 +169,10 @@ fn event(id: &str, event_type: &str, subject: Value, data: Value) -> Value {
         "occurred_at": 1_763_000_000, "data": data})
 }
 
+fn matcher_for(state: &AppState) -> yiwang_server::recommend::worker::Matcher {
+    matcher(state)
+}
+
 fn matcher(state: &AppState) -> yiwang_server::recommend::worker::Matcher {
     yiwang_server::recommend::worker::Matcher::new(
         state.db().clone(),
@@ -484,6 +488,109 @@ async fn two_matchers_offer_each_event_once() {
         );
         // Each recommendation is one notification with one push queued.
         assert_eq!(count("SELECT COUNT(*) FROM push_outbox").await, 600);
+        test_db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_daily_scan_offers_each_milestone_and_expiry_threshold_once() {
+    for test_db in testing::all("rules_schedule").await {
+        let state = state(&test_db.db).await;
+        let app = app(state.clone());
+        let rules = json!({"rules": [
+            {"id": "senior", "matter": "11100000MB0143028R3210000000001",
+             "on": {"age": {"years": 60, "days_before": 61}}, "action": "offer",
+             "reason": {"zh": "您即将年满60周岁", "en": "You turn 60 soon"}},
+            {"id": "renewal", "matter": "11100000000013338W3120000000002",
+             "on": {"licence_expiry": {"licence_type": "11100000000013338W011", "days_before": [90, 30, 7]}},
+             "action": "offer", "reason": {"zh": "驾驶证即将到期", "en": "Your licence expires soon"}}
+        ]});
+        let (status, body) = call(
+            &app,
+            bearer(put_raw("/v1/admin/rules", rules.to_string()), ADMIN),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // 140 citizens born on 1 January of 1940..2009 (twice each).
+        yiwang_server::dev::seed_devices(
+            state.db(),
+            140,
+            &[yiwang_server::push::providers::ProviderKind::Fcm],
+            "330106",
+        )
+        .await
+        .unwrap();
+        let matcher = matcher(&state);
+        // 2026-11-05: those born 1967-01-01 turn 60 within 61 days. Without
+        // consent (a profile rule) nothing is offered.
+        let report = matcher.scan_day(20261105).await.unwrap();
+        assert!(report.ran);
+        assert_eq!((report.candidates, report.recommendations), (2, 0));
+        sqlx::query(
+            "INSERT INTO recommendation_settings (network_id, profile_consent, opted_out, updated_ms) \
+             SELECT network_id, 1, ',', 0 FROM accounts",
+        )
+        .execute(state.db().pool())
+        .await
+        .unwrap();
+        // The day's run is done: the next try does nothing.
+        assert!(!matcher.scan_day(20261105).await.unwrap().ran);
+        // Two processes on one day: one runs it.
+        let other = matcher_for(&state);
+        let (a, b) = tokio::join!(matcher.scan_day(20261106), other.scan_day(20261106));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a.ran ^ b.ran, "{a:?} {b:?}");
+        assert_eq!(a.recommendations + b.recommendations, 2);
+        // Each milestone once: scanning again offers nothing new.
+        assert_eq!(matcher.scan(20261107).await.unwrap().recommendations, 0);
+        // A run whose process died is taken over after its lease.
+        sqlx::query(
+            "INSERT INTO schedule_runs (job, day, owner, lease_until_ms) VALUES ('daily', 20261108, 'dead', 0)",
+        )
+        .execute(state.db().pool())
+        .await
+        .unwrap();
+        assert!(matcher.scan_day(20261108).await.unwrap().ran);
+
+        // A driving licence valid until 2026-12-01: 30 days before, then 7.
+        let (status, body) = call(
+            &app,
+            bearer(
+                post(
+                    "/v1/events",
+                    json!({"events": [event("lic-1", "licence_issued", json!({"network_id": "seed-000000003"}),
+                        json!({"licence_type": "11100000000013338W011", "valid_until": "2026-12-01"}))]}),
+                ),
+                ADMIN,
+            ),
+        )
+        .await;
+        assert_eq!(body["accepted"], 1, "{status} {body}");
+        matcher.run_once().await.unwrap();
+        let expiry = |day: i64| {
+            let matcher = matcher.clone();
+            async move { matcher.scan(day).await.unwrap().recommendations }
+        };
+        assert_eq!(expiry(20260801).await, 0, "122 days left: no threshold yet");
+        assert_eq!(
+            expiry(20261105).await,
+            1,
+            "26 days left: the 30-day reminder"
+        );
+        assert_eq!(expiry(20261106).await, 0, "once");
+        assert_eq!(expiry(20261128).await, 1, "3 days left: the 7-day reminder");
+        assert_eq!(expiry(20261202).await, 0, "expired");
+        let sources: Vec<String> = sqlx::query_scalar(
+            "SELECT source FROM recommendations WHERE rule_id = 'renewal' ORDER BY id",
+        )
+        .fetch_all(state.db().pool())
+        .await
+        .unwrap();
+        assert_eq!(sources.len(), 2);
+        assert!(
+            sources[0].ends_with(":30") && sources[1].ends_with(":7"),
+            "{sources:?}"
+        );
         test_db.cleanup().await;
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod feed;
 pub mod rules;
+pub mod schedule;
 pub mod worker;
 
 use std::collections::HashMap;

@@ -38,25 +38,25 @@ pub struct MatchReport {
 
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    db: Db,
-    push: PushSettings,
-    push_wake: Arc<Notify>,
+pub(super) struct Inner {
+    pub(super) db: Db,
+    pub(super) push: PushSettings,
+    pub(super) push_wake: Arc<Notify>,
     /// The compiled rule set and its version, reloaded when a new one is
     /// published.
     rules: Mutex<Option<Compiled>>,
 }
 
 #[derive(Debug, Clone)]
-struct Compiled {
+pub(super) struct Compiled {
     version: i64,
-    set: Arc<RuleSet>,
+    pub(super) set: Arc<RuleSet>,
     /// Matters retired since the set was published: their rules are skipped.
-    retired: Arc<HashSet<String>>,
+    pub(super) retired: Arc<HashSet<String>>,
     names: Arc<HashMap<String, (String, String)>>,
 }
 
@@ -73,7 +73,8 @@ impl Matcher {
     }
 
     /// Runs until `shutdown`: a batch after another while there are pending
-    /// events, else waits for `wake` or `poll`.
+    /// events, else waits for `wake` or `poll`; and the daily scan
+    /// ([`super::schedule`]).
     pub async fn run(
         self,
         wake: Arc<Notify>,
@@ -81,7 +82,16 @@ impl Matcher {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
+        // The daily scan is tried once a minute: after the day's run is
+        // done (here or elsewhere) the try is one conflicting insert.
+        let mut next_scan = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_scan {
+                next_scan += Duration::from_secs(60);
+                if let Err(e) = self.scan_day(today_in_china()).await {
+                    tracing::warn!(error = %e.message, "daily scan failed");
+                }
+            }
             let waiting = wake.notified();
             let outcome = tokio::select! {
                 () = &mut shutdown => break,
@@ -101,7 +111,7 @@ impl Matcher {
     }
 
     /// The rule set in force, compiled (cached by version).
-    async fn rules(&self) -> Result<Option<Compiled>, ApiError> {
+    pub(super) async fn rules(&self) -> Result<Option<Compiled>, ApiError> {
         let db = &self.inner.db;
         let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM rule_sets")
             .fetch_one(db.pool())
@@ -263,7 +273,7 @@ impl Matcher {
     }
 }
 
-async fn load_template(db: &Db, id: &str) -> Result<templates::Template, ApiError> {
+pub(super) async fn load_template(db: &Db, id: &str) -> Result<templates::Template, ApiError> {
     templates::load(db.pool(), id, None)
         .await?
         .ok_or_else(|| ApiError::internal(format!("template {id} is missing")))
@@ -272,7 +282,7 @@ async fn load_template(db: &Db, id: &str) -> Result<templates::Template, ApiErro
 /// Stores a recommendation and queues its notification; false if this
 /// rule already fired for this citizen on this occurrence.
 #[allow(clippy::too_many_arguments)]
-async fn record(
+pub(super) async fn record(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     push: &PushSettings,
     rules: &Compiled,
@@ -345,17 +355,17 @@ async fn record(
 
 /// What matching needs of one citizen.
 #[derive(Debug, Default)]
-struct Profile {
+pub(super) struct Profile {
     birth_date: Option<i64>,
     region_code: Option<String>,
     licences: Vec<String>,
     consent: bool,
     opted_out: Vec<String>,
-    history: Past,
+    pub(super) history: Past,
 }
 
 impl Profile {
-    fn citizen(&self) -> Citizen<'_> {
+    pub(super) fn citizen(&self) -> Citizen<'_> {
         Citizen {
             birth_date: self.birth_date,
             region_code: self.region_code.as_deref(),
@@ -368,13 +378,13 @@ impl Profile {
 
 /// A citizen's past recommendations: last time per matter, rules fired.
 #[derive(Debug, Default)]
-struct Past {
+pub(super) struct Past {
     last: HashMap<String, i64>,
     rules: HashSet<String>,
 }
 
 impl Past {
-    fn fired(&mut self, rule: &Rule, at: i64) {
+    pub(super) fn fired(&mut self, rule: &Rule, at: i64) {
         let last = self.last.entry(rule.matter.clone()).or_insert(at);
         *last = (*last).max(at);
         self.rules.insert(rule.id.clone());
@@ -391,7 +401,7 @@ impl History for Past {
 }
 
 /// Profiles of `citizens` (accounts that exist), in four queries per 200.
-async fn load_profiles(
+pub(super) async fn load_profiles(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     citizens: &[String],
 ) -> Result<HashMap<String, Profile>, ApiError> {
