@@ -477,9 +477,46 @@ pub struct LifeEvent {
     pub name: Bilingual,
 }
 
+/// An offer (or notice of a grant) in the citizen's recommendation feed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Recommendation {
+    /// For `dismiss_recommendation` and `snooze_recommendation`.
+    pub id: i64,
+    /// The matter's code, for `matter(code)`.
+    pub matter_code: String,
+    pub matter_name: Bilingual,
+    /// `online`, `window` or `automatic`.
+    pub delivery: String,
+    /// `offer` (the citizen may apply) or `grant` (免申即领: granted without
+    /// an application; this is the notice).
+    pub action: String,
+    /// Why, in plain words.
+    pub reason: Bilingual,
+    /// 0 to 100: the feed's order.
+    pub priority: u32,
+    /// When it was made, Unix milliseconds.
+    pub created_ms: i64,
+}
+
+/// What recommendations may be based on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct RecommendationSettings {
+    /// Consent to matching on the profile (age, region, licences held);
+    /// without it only the offers the law requires are made. False until given.
+    pub profile_consent: bool,
+    /// Life events (`LifeEvent.id`) whose matters are not to be offered.
+    #[uniffi(default = [])]
+    pub opted_out: Vec<String>,
+    /// When consent was last given or withdrawn, Unix milliseconds; set by
+    /// the server (ignored when storing).
+    #[uniffi(default = None)]
+    pub consent_changed_ms: Option<i64>,
+}
+
 /// The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
-/// devices, scan-to-login, push registration, the inbox and the service
-/// catalog. Every call is async; idempotent calls are retried with backoff.
+/// devices, scan-to-login, push registration, the inbox, the service catalog
+/// and the recommendations. Every call is async; idempotent calls are retried
+/// with backoff.
 #[derive(Debug, uniffi::Object)]
 pub struct ApiClient {
     inner: core::ApiClient,
@@ -766,6 +803,74 @@ impl ApiClient {
             })
             .collect())
     }
+
+    /// The citizen's active, not snoozed recommendations, highest priority
+    /// first, then newest; `limit` 1 to 100 (null: 20). A bad limit:
+    /// Rejected YW-4721.
+    #[uniffi::method(default(limit = None))]
+    pub async fn recommendations(
+        &self,
+        access_token: String,
+        limit: Option<u32>,
+    ) -> Result<Vec<Recommendation>, YiwangError> {
+        let feed = self.inner.recommendations(&access_token, limit).await?;
+        Ok(feed.into_iter().map(Into::into).collect())
+    }
+
+    /// Takes a recommendation out of the feed for good (done when it already
+    /// was). Not in this feed: Rejected YW-4049.
+    pub async fn dismiss_recommendation(
+        &self,
+        access_token: String,
+        id: i64,
+    ) -> Result<(), YiwangError> {
+        Ok(self.inner.dismiss_recommendation(&access_token, id).await?)
+    }
+
+    /// Takes a recommendation out of the feed for `days` (1 to 90, else
+    /// InvalidInput YW-1807 before any request). Not in this feed: Rejected
+    /// YW-4049.
+    pub async fn snooze_recommendation(
+        &self,
+        access_token: String,
+        id: i64,
+        days: u32,
+    ) -> Result<(), YiwangError> {
+        Ok(self
+            .inner
+            .snooze_recommendation(&access_token, id, days)
+            .await?)
+    }
+
+    /// The citizen's consent to profile matching (none until given) and
+    /// opted-out life events.
+    pub async fn recommendation_settings(
+        &self,
+        access_token: String,
+    ) -> Result<RecommendationSettings, YiwangError> {
+        Ok(self
+            .inner
+            .recommendation_settings(&access_token)
+            .await?
+            .into())
+    }
+
+    /// Stores `settings` whole (`consent_changed_ms` is the server's and is
+    /// not sent) and answers them as stored. An unknown life event: Rejected
+    /// YW-4722.
+    pub async fn set_recommendation_settings(
+        &self,
+        access_token: String,
+        settings: RecommendationSettings,
+    ) -> Result<RecommendationSettings, YiwangError> {
+        let wanted =
+            core::RecommendationSettings::new(settings.profile_consent, settings.opted_out);
+        Ok(self
+            .inner
+            .set_recommendation_settings(&access_token, &wanted)
+            .await?
+            .into())
+    }
 }
 
 /// The core's request as the bindings' record; `disclose` is the list the
@@ -915,6 +1020,31 @@ impl From<core::Matter> for Matter {
             delivery: m.delivery,
             required_licences: m.required_licences,
             form_json: m.form_json,
+        }
+    }
+}
+
+impl From<core::Recommendation> for Recommendation {
+    fn from(r: core::Recommendation) -> Self {
+        Self {
+            id: r.id,
+            matter_code: r.matter_code,
+            matter_name: r.matter_name.into(),
+            delivery: r.delivery,
+            action: r.action,
+            reason: r.reason.into(),
+            priority: r.priority,
+            created_ms: r.created_ms,
+        }
+    }
+}
+
+impl From<core::RecommendationSettings> for RecommendationSettings {
+    fn from(s: core::RecommendationSettings) -> Self {
+        Self {
+            profile_consent: s.profile_consent,
+            opted_out: s.opted_out,
+            consent_changed_ms: s.consent_changed_ms,
         }
     }
 }

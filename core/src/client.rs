@@ -1,7 +1,7 @@
 //! The app's client of `yiwang serve` (feature `client`): enrolment, login
 //! with the 网证, tokens, devices, scan-to-login, push registration, the
-//! inbox and the service catalog, against the HTTP contract of
-//! docs/formats.md ("HTTP").
+//! inbox, the service catalog and the recommendations, against the HTTP
+//! contract of docs/formats.md ("HTTP").
 //!
 //! [`ApiClient`] is async (reqwest on tokio, rustls on aws-lc-rs) and cheap to
 //! clone. Each call is one logical operation:
@@ -9,7 +9,8 @@
 //! - **Retries.** Only calls that are safe to repeat are retried: `GET`s, and
 //!   the `POST`/`PUT`/`DELETE` calls that carry an `Idempotency-Key` — every
 //!   creating call does (enrol, challenge, login, refresh, approve, refuse,
-//!   sign out, push registration and removal, inbox read and opened marks),
+//!   sign out, push registration and removal, inbox read and opened marks,
+//!   dismissing and snoozing recommendations, recommendation settings),
 //!   with one random key per logical call reused by each of its attempts, so
 //!   the server replays its first answer instead of acting twice (spending a
 //!   refresh token twice would revoke the session). Retried: connection
@@ -36,6 +37,11 @@
 //!   [`ApiClient::matter`] reads one with its form, which
 //!   [`Matter::form_schema`] loads for a [`crate::forms::Draft`]. Public
 //!   routes: no token.
+//! - **Recommendations.** [`ApiClient::recommendations`] reads the feed of
+//!   offers the server's rules made from life events (and, with the
+//!   citizen's consent, from the profile), highest priority first; the app
+//!   dismisses or snoozes them, and [`ApiClient::set_recommendation_settings`]
+//!   gives or withdraws that consent and opts life events out.
 //!
 //! The app makes presentations with the credential API:
 //! [`Challenge::presentation_request`] and
@@ -58,7 +64,8 @@ pub use types::{
     ApnsEnvironment, Challenge, Department, Device, Enrolment, EnrolmentRequest, InboxMessage,
     InboxPage, InboxQuery, IssuerInfo, LifeEvent, LoginSessionInfo, LoginSessionStatus, Matter,
     MatterPage, MatterQuery, MatterSummary, Me, PushProvider, PushRegistration,
-    PushRegistrationRequest, QuietHours, RelyingParty, Tokens,
+    PushRegistrationRequest, QuietHours, Recommendation, RecommendationSettings, RelyingParty,
+    Tokens,
 };
 
 use crate::credential::HolderCredential;
@@ -66,7 +73,8 @@ use crate::crypto::random_bytes;
 use crate::forms::is_matter_code;
 use crate::scan::LoginRequest;
 use types::{
-    ApproveBody, DevicesWire, EnrolmentWire, ErrorWire, LoginBody, RefreshBody, StatusWire,
+    ApproveBody, DevicesWire, EnrolmentWire, ErrorWire, LoginBody, RecommendationsWire,
+    RefreshBody, SnoozeBody, StatusWire,
 };
 
 /// Default time for one attempt (connection, request and answer).
@@ -87,6 +95,8 @@ const MAX_ATTEMPTS_LIMIT: u32 = 10;
 const MAX_ID_LEN: usize = 128;
 /// The code of `404` on `GET /v1/me/push`: this device has no registration.
 const NO_PUSH_REGISTRATION: &str = "YW-4044";
+/// Days a recommendation may be snoozed for (the server's range).
+const SNOOZE_DAYS: std::ops::RangeInclusive<u32> = 1..=90;
 
 /// How to reach the server and how patiently.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -443,6 +453,83 @@ impl ApiClient {
     pub async fn life_events(&self) -> Result<Vec<LifeEvent>, ClientError> {
         self.json(Call::get(&["v1", "life-events"]), "life events")
             .await
+    }
+
+    /// `GET /v1/recommendations`: the citizen's active, not snoozed
+    /// recommendations, highest priority first, then newest; `limit` 1 to
+    /// 100 (unset: the server's 20). A bad limit: `422` YW-4721.
+    pub async fn recommendations(
+        &self,
+        access_token: &str,
+        limit: Option<u32>,
+    ) -> Result<Vec<Recommendation>, ClientError> {
+        let query = limit.map(|n| ("limit", n.to_string())).into_iter();
+        let call = Call::get(&["v1", "recommendations"])
+            .query(query.collect())
+            .bearer(access_token);
+        let wire: RecommendationsWire = self.json(call, "recommendations").await?;
+        Ok(wire.recommendations)
+    }
+
+    /// `POST /v1/recommendations/{id}/dismiss`: out of the feed for good
+    /// (done when it already was). Not in this feed: `404` YW-4049.
+    pub async fn dismiss_recommendation(
+        &self,
+        access_token: &str,
+        id: i64,
+    ) -> Result<(), ClientError> {
+        let id = id.to_string();
+        let call = Call::creating_empty(Method::POST, &["v1", "recommendations", &id, "dismiss"])?
+            .bearer(access_token);
+        self.send(call).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/recommendations/{id}/snooze`: out of the feed for `days`
+    /// (1 to 90, else refused before sending). Not in this feed: `404`
+    /// YW-4049.
+    pub async fn snooze_recommendation(
+        &self,
+        access_token: &str,
+        id: i64,
+        days: u32,
+    ) -> Result<(), ClientError> {
+        if !SNOOZE_DAYS.contains(&days) {
+            return Err(ClientError::InvalidArgument("days"));
+        }
+        let id = id.to_string();
+        let path = ["v1", "recommendations", &id, "snooze"];
+        let call = Call::creating(Method::POST, &path, &SnoozeBody { days })?.bearer(access_token);
+        self.send(call).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/me/recommendation-settings`: the citizen's consent to profile
+    /// matching (none until given) and opted-out life events.
+    pub async fn recommendation_settings(
+        &self,
+        access_token: &str,
+    ) -> Result<RecommendationSettings, ClientError> {
+        let call = Call::get(&["v1", "me", "recommendation-settings"]).bearer(access_token);
+        self.json(call, "recommendation settings").await
+    }
+
+    /// `PUT /v1/me/recommendation-settings`: stores `settings` whole and
+    /// answers them as stored (opt-outs without repeats; the time consent
+    /// last changed). Giving or withdrawing consent is audited by the
+    /// server. A life event it does not know: `422` YW-4722.
+    pub async fn set_recommendation_settings(
+        &self,
+        access_token: &str,
+        settings: &RecommendationSettings,
+    ) -> Result<RecommendationSettings, ClientError> {
+        let call = Call::creating(
+            Method::PUT,
+            &["v1", "me", "recommendation-settings"],
+            settings,
+        )?
+        .bearer(access_token);
+        self.json(call, "recommendation settings").await
     }
 
     /// Whether `server` (a scanned login request's) is this client's server:

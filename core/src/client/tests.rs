@@ -1082,6 +1082,219 @@ async fn a_malformed_matter_code_is_refused_without_a_request() {
     assert_eq!(matter.form_json, None);
 }
 
+// --- recommendations ------------------------------------------------------------
+
+const FEED: &str = r#"{"recommendations":[
+    {"id":12,"matter_code":"11100000000013338W3110000000001",
+     "matter_name":{"zh":"新生儿出生一件事","en":"Newborn: one-stop services"},
+     "delivery":"online","action":"offer",
+     "reason":{"zh":"您的孩子出生登记已完成，可办理出生一件事","en":"Your child's birth is registered"},
+     "priority":90,"created_ms":1795320000500},
+    {"id":13,"matter_code":"11100000000014064D3110000000004",
+     "matter_name":{"zh":"育儿补贴发放","en":"Childcare subsidy"},
+     "delivery":"automatic","action":"grant",
+     "reason":{"zh":"育儿补贴将按年自动发放","en":"Paid every year without an application"},
+     "priority":80,"created_ms":1795320000400}]}"#;
+
+#[tokio::test]
+async fn the_recommendation_feed_and_its_limit() {
+    let server = FakeServer::start(vec![
+        reply(200, FEED),
+        reply(200, r#"{"recommendations":[]}"#),
+    ])
+    .await;
+    let client = server.client();
+    let feed = client.recommendations("access", None).await.unwrap();
+    assert_eq!(feed.len(), 2);
+    let offer = &feed[0];
+    assert_eq!(offer.id, 12);
+    assert_eq!(offer.matter_code, "11100000000013338W3110000000001");
+    assert_eq!(offer.matter_name.zh, "新生儿出生一件事");
+    assert_eq!(
+        (offer.delivery.as_str(), offer.action.as_str()),
+        ("online", "offer")
+    );
+    assert_eq!(offer.reason.zh, "您的孩子出生登记已完成，可办理出生一件事");
+    assert_eq!((offer.priority, offer.created_ms), (90, 1_795_320_000_500));
+    let grant = &feed[1];
+    assert_eq!((grant.id, grant.action.as_str()), (13, "grant"));
+    assert_eq!(grant.matter_name.en, "Childcare subsidy");
+    assert_eq!(grant.reason.en, "Paid every year without an application");
+
+    assert!(
+        client
+            .recommendations("access", Some(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let seen = server.seen();
+    let shape: Vec<_> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str(), s.query.as_deref()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("GET", "/v1/recommendations", None),
+            ("GET", "/v1/recommendations", Some("limit=5")),
+        ]
+    );
+    assert!(seen.iter().all(
+        |s| s.idempotency_key.is_none() && s.authorization.as_deref() == Some("Bearer access")
+    ));
+}
+
+#[tokio::test]
+async fn dismiss_and_snooze_are_keyed_and_retried_with_their_key() {
+    let server = FakeServer::start(vec![
+        error_reply(503, "YW-5030"),
+        reply(204, ""),
+        reply(204, ""),
+    ])
+    .await;
+    let client = server.client();
+    client.dismiss_recommendation("access", 12).await.unwrap();
+    client.snooze_recommendation("access", 13, 7).await.unwrap();
+    let seen = server.seen();
+    let shape: Vec<_> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str(), s.body.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("POST", "/v1/recommendations/12/dismiss", ""),
+            ("POST", "/v1/recommendations/12/dismiss", ""),
+            ("POST", "/v1/recommendations/13/snooze", r#"{"days":7}"#),
+        ]
+    );
+    assert!(seen[0].idempotency_key.is_some());
+    assert_eq!(
+        seen[0].idempotency_key, seen[1].idempotency_key,
+        "one key per call"
+    );
+    assert_ne!(seen[1].idempotency_key, seen[2].idempotency_key);
+    assert!(seen[2].idempotency_key.is_some());
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some("Bearer access"))
+    );
+}
+
+#[tokio::test]
+async fn snooze_days_outside_1_to_90_are_refused_without_a_request() {
+    let server = FakeServer::start(vec![reply(204, "")]).await;
+    let client = server.client();
+    for days in [0, 91, u32::MAX] {
+        let error = client
+            .snooze_recommendation("access", 12, days)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClientError::InvalidArgument("days")),
+            "{days}: {error:?}"
+        );
+        assert_eq!(error.code(), "YW-1807");
+    }
+    assert!(server.seen().is_empty(), "nothing was sent");
+    for days in [1, 90] {
+        client
+            .snooze_recommendation("access", 12, days)
+            .await
+            .unwrap();
+    }
+    let bodies: Vec<_> = server.seen().into_iter().map(|s| s.body).collect();
+    assert_eq!(bodies, [r#"{"days":1}"#, r#"{"days":90}"#]);
+}
+
+#[tokio::test]
+async fn recommendation_settings_read_and_stored_whole() {
+    let server = FakeServer::start(vec![
+        reply(
+            200,
+            r#"{"profile_consent":false,"opted_out":[],"consent_changed_ms":null}"#,
+        ),
+        reply(
+            200,
+            r#"{"profile_consent":true,"opted_out":["old_age","driving"],"consent_changed_ms":1795320000700}"#,
+        ),
+    ])
+    .await;
+    let client = server.client();
+    let before = client.recommendation_settings("access").await.unwrap();
+    assert_eq!(
+        before,
+        RecommendationSettings::default(),
+        "no consent until given"
+    );
+
+    let mut wanted = RecommendationSettings::new(
+        true,
+        vec!["old_age".into(), "driving".into(), "old_age".into()],
+    );
+    // The server's field is never sent back to it.
+    wanted.consent_changed_ms = Some(1);
+    let stored = client
+        .set_recommendation_settings("access", &wanted)
+        .await
+        .unwrap();
+    assert!(stored.profile_consent);
+    assert_eq!(stored.opted_out, ["old_age", "driving"]);
+    assert_eq!(stored.consent_changed_ms, Some(1_795_320_000_700));
+
+    let seen = server.seen();
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", "/v1/me/recommendation-settings")
+    );
+    assert!(seen[0].idempotency_key.is_none());
+    assert_eq!(
+        (seen[1].method.as_str(), seen[1].path.as_str()),
+        ("PUT", "/v1/me/recommendation-settings")
+    );
+    assert!(seen[1].idempotency_key.is_some());
+    assert_eq!(
+        seen[1].body,
+        r#"{"profile_consent":true,"opted_out":["old_age","driving","old_age"]}"#
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some("Bearer access"))
+    );
+}
+
+#[tokio::test]
+async fn recommendation_refusals_are_rejected_and_not_retried() {
+    let cases: [(u16, &str); 4] = [
+        (404, "YW-4049"),
+        (404, "YW-4049"),
+        (422, "YW-4722"),
+        (422, "YW-4721"),
+    ];
+    for (i, (status, code)) in cases.into_iter().enumerate() {
+        let server = FakeServer::start(vec![error_reply(status, code)]).await;
+        let client = server.client();
+        let settings = RecommendationSettings::new(false, vec!["retirement".into()]);
+        let error = match i {
+            0 => client.dismiss_recommendation("access", 999).await,
+            1 => client.snooze_recommendation("access", -1, 3).await,
+            2 => client
+                .set_recommendation_settings("access", &settings)
+                .await
+                .map(drop),
+            _ => client.recommendations("access", Some(0)).await.map(drop),
+        }
+        .unwrap_err();
+        assert!(
+            matches!(&error, ClientError::Rejected { status: s, code: c, .. } if *s == status && c == code),
+            "{i}: {error:?}"
+        );
+        assert_eq!(error.code(), code);
+        assert_eq!(server.seen().len(), 1, "{i}: not retried");
+    }
+}
+
 // --- scan-to-login: only our own server -----------------------------------------
 
 #[tokio::test]

@@ -705,6 +705,73 @@ pub struct LifeEvent {
     pub name: Label,
 }
 
+/// `GET /v1/recommendations`: one offer (or notice of a grant) in the
+/// citizen's feed, made by the server's rules from a life event or the
+/// citizen's profile.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Recommendation {
+    /// For [`crate::client::ApiClient::dismiss_recommendation`] and
+    /// [`crate::client::ApiClient::snooze_recommendation`].
+    pub id: i64,
+    /// The matter's code, for [`crate::client::ApiClient::matter`].
+    pub matter_code: String,
+    /// In Chinese and English.
+    pub matter_name: Label,
+    /// `online`, `window` or `automatic` (see [`MatterSummary::delivery`]).
+    pub delivery: String,
+    /// `offer` (the citizen may apply) or `grant` (免申即领: granted without
+    /// an application; this is the notice); a newer server may add others.
+    pub action: String,
+    /// Why, in plain words, in Chinese and English.
+    pub reason: Label,
+    /// 0 to 100: the feed's order.
+    pub priority: u32,
+    /// When it was made (Unix milliseconds).
+    pub created_ms: i64,
+}
+
+/// `GET /v1/recommendations`'s answer.
+#[derive(Deserialize)]
+pub(crate) struct RecommendationsWire {
+    pub(crate) recommendations: Vec<Recommendation>,
+}
+
+/// `POST /v1/recommendations/{id}/snooze`'s body.
+#[derive(Serialize)]
+pub(crate) struct SnoozeBody {
+    pub(crate) days: u32,
+}
+
+/// `GET` / `PUT /v1/me/recommendation-settings`: what the recommendations
+/// may be based on. A `PUT` sends the whole of it but
+/// [`RecommendationSettings::consent_changed_ms`], which the server sets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RecommendationSettings {
+    /// Consent to matching on the profile (age, region, licences held).
+    /// Without it only the offers the law requires, on events, are made;
+    /// `false` until given.
+    pub profile_consent: bool,
+    /// Life events ([`LifeEvent::id`]) whose matters are not to be offered.
+    pub opted_out: Vec<String>,
+    /// When consent was last given or withdrawn (Unix milliseconds); `None`
+    /// until it was. Set by the server: never sent.
+    #[serde(default, skip_serializing)]
+    pub consent_changed_ms: Option<i64>,
+}
+
+impl RecommendationSettings {
+    /// Settings to store: consent given or not, and the life events opted out of.
+    pub fn new(profile_consent: bool, opted_out: Vec<String>) -> Self {
+        Self {
+            profile_consent,
+            opted_out,
+            consent_changed_ms: None,
+        }
+    }
+}
+
 /// The server's error body `{code, message, request_id}`.
 #[derive(Deserialize)]
 pub(crate) struct ErrorWire {

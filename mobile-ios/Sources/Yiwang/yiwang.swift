@@ -641,8 +641,9 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration, the inbox and the service
- * catalog. Every call is async; idempotent calls are retried with backoff.
+ * devices, scan-to-login, push registration, the inbox, the service catalog
+ * and the recommendations. Every call is async; idempotent calls are retried
+ * with backoff.
  */
 public protocol ApiClientProtocol: AnyObject, Sendable {
     
@@ -665,6 +666,12 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
      * The account's signed-in devices.
      */
     func devices(accessToken: String) async throws  -> [Device]
+    
+    /**
+     * Takes a recommendation out of the feed for good (done when it already
+     * was). Not in this feed: Rejected YW-4049.
+     */
+    func dismissRecommendation(accessToken: String, id: Int64) async throws 
     
     /**
      * Enrols this phone's device key; the answer carries the 网证.
@@ -734,6 +741,19 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func pushRegistration(accessToken: String) async throws  -> PushRegistration?
     
     /**
+     * The citizen's consent to profile matching (none until given) and
+     * opted-out life events.
+     */
+    func recommendationSettings(accessToken: String) async throws  -> RecommendationSettings
+    
+    /**
+     * The citizen's active, not snoozed recommendations, highest priority
+     * first, then newest; `limit` 1 to 100 (null: 20). A bad limit:
+     * Rejected YW-4721.
+     */
+    func recommendations(accessToken: String, limit: UInt32?) async throws  -> [Recommendation]
+    
+    /**
      * Spends `refresh_token` for a new pair.
      */
     func refresh(refreshToken: String) async throws  -> Tokens
@@ -750,9 +770,23 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func registerPush(accessToken: String, request: PushRegistrationRequest) async throws  -> PushRegistration
     
     /**
+     * Stores `settings` whole (`consent_changed_ms` is the server's and is
+     * not sent) and answers them as stored. An unknown life event: Rejected
+     * YW-4722.
+     */
+    func setRecommendationSettings(accessToken: String, settings: RecommendationSettings) async throws  -> RecommendationSettings
+    
+    /**
      * Signs a device out (its tokens stop working at once).
      */
     func signOutDevice(accessToken: String, deviceId: String) async throws 
+    
+    /**
+     * Takes a recommendation out of the feed for `days` (1 to 90, else
+     * InvalidInput YW-1807 before any request). Not in this feed: Rejected
+     * YW-4049.
+     */
+    func snoozeRecommendation(accessToken: String, id: Int64, days: UInt32) async throws 
     
     /**
      * The signed status list of issuer key `kid`, for verifier policies.
@@ -767,8 +801,9 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
 }
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration, the inbox and the service
- * catalog. Every call is async; idempotent calls are retried with backoff.
+ * devices, scan-to-login, push registration, the inbox, the service catalog
+ * and the recommendations. Every call is async; idempotent calls are retried
+ * with backoff.
  */
 open class ApiClient: ApiClientProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -900,6 +935,26 @@ open func devices(accessToken: String)async throws  -> [Device]  {
             completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeDevice.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Takes a recommendation out of the feed for good (done when it already
+     * was). Not in this feed: Rejected YW-4049.
+     */
+open func dismissRecommendation(accessToken: String, id: Int64)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_dismiss_recommendation(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterInt64.lower(id)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -1140,6 +1195,47 @@ open func pushRegistration(accessToken: String)async throws  -> PushRegistration
 }
     
     /**
+     * The citizen's consent to profile matching (none until given) and
+     * opted-out life events.
+     */
+open func recommendationSettings(accessToken: String)async throws  -> RecommendationSettings  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_recommendation_settings(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRecommendationSettings_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * The citizen's active, not snoozed recommendations, highest priority
+     * first, then newest; `limit` 1 to 100 (null: 20). A bad limit:
+     * Rejected YW-4721.
+     */
+open func recommendations(accessToken: String, limit: UInt32? = nil)async throws  -> [Recommendation]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_recommendations(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterOptionUInt32.lower(limit)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeRecommendation.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
      * Spends `refresh_token` for a new pair.
      */
 open func refresh(refreshToken: String)async throws  -> Tokens  {
@@ -1198,6 +1294,27 @@ open func registerPush(accessToken: String, request: PushRegistrationRequest)asy
 }
     
     /**
+     * Stores `settings` whole (`consent_changed_ms` is the server's and is
+     * not sent) and answers them as stored. An unknown life event: Rejected
+     * YW-4722.
+     */
+open func setRecommendationSettings(accessToken: String, settings: RecommendationSettings)async throws  -> RecommendationSettings  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_set_recommendation_settings(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterTypeRecommendationSettings_lower(settings)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRecommendationSettings_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
      * Signs a device out (its tokens stop working at once).
      */
 open func signOutDevice(accessToken: String, deviceId: String)async throws   {
@@ -1206,6 +1323,27 @@ open func signOutDevice(accessToken: String, deviceId: String)async throws   {
             rustFutureFunc: {
                 uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(
                         self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(deviceId)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Takes a recommendation out of the feed for `days` (1 to 90, else
+     * InvalidInput YW-1807 before any request). Not in this feed: Rejected
+     * YW-4049.
+     */
+open func snoozeRecommendation(accessToken: String, id: Int64, days: UInt32)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_snooze_recommendation(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterInt64.lower(id),FfiConverterUInt32.lower(days)
                 )
             },
             pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
@@ -5623,6 +5761,214 @@ public func FfiConverterTypeQuietHours_lower(_ value: QuietHours) -> RustBuffer 
 
 
 /**
+ * An offer (or notice of a grant) in the citizen's recommendation feed.
+ */
+public struct Recommendation: Equatable, Hashable {
+    /**
+     * For `dismiss_recommendation` and `snooze_recommendation`.
+     */
+    public var id: Int64
+    /**
+     * The matter's code, for `matter(code)`.
+     */
+    public var matterCode: String
+    public var matterName: Bilingual
+    /**
+     * `online`, `window` or `automatic`.
+     */
+    public var delivery: String
+    /**
+     * `offer` (the citizen may apply) or `grant` (免申即领: granted without
+     * an application; this is the notice).
+     */
+    public var action: String
+    /**
+     * Why, in plain words.
+     */
+    public var reason: Bilingual
+    /**
+     * 0 to 100: the feed's order.
+     */
+    public var priority: UInt32
+    /**
+     * When it was made, Unix milliseconds.
+     */
+    public var createdMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * For `dismiss_recommendation` and `snooze_recommendation`.
+         */id: Int64, 
+        /**
+         * The matter's code, for `matter(code)`.
+         */matterCode: String, matterName: Bilingual, 
+        /**
+         * `online`, `window` or `automatic`.
+         */delivery: String, 
+        /**
+         * `offer` (the citizen may apply) or `grant` (免申即领: granted without
+         * an application; this is the notice).
+         */action: String, 
+        /**
+         * Why, in plain words.
+         */reason: Bilingual, 
+        /**
+         * 0 to 100: the feed's order.
+         */priority: UInt32, 
+        /**
+         * When it was made, Unix milliseconds.
+         */createdMs: Int64) {
+        self.id = id
+        self.matterCode = matterCode
+        self.matterName = matterName
+        self.delivery = delivery
+        self.action = action
+        self.reason = reason
+        self.priority = priority
+        self.createdMs = createdMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Recommendation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecommendation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Recommendation {
+        return
+            try Recommendation(
+                id: FfiConverterInt64.read(from: &buf), 
+                matterCode: FfiConverterString.read(from: &buf), 
+                matterName: FfiConverterTypeBilingual.read(from: &buf), 
+                delivery: FfiConverterString.read(from: &buf), 
+                action: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterTypeBilingual.read(from: &buf), 
+                priority: FfiConverterUInt32.read(from: &buf), 
+                createdMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Recommendation, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.id, into: &buf)
+        FfiConverterString.write(value.matterCode, into: &buf)
+        FfiConverterTypeBilingual.write(value.matterName, into: &buf)
+        FfiConverterString.write(value.delivery, into: &buf)
+        FfiConverterString.write(value.action, into: &buf)
+        FfiConverterTypeBilingual.write(value.reason, into: &buf)
+        FfiConverterUInt32.write(value.priority, into: &buf)
+        FfiConverterInt64.write(value.createdMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecommendation_lift(_ buf: RustBuffer) throws -> Recommendation {
+    return try FfiConverterTypeRecommendation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecommendation_lower(_ value: Recommendation) -> RustBuffer {
+    return FfiConverterTypeRecommendation.lower(value)
+}
+
+
+/**
+ * What recommendations may be based on.
+ */
+public struct RecommendationSettings: Equatable, Hashable {
+    /**
+     * Consent to matching on the profile (age, region, licences held);
+     * without it only the offers the law requires are made. False until given.
+     */
+    public var profileConsent: Bool
+    /**
+     * Life events (`LifeEvent.id`) whose matters are not to be offered.
+     */
+    public var optedOut: [String]
+    /**
+     * When consent was last given or withdrawn, Unix milliseconds; set by
+     * the server (ignored when storing).
+     */
+    public var consentChangedMs: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Consent to matching on the profile (age, region, licences held);
+         * without it only the offers the law requires are made. False until given.
+         */profileConsent: Bool, 
+        /**
+         * Life events (`LifeEvent.id`) whose matters are not to be offered.
+         */optedOut: [String] = [], 
+        /**
+         * When consent was last given or withdrawn, Unix milliseconds; set by
+         * the server (ignored when storing).
+         */consentChangedMs: Int64? = nil) {
+        self.profileConsent = profileConsent
+        self.optedOut = optedOut
+        self.consentChangedMs = consentChangedMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RecommendationSettings: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecommendationSettings: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecommendationSettings {
+        return
+            try RecommendationSettings(
+                profileConsent: FfiConverterBool.read(from: &buf), 
+                optedOut: FfiConverterSequenceString.read(from: &buf), 
+                consentChangedMs: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RecommendationSettings, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.profileConsent, into: &buf)
+        FfiConverterSequenceString.write(value.optedOut, into: &buf)
+        FfiConverterOptionInt64.write(value.consentChangedMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecommendationSettings_lift(_ buf: RustBuffer) throws -> RecommendationSettings {
+    return try FfiConverterTypeRecommendationSettings.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecommendationSettings_lower(_ value: RecommendationSettings) -> RustBuffer {
+    return FfiConverterTypeRecommendationSettings.lower(value)
+}
+
+
+/**
  * The outcome of [`Draft::submission`]: the payload, or the problems.
  */
 public struct SubmissionResult: Equatable, Hashable {
@@ -7346,6 +7692,31 @@ fileprivate struct FfiConverterSequenceTypeProblem: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeRecommendation: FfiConverterRustBuffer {
+    typealias SwiftType = [Recommendation]
+
+    public static func write(_ value: [Recommendation], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRecommendation.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Recommendation] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Recommendation]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRecommendation.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterDictionaryStringString: FfiConverterRustBuffer {
     public static func write(_ value: [String: String], into buf: inout [UInt8]) {
         let len = Int32(value.count)
@@ -7635,6 +8006,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_devices() != 53527) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_dismiss_recommendation() != 2420) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_enrol() != 59493) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7671,6 +8045,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_push_registration() != 42267) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_recommendation_settings() != 9969) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_recommendations() != 63906) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_refresh() != 42716) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7680,7 +8060,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_register_push() != 42567) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_set_recommendation_settings() != 60724) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device() != 40335) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_snooze_recommendation() != 52648) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_status_list() != 36057) {

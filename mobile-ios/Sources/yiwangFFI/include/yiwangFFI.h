@@ -350,6 +350,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_challenge(uint64_t ptr
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_devices(uint64_t ptr, RustBuffer access_token
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_DISMISS_RECOMMENDATION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_DISMISS_RECOMMENDATION
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_dismiss_recommendation(uint64_t ptr, RustBuffer access_token, int64_t id
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ENROL
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_enrol(uint64_t ptr, RustBuffer request
@@ -410,6 +415,16 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_me(uint64_t ptr, RustBuffer acces
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_push_registration(uint64_t ptr, RustBuffer access_token
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_RECOMMENDATION_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_RECOMMENDATION_SETTINGS
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_recommendation_settings(uint64_t ptr, RustBuffer access_token
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_RECOMMENDATIONS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_RECOMMENDATIONS
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_recommendations(uint64_t ptr, RustBuffer access_token, RustBuffer limit
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REFRESH
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REFRESH
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_refresh(uint64_t ptr, RustBuffer refresh_token
@@ -425,9 +440,19 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_refuse_login(uint64_t ptr, RustBu
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_register_push(uint64_t ptr, RustBuffer access_token, RustBuffer request
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SET_RECOMMENDATION_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SET_RECOMMENDATION_SETTINGS
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_set_recommendation_settings(uint64_t ptr, RustBuffer access_token, RustBuffer settings
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SIGN_OUT_DEVICE
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SIGN_OUT_DEVICE
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(uint64_t ptr, RustBuffer access_token, RustBuffer device_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SNOOZE_RECOMMENDATION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SNOOZE_RECOMMENDATION
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_snooze_recommendation(uint64_t ptr, RustBuffer access_token, int64_t id, uint32_t days
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_STATUS_LIST
@@ -1254,6 +1279,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_devices(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_DISMISS_RECOMMENDATION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_DISMISS_RECOMMENDATION
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_dismiss_recommendation(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ENROL
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_enrol(void
@@ -1326,6 +1357,18 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_push_registration(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_RECOMMENDATION_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_RECOMMENDATION_SETTINGS
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_recommendation_settings(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_RECOMMENDATIONS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_RECOMMENDATIONS
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_recommendations(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REFRESH
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REFRESH
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_refresh(void
@@ -1344,9 +1387,21 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_register_push(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SET_RECOMMENDATION_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SET_RECOMMENDATION_SETTINGS
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_set_recommendation_settings(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SIGN_OUT_DEVICE
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SIGN_OUT_DEVICE
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SNOOZE_RECOMMENDATION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SNOOZE_RECOMMENDATION
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_snooze_recommendation(void
     
 );
 #endif

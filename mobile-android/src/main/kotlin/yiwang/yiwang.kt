@@ -780,6 +780,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_devices(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_dismiss_recommendation(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_enrol(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_inbox(
@@ -804,13 +806,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_push_registration(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_recommendation_settings(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_recommendations(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_refresh(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_refuse_login(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_register_push(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_set_recommendation_settings(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_snooze_recommendation(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_status_list(
     ): Int
@@ -969,6 +979,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_devices(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_dismiss_recommendation(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`id`: Long,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_enrol(`ptr`: Long,`request`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_inbox(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`query`: RustBuffer.ByValue,
@@ -993,13 +1005,21 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_push_registration(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_recommendation_settings(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_recommendations(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`limit`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_refresh(`ptr`: Long,`refreshToken`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_refuse_login(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`sessionId`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_register_push(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_set_recommendation_settings(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`settings`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`deviceId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_snooze_recommendation(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`id`: Long,`days`: Int,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_status_list(`ptr`: Long,`kid`: RustBuffer.ByValue,
     ): Long
@@ -1355,6 +1375,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_devices() and 0xFFFF) != 53527) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_dismiss_recommendation() and 0xFFFF) != 2420) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_enrol() and 0xFFFF) != 59493) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1391,6 +1414,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_push_registration() and 0xFFFF) != 42267) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_recommendation_settings() and 0xFFFF) != 9969) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_recommendations() and 0xFFFF) != 63906) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_refresh() and 0xFFFF) != 42716) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1400,7 +1429,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_register_push() and 0xFFFF) != 42567) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_set_recommendation_settings() and 0xFFFF) != 60724) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device() and 0xFFFF) != 40335) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_snooze_recommendation() and 0xFFFF) != 52648) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_status_list() and 0xFFFF) != 36057) {
@@ -2134,8 +2169,9 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration, the inbox and the service
- * catalog. Every call is async; idempotent calls are retried with backoff.
+ * devices, scan-to-login, push registration, the inbox, the service catalog
+ * and the recommendations. Every call is async; idempotent calls are retried
+ * with backoff.
  */
 public interface ApiClientInterface {
     
@@ -2158,6 +2194,12 @@ public interface ApiClientInterface {
      * The account's signed-in devices.
      */
     suspend fun `devices`(`accessToken`: kotlin.String): List<Device>
+    
+    /**
+     * Takes a recommendation out of the feed for good (done when it already
+     * was). Not in this feed: Rejected YW-4049.
+     */
+    suspend fun `dismissRecommendation`(`accessToken`: kotlin.String, `id`: kotlin.Long)
     
     /**
      * Enrols this phone's device key; the answer carries the 网证.
@@ -2227,6 +2269,19 @@ public interface ApiClientInterface {
     suspend fun `pushRegistration`(`accessToken`: kotlin.String): PushRegistration?
     
     /**
+     * The citizen's consent to profile matching (none until given) and
+     * opted-out life events.
+     */
+    suspend fun `recommendationSettings`(`accessToken`: kotlin.String): RecommendationSettings
+    
+    /**
+     * The citizen's active, not snoozed recommendations, highest priority
+     * first, then newest; `limit` 1 to 100 (null: 20). A bad limit:
+     * Rejected YW-4721.
+     */
+    suspend fun `recommendations`(`accessToken`: kotlin.String, `limit`: kotlin.UInt? = null): List<Recommendation>
+    
+    /**
      * Spends `refresh_token` for a new pair.
      */
     suspend fun `refresh`(`refreshToken`: kotlin.String): Tokens
@@ -2243,9 +2298,23 @@ public interface ApiClientInterface {
     suspend fun `registerPush`(`accessToken`: kotlin.String, `request`: PushRegistrationRequest): PushRegistration
     
     /**
+     * Stores `settings` whole (`consent_changed_ms` is the server's and is
+     * not sent) and answers them as stored. An unknown life event: Rejected
+     * YW-4722.
+     */
+    suspend fun `setRecommendationSettings`(`accessToken`: kotlin.String, `settings`: RecommendationSettings): RecommendationSettings
+    
+    /**
      * Signs a device out (its tokens stop working at once).
      */
     suspend fun `signOutDevice`(`accessToken`: kotlin.String, `deviceId`: kotlin.String)
+    
+    /**
+     * Takes a recommendation out of the feed for `days` (1 to 90, else
+     * InvalidInput YW-1807 before any request). Not in this feed: Rejected
+     * YW-4049.
+     */
+    suspend fun `snoozeRecommendation`(`accessToken`: kotlin.String, `id`: kotlin.Long, `days`: kotlin.UInt)
     
     /**
      * The signed status list of issuer key `kid`, for verifier policies.
@@ -2262,8 +2331,9 @@ public interface ApiClientInterface {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration, the inbox and the service
- * catalog. Every call is async; idempotent calls are retried with backoff.
+ * devices, scan-to-login, push registration, the inbox, the service catalog
+ * and the recommendations. Every call is async; idempotent calls are retried
+ * with backoff.
  */
 open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 {
@@ -2465,6 +2535,34 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterSequenceTypeDevice.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Takes a recommendation out of the feed for good (done when it already
+     * was). Not in this feed: Rejected YW-4049.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `dismissRecommendation`(`accessToken`: kotlin.String, `id`: kotlin.Long) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_dismiss_recommendation(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterLong.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -2786,6 +2884,60 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 
     
     /**
+     * The citizen's consent to profile matching (none until given) and
+     * opted-out life events.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `recommendationSettings`(`accessToken`: kotlin.String) : RecommendationSettings {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_recommendation_settings(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRecommendationSettings.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The citizen's active, not snoozed recommendations, highest priority
+     * first, then newest; `limit` 1 to 100 (null: 20). A bad limit:
+     * Rejected YW-4721.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `recommendations`(`accessToken`: kotlin.String, `limit`: kotlin.UInt?) : List<Recommendation> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_recommendations(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterOptionalUInt.lower(`limit`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeRecommendation.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Spends `refresh_token` for a new pair.
      */
     @Throws(YiwangException::class)
@@ -2864,6 +3016,34 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 
     
     /**
+     * Stores `settings` whole (`consent_changed_ms` is the server's and is
+     * not sent) and answers them as stored. An unknown life event: Rejected
+     * YW-4722.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setRecommendationSettings`(`accessToken`: kotlin.String, `settings`: RecommendationSettings) : RecommendationSettings {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_set_recommendation_settings(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterTypeRecommendationSettings.lower(`settings`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRecommendationSettings.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Signs a device out (its tokens stop working at once).
      */
     @Throws(YiwangException::class)
@@ -2876,6 +3056,36 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
                 
         FfiConverterString.lower(`accessToken`),
         FfiConverterString.lower(`deviceId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Takes a recommendation out of the feed for `days` (1 to 90, else
+     * InvalidInput YW-1807 before any request). Not in this feed: Rejected
+     * YW-4049.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `snoozeRecommendation`(`accessToken`: kotlin.String, `id`: kotlin.Long, `days`: kotlin.UInt) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_snooze_recommendation(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterLong.lower(`id`),
+        FfiConverterUInt.lower(`days`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
@@ -7712,6 +7922,156 @@ public object FfiConverterTypeQuietHours: FfiConverterRustBuffer<QuietHours> {
 
 
 /**
+ * An offer (or notice of a grant) in the citizen's recommendation feed.
+ */
+data class Recommendation (
+    /**
+     * For `dismiss_recommendation` and `snooze_recommendation`.
+     */
+    var `id`: kotlin.Long
+    , 
+    /**
+     * The matter's code, for `matter(code)`.
+     */
+    var `matterCode`: kotlin.String
+    , 
+    var `matterName`: Bilingual
+    , 
+    /**
+     * `online`, `window` or `automatic`.
+     */
+    var `delivery`: kotlin.String
+    , 
+    /**
+     * `offer` (the citizen may apply) or `grant` (免申即领: granted without
+     * an application; this is the notice).
+     */
+    var `action`: kotlin.String
+    , 
+    /**
+     * Why, in plain words.
+     */
+    var `reason`: Bilingual
+    , 
+    /**
+     * 0 to 100: the feed's order.
+     */
+    var `priority`: kotlin.UInt
+    , 
+    /**
+     * When it was made, Unix milliseconds.
+     */
+    var `createdMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecommendation: FfiConverterRustBuffer<Recommendation> {
+    override fun read(buf: ByteBuffer): Recommendation {
+        return Recommendation(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeBilingual.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeBilingual.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Recommendation) = (
+            FfiConverterLong.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`matterCode`) +
+            FfiConverterTypeBilingual.allocationSize(value.`matterName`) +
+            FfiConverterString.allocationSize(value.`delivery`) +
+            FfiConverterString.allocationSize(value.`action`) +
+            FfiConverterTypeBilingual.allocationSize(value.`reason`) +
+            FfiConverterUInt.allocationSize(value.`priority`) +
+            FfiConverterLong.allocationSize(value.`createdMs`)
+    )
+
+    override fun write(value: Recommendation, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`id`, buf)
+            FfiConverterString.write(value.`matterCode`, buf)
+            FfiConverterTypeBilingual.write(value.`matterName`, buf)
+            FfiConverterString.write(value.`delivery`, buf)
+            FfiConverterString.write(value.`action`, buf)
+            FfiConverterTypeBilingual.write(value.`reason`, buf)
+            FfiConverterUInt.write(value.`priority`, buf)
+            FfiConverterLong.write(value.`createdMs`, buf)
+    }
+}
+
+
+
+/**
+ * What recommendations may be based on.
+ */
+data class RecommendationSettings (
+    /**
+     * Consent to matching on the profile (age, region, licences held);
+     * without it only the offers the law requires are made. False until given.
+     */
+    var `profileConsent`: kotlin.Boolean
+    , 
+    /**
+     * Life events (`LifeEvent.id`) whose matters are not to be offered.
+     */
+    var `optedOut`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * When consent was last given or withdrawn, Unix milliseconds; set by
+     * the server (ignored when storing).
+     */
+    var `consentChangedMs`: kotlin.Long? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecommendationSettings: FfiConverterRustBuffer<RecommendationSettings> {
+    override fun read(buf: ByteBuffer): RecommendationSettings {
+        return RecommendationSettings(
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RecommendationSettings) = (
+            FfiConverterBoolean.allocationSize(value.`profileConsent`) +
+            FfiConverterSequenceString.allocationSize(value.`optedOut`) +
+            FfiConverterOptionalLong.allocationSize(value.`consentChangedMs`)
+    )
+
+    override fun write(value: RecommendationSettings, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`profileConsent`, buf)
+            FfiConverterSequenceString.write(value.`optedOut`, buf)
+            FfiConverterOptionalLong.write(value.`consentChangedMs`, buf)
+    }
+}
+
+
+
+/**
  * The outcome of [`Draft::submission`]: the payload, or the problems.
  */
 data class SubmissionResult (
@@ -9331,6 +9691,34 @@ public object FfiConverterSequenceTypeProblem: FfiConverterRustBuffer<List<Probl
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeProblem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRecommendation: FfiConverterRustBuffer<List<Recommendation>> {
+    override fun read(buf: ByteBuffer): List<Recommendation> {
+        val len = buf.getInt()
+        return List<Recommendation>(len) {
+            FfiConverterTypeRecommendation.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Recommendation>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRecommendation.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Recommendation>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRecommendation.write(it, buf)
         }
     }
 }

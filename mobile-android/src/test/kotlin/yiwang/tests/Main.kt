@@ -28,6 +28,7 @@ fun main() {
     clientTests()
     pushTests()
     catalogTests()
+    recommendationTests()
     println("kotlin: ${Results.passed} passed, ${Results.failed} failed")
     exitProcess(if (Results.failed == 0) 0 else 1)
 }
