@@ -1,0 +1,229 @@
+//! `yiwang-events-bench`: life events posted over HTTP and turned into
+//! stored recommendations and queued pushes (issue 9).
+//!
+//! ```text
+//! yiwang-events-bench --events 100000 [--citizens 100000] [--concurrency 8] \
+//!     [--database-url postgres://…] [--yiwang PATH]
+//! ```
+//!
+//! Seeds N citizens with a device each (`yiwang dev seed-devices`), starts
+//! the release `yiwang serve` (demo catalog and rules; push dispatch off, so
+//! the queued pushes stay countable), registers a department with scope
+//! `events:birth_registered`, and posts one `birth_registered` event per
+//! citizen in batches of 500 from `concurrency` connections. Each birth
+//! fires two rules without consent (出生一件事 offered, the childcare
+//! subsidy granted): two recommendations and two notifications per event.
+//! Measured: the posting rate (events accepted per second) and the rate end
+//! to end (from the first post until no event is pending), with the counts
+//! of recommendations and queued pushes checked. Loopback only.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{Value, json};
+use yiwang_e2e::Server;
+use yiwang_server::db::Db;
+
+const ADMIN: &str = "bench-admin-token-0123456789";
+const BATCH: usize = 500;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "yiwang-events-bench",
+    about = "Events over HTTP into recommendations and pushes"
+)]
+struct Args {
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Citizens (one event each at most: more events than citizens would
+    /// meet the rules' cooldown).
+    #[arg(long, default_value_t = 100_000)]
+    citizens: u64,
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// PostgreSQL database to use (must be empty); default a new SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The `yiwang` binary; default the one next to this program.
+    #[arg(long)]
+    yiwang: Option<PathBuf>,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("yiwang-events-bench: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    if args.events > args.citizens {
+        return Err("--events must not exceed --citizens".into());
+    }
+    let yiwang = match args.yiwang {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("yiwang"),
+    };
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
+    let backend = if database_url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let config = dir.path().join("yiwang.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "admin_token = \"{ADMIN}\"\nrequest_timeout_secs = 600\nrate_limit_burst = 1000000\n\
+             rate_limit_per_second = 1000000\n\n[push]\ndispatch = false\npoll_ms = 50\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let seeded = std::process::Command::new(&yiwang)
+        .args(["dev", "seed-devices", "--count", &args.citizens.to_string()])
+        .args(["--providers", "fcm"])
+        .env("YIWANG_DATABASE_URL", &database_url)
+        .output()
+        .map_err(|e| format!("{}: {e}", yiwang.display()))?;
+    if !seeded.status.success() {
+        return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
+    }
+    let server = Server::start_binary(
+        &yiwang,
+        dir.path(),
+        &["--config", &config.display().to_string()],
+        &[
+            ("YIWANG_DATABASE_URL", database_url.as_str()),
+            ("YIWANG_LOG", "warn,yiwang=info"),
+        ],
+    );
+    let base = server.base_url.clone();
+    let http = reqwest::Client::new();
+    let client: Value = http
+        .post(format!("{base}/v1/admin/service-clients"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "卫生健康委员会", "scopes": ["events:birth_registered"]}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let id = client["client_id"].as_str().ok_or("no client")?.to_owned();
+    let secret = client["client_secret"]
+        .as_str()
+        .ok_or("no secret")?
+        .to_owned();
+
+    let batches: Vec<Value> = (0..args.events as usize)
+        .collect::<Vec<_>>()
+        .chunks(BATCH)
+        .map(|chunk| {
+            let events: Vec<Value> = chunk
+                .iter()
+                .map(|i| {
+                    json!({"event_id": format!("birth-{i}"), "type": "birth_registered",
+                        "subject": {"network_id": format!("seed-{i:09}")},
+                        "occurred_at": 1_763_000_000,
+                        "data": {"child_birth_date": "2026-11-01"}})
+                })
+                .collect();
+            json!({"events": events})
+        })
+        .collect();
+    let queue = Arc::new(std::sync::Mutex::new(batches));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency {
+        let (queue, http, base, id, secret) = (
+            queue.clone(),
+            http.clone(),
+            base.clone(),
+            id.clone(),
+            secret.clone(),
+        );
+        tasks.spawn(async move {
+            let mut accepted = 0u64;
+            loop {
+                let Some(batch) = queue.lock().ok().and_then(|mut q| q.pop()) else {
+                    return Ok::<u64, String>(accepted);
+                };
+                let answer: Value = http
+                    .post(format!("{base}/v1/events"))
+                    .basic_auth(&id, Some(&secret))
+                    .json(&batch)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                accepted += answer["accepted"].as_u64().ok_or(format!("{answer}"))?;
+            }
+        });
+    }
+    let mut accepted = 0;
+    while let Some(done) = tasks.join_next().await {
+        accepted += done.map_err(|e| e.to_string())??;
+    }
+    let posted = started.elapsed();
+    if accepted != args.events {
+        return Err(format!("{accepted} of {} events accepted", args.events));
+    }
+    let db = Db::connect(&database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(db.pool())
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    loop {
+        if count("SELECT COUNT(*) FROM events WHERE status = 'pending'").await? == 0 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            return Err("not matched after an hour".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let total = started.elapsed();
+    let recommendations = count("SELECT COUNT(*) FROM recommendations").await?;
+    let pushes = count("SELECT COUNT(*) FROM push_outbox WHERE status = 'queued'").await?;
+    drop(server);
+    println!(
+        "{backend}: {} events in batches of {BATCH} from {} connections: posted in {:.1} s ({:.0}/s); \
+         matched in {:.1} s from the first post ({:.0} events/s end to end); {recommendations} recommendations, \
+         {pushes} pushes queued",
+        args.events,
+        args.concurrency,
+        posted.as_secs_f64(),
+        args.events as f64 / posted.as_secs_f64(),
+        total.as_secs_f64(),
+        args.events as f64 / total.as_secs_f64(),
+    );
+    if recommendations != 2 * args.events as i64 || pushes != recommendations {
+        return Err("lost or duplicated recommendations".into());
+    }
+    Ok(())
+}
