@@ -594,3 +594,61 @@ async fn the_daily_scan_offers_each_milestone_and_expiry_threshold_once() {
         test_db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn the_daily_cap_counts_the_recommendations_of_one_batch() {
+    for test_db in testing::all("rules_cap").await {
+        let mut config = Config {
+            admin_token: Some(ADMIN.into()),
+            ..Config::default()
+        };
+        config.push.daily_cap = 1;
+        let state = AppState::with_config(test_db.db.clone(), config)
+            .await
+            .unwrap();
+        let app = app(state.clone());
+        yiwang_server::dev::seed_devices(
+            state.db(),
+            10,
+            &[yiwang_server::push::providers::ProviderKind::Fcm],
+            "330106",
+        )
+        .await
+        .unwrap();
+        let events: Vec<Value> = (0..10)
+            .map(|i| {
+                event(
+                    &format!("c-{i}"),
+                    "birth_registered",
+                    json!({"network_id": format!("seed-{i:09}")}),
+                    json!({"child_birth_date": "2026-11-01"}),
+                )
+            })
+            .collect();
+        let (_, body) = call(
+            &app,
+            bearer(post("/v1/events", json!({"events": events})), ADMIN),
+        )
+        .await;
+        assert_eq!(body["accepted"], 10);
+        let report = matcher(&state).run_once().await.unwrap();
+        assert_eq!(report.recommendations, 20);
+        // Two messages each, one push each: the second is over the cap of 1
+        // (it still reaches the inbox).
+        let states: Vec<(String, i64)> =
+            sqlx::query_as("SELECT push, COUNT(*) FROM inbox GROUP BY push ORDER BY push")
+                .fetch_all(state.db().pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            states,
+            [("capped".to_owned(), 10), ("queued".to_owned(), 10)]
+        );
+        let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM push_outbox")
+            .fetch_one(state.db().pool())
+            .await
+            .unwrap();
+        assert_eq!(outbox, 10);
+        test_db.cleanup().await;
+    }
+}

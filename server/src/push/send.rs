@@ -145,6 +145,7 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
 }
 
 /// A validated send.
+#[derive(Clone)]
 pub(crate) struct Send {
     recipient: Recipient,
     template: templates::Template,
@@ -400,24 +401,46 @@ async fn enqueue(
     request_hash: &str,
 ) -> Result<(), ApiError> {
     let mut write = state.db().begin_write().await?;
-    enqueue_in(
-        &mut write.tx,
-        &state.config().push,
-        &sender.actor,
-        id,
-        send,
-        idempotency_key,
-        request_hash,
-    )
-    .await?;
+    match &send.recipient {
+        Recipient::Account(network_id) => {
+            let known: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM accounts WHERE network_id = $1")
+                    .bind(network_id)
+                    .fetch_optional(&mut *write.tx)
+                    .await?;
+            if known.is_none() {
+                return Err(ApiError::not_found("YW-4046", "no account with this 网号"));
+            }
+            let one = AccountSend {
+                id: id.to_owned(),
+                network_id: network_id.clone(),
+                send: send.clone(),
+                idempotency_key: idempotency_key.map(str::to_owned),
+                request_hash: request_hash.to_owned(),
+            };
+            enqueue_accounts(&mut write.tx, &state.config().push, &sender.actor, &[one]).await?;
+        }
+        Recipient::Segment(_) => {
+            enqueue_segment(
+                &mut write.tx,
+                &state.config().push,
+                &sender.actor,
+                id,
+                send,
+                idempotency_key,
+                request_hash,
+            )
+            .await?;
+        }
+    }
     write.tx.commit().await?;
     Ok(())
 }
 
-/// Stores a send in `tx`: the notification, each recipient's inbox row,
-/// an outbox row per device to push. The caller commits (and wakes the
-/// dispatcher).
-pub(crate) async fn enqueue_in(
+/// Stores a send to a segment in `tx`, set-wise (a campaign may reach
+/// millions): the notification, each recipient's inbox row with the cap
+/// and opt-outs decided in SQL, an outbox row per device to push.
+async fn enqueue_segment(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     settings: &crate::config::PushSettings,
     actor: &str,
@@ -475,25 +498,8 @@ pub(crate) async fn enqueue_in(
                AND d.opted_out NOT LIKE $6) THEN 'opted_out' \
          ELSE 'queued' END";
     let recipients = match &send.recipient {
-        Recipient::Account(network_id) => {
-            let sql = format!(
-                "INSERT INTO inbox (notification_id, network_id, category, created_ms, push) \
-                 SELECT $1, a.network_id, $2, $3, {push_state} FROM accounts a WHERE a.network_id = $7"
-            );
-            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .bind(send.category.as_str())
-                .bind(now)
-                .bind(day_ago)
-                .bind(cap)
-                .bind(&opted_out_pattern)
-                .bind(network_id)
-                .execute(&mut **tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(ApiError::not_found("YW-4046", "no account with this 网号"));
-            }
-            1
+        Recipient::Account(_) => {
+            return Err(ApiError::internal("an account send on the segment path"));
         }
         Recipient::Segment(segment) => {
             let prefix = format!("{}%", segment.region_prefix.as_deref().unwrap_or(""));
@@ -553,6 +559,190 @@ pub(crate) async fn enqueue_in(
         Recipient::Segment(_) => None,
     };
     audit::record(&mut **tx, actor, "notification.sent", subject).await?;
+    Ok(())
+}
+
+/// One notification to one account, for [`enqueue_accounts`].
+pub(crate) struct AccountSend {
+    pub id: String,
+    pub network_id: String,
+    pub send: Send,
+    /// The sender's key (`POST /v1/notifications`), if any.
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the request, for replays under the key; empty otherwise.
+    pub request_hash: String,
+}
+
+/// Rows per multi-row insert (SQLite allows 32,766 bound values).
+const ROWS: usize = 200;
+
+/// Stores sends to single accounts in `tx` with a few statements per
+/// [`ROWS`] (one from `POST /v1/notifications`, hundreds from the
+/// recommendation matcher): the notification, the inbox row, an outbox row
+/// per device to push. The daily cap and opt-outs are decided here per citizen,
+/// counting the earlier sends of the same batch.
+pub(crate) async fn enqueue_accounts(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    settings: &crate::config::PushSettings,
+    actor: &str,
+    sends: &[AccountSend],
+) -> Result<(), ApiError> {
+    use crate::db::placeholders;
+    use std::collections::HashMap;
+    if sends.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let mut citizens: Vec<&str> = sends.iter().map(|s| s.network_id.as_str()).collect();
+    citizens.sort_unstable();
+    citizens.dedup();
+    // Pushes counted against the cap in the last 24 h, and each device's opt-outs.
+    let mut counted: HashMap<String, i64> = HashMap::new();
+    let mut devices: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in citizens.chunks(ROWS) {
+        let list = placeholders(2, chunk.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT network_id, COUNT(*) AS n FROM inbox WHERE created_ms > $1 AND push = 'queued' \
+             AND category IN ('service', 'campaign') AND network_id IN ({list}) GROUP BY network_id"
+        )))
+        .bind(now - 86_400_000);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            counted.insert(row.try_get("network_id")?, row.try_get("n")?);
+        }
+        let list = placeholders(1, chunk.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT network_id, opted_out FROM push_devices WHERE network_id IN ({list})"
+        )));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            devices
+                .entry(row.try_get("network_id")?)
+                .or_default()
+                .push(row.try_get("opted_out")?);
+        }
+    }
+    let cap = i64::from(settings.daily_cap);
+    let mut states = Vec::with_capacity(sends.len());
+    for s in sends {
+        let category = s.send.category.as_str();
+        let capped = matches!(s.send.category, Category::Service | Category::Campaign);
+        let count = counted.entry(s.network_id.clone()).or_default();
+        let state = if capped && *count >= cap {
+            "capped"
+        } else {
+            match devices.get(&s.network_id) {
+                None => "no_device",
+                Some(list) if list.iter().all(|o| o.contains(&format!(",{category},"))) => {
+                    "opted_out"
+                }
+                Some(_) => "queued",
+            }
+        };
+        if capped && state == "queued" {
+            *count += 1;
+        }
+        states.push(state);
+    }
+    let max_age = settings.retry_max_age_secs as i64;
+    for (chunk, chunk_states) in sends.chunks(ROWS).zip(states.chunks(ROWS)) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", placeholders(r * 15 + 1, 15)))
+            .collect();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO notifications (id, sender, idempotency_key, request_hash, recipient, \
+             template_id, template_version, params, category, priority, ttl_secs, collapse_key, \
+             not_before_ms, created_ms, recipients) VALUES {}",
+            rows.join(", ")
+        )));
+        for s in chunk {
+            let send = &s.send;
+            query = query
+                .bind(s.id.as_str())
+                .bind(actor)
+                .bind(s.idempotency_key.clone())
+                .bind(s.request_hash.as_str())
+                .bind(serde_json::to_string(&send.recipient).map_err(ApiError::internal)?)
+                .bind(send.template.id.as_str())
+                .bind(send.template.version)
+                .bind(serde_json::to_string(&send.params).map_err(ApiError::internal)?)
+                .bind(send.category.as_str())
+                .bind(match send.priority {
+                    Priority::High => "high",
+                    Priority::Normal => "normal",
+                })
+                .bind(i64::from(send.ttl_secs))
+                .bind(send.collapse_key.clone())
+                .bind(send.not_before_ms)
+                .bind(now)
+                .bind(1_i64);
+        }
+        query.execute(&mut **tx).await?;
+
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", placeholders(r * 5 + 1, 5)))
+            .collect();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO inbox (notification_id, network_id, category, created_ms, push) VALUES {}",
+            rows.join(", ")
+        )));
+        for (s, state) in chunk.iter().zip(chunk_states) {
+            query = query
+                .bind(s.id.as_str())
+                .bind(s.network_id.as_str())
+                .bind(s.send.category.as_str())
+                .bind(now)
+                .bind(*state);
+        }
+        query.execute(&mut **tx).await?;
+
+        // One outbox row per device that takes the category.
+        let queued: Vec<&AccountSend> = chunk
+            .iter()
+            .zip(chunk_states)
+            .filter(|(_, state)| **state == "queued")
+            .map(|(s, _)| s)
+            .collect();
+        if !queued.is_empty() {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO push_outbox (notification_id, device_id, provider, status, attempts, \
+                 due_ms, expires_ms, created_ms) \
+                 SELECT n.id, d.device_id, d.provider, 'queued', 0, n.not_before_ms, \
+                 n.not_before_ms + 1000 * CASE WHEN n.ttl_secs < $1 THEN n.ttl_secs ELSE $1 END, $2 \
+                 FROM notifications n JOIN inbox i ON i.notification_id = n.id \
+                 JOIN push_devices d ON d.network_id = i.network_id \
+                 WHERE n.id IN ({}) AND i.push = 'queued' \
+                 AND d.opted_out NOT LIKE '%,' || n.category || ',%'",
+                placeholders(3, queued.len())
+            )))
+            .bind(max_age)
+            .bind(now);
+            for s in &queued {
+                query = query.bind(s.id.as_str());
+            }
+            query.execute(&mut **tx).await?;
+        }
+
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| format!("($1, $2, $3, $4, ${})", r + 5))
+            .collect();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO audit_log (at, actor, action, request_id, subject) VALUES {}",
+            rows.join(", ")
+        )))
+        .bind(crate::issuer::now())
+        .bind(actor)
+        .bind("notification.sent")
+        .bind(crate::error::current_request_id());
+        for s in chunk {
+            query = query.bind(s.network_id.as_str());
+        }
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

@@ -22,7 +22,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::rules::Trigger;
-use super::worker::{Matcher, load_profiles, load_template, record};
+use super::worker::{Due, Matcher, load_profiles, load_template, record_all};
 use crate::error::ApiError;
 use crate::push::now_ms;
 
@@ -202,6 +202,7 @@ impl Matcher {
             let mut write = db.begin_write().await?;
             let tx = &mut write.tx;
             let mut profiles = load_profiles(tx, chunk).await?;
+            let mut pending = Vec::new();
             for network_id in chunk {
                 let Some(profile) = profiles.get_mut(network_id) else {
                     continue;
@@ -214,24 +215,18 @@ impl Matcher {
                             .set
                             .applies(rule, &citizen, &profile.history, now, today)
                     };
-                    if applies
-                        && record(
-                            tx,
-                            &self.inner.push,
-                            &rules,
-                            &templates,
-                            network_id,
-                            rule,
-                            source,
-                            now,
-                        )
-                        .await?
-                    {
-                        report.recommendations += 1;
+                    if applies {
                         profile.history.fired(rule, now);
+                        pending.push(Due {
+                            network_id: network_id.clone(),
+                            rule: rule.clone(),
+                            source: source.clone(),
+                        });
                     }
                 }
             }
+            report.recommendations +=
+                record_all(tx, &self.inner.push, &rules, &templates, &pending, now).await?;
             write.tx.commit().await?;
         }
         if report.recommendations > 0 {

@@ -23,7 +23,7 @@ use crate::config::PushSettings;
 use crate::db::{Backend, Db, placeholders};
 use crate::error::ApiError;
 use crate::push::now_ms;
-use crate::push::send::{Send, enqueue_in, today_in_china};
+use crate::push::send::{AccountSend, Send, enqueue_accounts, today_in_china};
 use crate::push::templates;
 
 /// Events per batch.
@@ -212,6 +212,7 @@ impl Matcher {
             ..MatchReport::default()
         };
         let mut ids = Vec::with_capacity(events.len());
+        let mut pending = Vec::new();
         for row in &events {
             let event_id: i64 = row.try_get("id")?;
             ids.push(event_id);
@@ -233,24 +234,16 @@ impl Matcher {
                     .collect()
             };
             for rule in fired {
-                let source = format!("event:{event_id}");
-                if record(
-                    tx,
-                    &self.inner.push,
-                    &rules,
-                    &templates,
-                    &network_id,
-                    &rule,
-                    &source,
-                    now,
-                )
-                .await?
-                {
-                    report.recommendations += 1;
-                    profile.history.fired(&rule, now);
-                }
+                profile.history.fired(&rule, now);
+                pending.push(Due {
+                    network_id: network_id.clone(),
+                    rule,
+                    source: format!("event:{event_id}"),
+                });
             }
         }
+        report.recommendations =
+            record_all(tx, &self.inner.push, &rules, &templates, &pending, now).await?;
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "UPDATE events SET status = 'matched', matched_ms = $1 WHERE id IN ({})",
@@ -279,78 +272,93 @@ pub(super) async fn load_template(db: &Db, id: &str) -> Result<templates::Templa
         .ok_or_else(|| ApiError::internal(format!("template {id} is missing")))
 }
 
-/// Stores a recommendation and queues its notification; false if this
-/// rule already fired for this citizen on this occurrence.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn record(
+/// A rule fired for a citizen on one occurrence, to be recorded.
+#[derive(Debug)]
+pub(super) struct Due {
+    pub(super) network_id: String,
+    pub(super) rule: Rule,
+    pub(super) source: String,
+}
+
+/// Rows per multi-row insert.
+const ROWS: usize = 200;
+
+/// Stores the recommendations (those not recorded before: unique per
+/// citizen, rule and source) and queues their notifications, a few
+/// statements per [`ROWS`]; returns how many were new.
+pub(super) async fn record_all(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     push: &PushSettings,
     rules: &Compiled,
     (recommended, granted): &(templates::Template, templates::Template),
-    network_id: &str,
-    rule: &Rule,
-    source: &str,
+    due: &[Due],
     now: i64,
-) -> Result<bool, ApiError> {
-    let inserted = sqlx::query(
-        "INSERT INTO recommendations (network_id, matter_code, rule_id, action, priority, reason_zh, \
-         reason_en, source, status, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9) \
-         ON CONFLICT (network_id, rule_id, source) DO NOTHING",
-    )
-    .bind(network_id)
-    .bind(&rule.matter)
-    .bind(&rule.id)
-    .bind(rule.action.as_str())
-    .bind(i64::from(rule.priority))
-    .bind(&rule.reason.zh)
-    .bind(&rule.reason.en)
-    .bind(source)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(false);
+) -> Result<usize, ApiError> {
+    let mut sends = Vec::new();
+    for chunk in due.chunks(ROWS) {
+        let mut ids = Vec::with_capacity(chunk.len());
+        for _ in chunk {
+            ids.push(format!("ntf_{}", crate::auth::random_token(12)?));
+        }
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({}, 'active', $1)", placeholders(r * 9 + 2, 9)))
+            .collect();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO recommendations (network_id, matter_code, rule_id, action, priority, \
+             reason_zh, reason_en, source, notification_id, status, created_ms) VALUES {} \
+             ON CONFLICT (network_id, rule_id, source) DO NOTHING RETURNING notification_id",
+            rows.join(", ")
+        )))
+        .bind(now);
+        for (d, id) in chunk.iter().zip(&ids) {
+            query = query
+                .bind(d.network_id.as_str())
+                .bind(d.rule.matter.as_str())
+                .bind(d.rule.id.as_str())
+                .bind(d.rule.action.as_str())
+                .bind(i64::from(d.rule.priority))
+                .bind(d.rule.reason.zh.as_str())
+                .bind(d.rule.reason.en.as_str())
+                .bind(d.source.as_str())
+                .bind(id.as_str());
+        }
+        let inserted: HashSet<String> = query
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("notification_id"))
+            .collect::<Result<_, _>>()?;
+        for (d, id) in chunk.iter().zip(ids) {
+            if !inserted.contains(&id) {
+                continue;
+            }
+            let (name_zh, name_en) = rules
+                .names
+                .get(&d.rule.matter)
+                .cloned()
+                .unwrap_or_else(|| (d.rule.matter.clone(), d.rule.matter.clone()));
+            let params = BTreeMap::from([
+                ("matter_zh".to_owned(), name_zh),
+                ("matter_en".to_owned(), name_en),
+                ("reason_zh".to_owned(), d.rule.reason.zh.clone()),
+                ("reason_en".to_owned(), d.rule.reason.en.clone()),
+            ]);
+            let template = match d.rule.action {
+                Action::Offer => recommended.clone(),
+                Action::Grant => granted.clone(),
+            };
+            templates::check_params(&template, &params)?;
+            sends.push(AccountSend {
+                id,
+                network_id: d.network_id.clone(),
+                send: Send::to_account(&d.network_id, template, params),
+                idempotency_key: None,
+                request_hash: String::new(),
+            });
+        }
     }
-    let (name_zh, name_en) = rules
-        .names
-        .get(&rule.matter)
-        .cloned()
-        .unwrap_or_else(|| (rule.matter.clone(), rule.matter.clone()));
-    let params = BTreeMap::from([
-        ("matter_zh".to_owned(), name_zh),
-        ("matter_en".to_owned(), name_en),
-        ("reason_zh".to_owned(), rule.reason.zh.clone()),
-        ("reason_en".to_owned(), rule.reason.en.clone()),
-    ]);
-    let template = match rule.action {
-        Action::Offer => recommended.clone(),
-        Action::Grant => granted.clone(),
-    };
-    templates::check_params(&template, &params)?;
-    let notification_id = format!("ntf_{}", crate::auth::random_token(12)?);
-    let send = Send::to_account(network_id, template, params);
-    enqueue_in(
-        tx,
-        push,
-        "recommendations",
-        &notification_id,
-        &send,
-        None,
-        "",
-    )
-    .await?;
-    sqlx::query(
-        "UPDATE recommendations SET notification_id = $1 \
-         WHERE network_id = $2 AND rule_id = $3 AND source = $4",
-    )
-    .bind(&notification_id)
-    .bind(network_id)
-    .bind(&rule.id)
-    .bind(source)
-    .execute(&mut **tx)
-    .await?;
-    Ok(true)
+    enqueue_accounts(tx, push, "recommendations", &sends).await?;
+    Ok(sends.len())
 }
 
 /// What matching needs of one citizen.
