@@ -46,6 +46,9 @@ pub struct Config {
     /// Add the demo service catalog's matters (those whose codes are not
     /// taken yet) at start. Default true; production sets it false.
     pub seed_demo_catalog: bool,
+    /// Concurrent event-matching loops per process (PostgreSQL runs them
+    /// in parallel; on SQLite they take turns writing).
+    pub matcher_loops: u32,
 }
 
 /// The `[push]` table. Scalars can also be set as `YIWANG_PUSH_<NAME>`;
@@ -159,6 +162,7 @@ impl Default for Config {
             idempotency_secs: 86_400,
             push: PushSettings::default(),
             seed_demo_catalog: true,
+            matcher_loops: 2,
         }
     }
 }
@@ -180,6 +184,7 @@ struct FileConfig {
     login_session_secs: Option<u64>,
     idempotency_secs: Option<u64>,
     seed_demo_catalog: Option<bool>,
+    matcher_loops: Option<u64>,
     push: Option<PushFile>,
 }
 
@@ -347,6 +352,9 @@ impl Config {
         if let Some(b) = boolean("seed_demo_catalog", file.seed_demo_catalog)? {
             config.seed_demo_catalog = b;
         }
+        if let Some(n) = numeric("matcher_loops", file.matcher_loops, 1, 16)? {
+            config.matcher_loops = n as u32;
+        }
         let push = file.push.unwrap_or_default();
         let settings = &mut config.push;
         if let Some(n) = numeric("push_daily_cap", push.daily_cap, 0, 1000)? {
@@ -421,7 +429,7 @@ impl Config {
         format!(
             "bind = \"{}\"\ndata_dir = \"{}\"\ndatabase_url = \"{database_url}\"\npublic_url = \"{}\"\nadmin_token = {admin}\nkey_encryption_key = {kek}\n\
              request_timeout_secs = {}\nbody_limit_bytes = {}\nrate_limit_burst = {}\nrate_limit_per_second = {}\n\
-             login_session_secs = {}\nidempotency_secs = {}\nseed_demo_catalog = {}\n\n[push]\ndaily_cap = {}\ndispatch = {}\nlease_secs = {}\n\
+             login_session_secs = {}\nidempotency_secs = {}\nseed_demo_catalog = {}\nmatcher_loops = {}\n\n[push]\ndaily_cap = {}\ndispatch = {}\nlease_secs = {}\n\
              batch_size = {}\ndispatch_loops = {}\npoll_ms = {}\nretry_max_age_secs = {}\n# providers configured (secrets not shown): {}\n",
             self.bind,
             self.data_dir.display(),
@@ -433,6 +441,7 @@ impl Config {
             self.login_session_secs,
             self.idempotency_secs,
             self.seed_demo_catalog,
+            self.matcher_loops,
             self.push.daily_cap,
             self.push.dispatch,
             self.push.lease_secs,

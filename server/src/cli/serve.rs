@@ -103,19 +103,23 @@ async fn serve(mut config: Config) -> Result<(), CliError> {
         None
     };
     // Event matching runs in every process; the database shares the work.
-    let (stop_matching, matching_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_matching, matching_stopped) = tokio::sync::watch::channel(false);
     let matcher = yiwang_server::recommend::worker::Matcher::new(
         db.clone(),
         state.config().push.clone(),
         state.push_wake(),
     );
-    let matching = tokio::spawn(matcher.run(
-        state.events_wake(),
-        std::time::Duration::from_millis(state.config().push.poll_ms),
-        async move {
-            let _ = matching_stopped.await;
-        },
-    ));
+    let mut matching = tokio::task::JoinSet::new();
+    for _ in 0..state.config().matcher_loops.max(1) {
+        let mut stopped = matching_stopped.clone();
+        matching.spawn(matcher.clone().run(
+            state.events_wake(),
+            std::time::Duration::from_millis(state.config().push.poll_ms),
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        ));
+    }
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -126,8 +130,8 @@ async fn serve(mut config: Config) -> Result<(), CliError> {
         path: local.to_string(),
         source,
     })?;
-    let _ = stop_matching.send(());
-    let _ = matching.await;
+    let _ = stop_matching.send(true);
+    while matching.join_next().await.is_some() {}
     let _ = stop_dispatch.send(());
     if let Some(task) = dispatcher {
         let _ = task.await;
