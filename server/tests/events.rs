@@ -25,25 +25,6 @@ async fn state(db: &yiwang_server::db::Db) -> AppState {
     AppState::with_config(db.clone(), config).await.unwrap()
 }
 
-async fn client(app: &axum::Router, scopes: Value) -> (String, String) {
-    let (status, body) = call(
-        app,
-        bearer(
-            post(
-                "/v1/admin/service-clients",
-                json!({"name": "卫生健康委员会", "scopes": scopes}),
-            ),
-            ADMIN,
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    (
-        body["client_id"].as_str().unwrap().to_owned(),
-        body["client_secret"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn network_id(app: &axum::Router, id_number: &str) -> String {
     let phone = enrolled_person(app, id_number).await;
     let tokens = login(app, &phone).await;
@@ -61,9 +42,10 @@ async fn each_event_is_answered_on_its_own_and_stored_once() {
     for test_db in testing::all("events_batch").await {
         let app = app(state(&test_db.db).await);
         let parent = network_id(&app, PARENT).await;
-        let (id, secret) = client(
+        let (id, secret) = common::service_client(
             &app,
-            json!(["events:birth_registered", "events:licence_expiring"]),
+            ADMIN,
+            &["events:birth_registered", "events:licence_expiring"],
         )
         .await;
         let send = |events: Value| {
@@ -233,7 +215,7 @@ async fn senders_need_an_event_scope_and_batches_have_limits() {
             (status, code(&body)),
             (StatusCode::UNAUTHORIZED, Some("YW-4023"))
         );
-        let (id, secret) = client(&app, json!(["notifications:send"])).await;
+        let (id, secret) = common::service_client(&app, ADMIN, &["notifications:send"]).await;
         let (status, body) = call(&app, basic(post("/v1/events", one.clone()), &id, &secret)).await;
         assert_eq!(
             (status, code(&body)),
@@ -260,7 +242,7 @@ async fn senders_need_an_event_scope_and_batches_have_limits() {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["accepted"], 1);
 
-        let (id, secret) = client(&app, json!(["events:birth_registered"])).await;
+        let (id, secret) = common::service_client(&app, ADMIN, &["events:birth_registered"]).await;
         let send = |body: Value| {
             let app = app.clone();
             let (id, secret) = (id.clone(), secret.clone());

@@ -61,26 +61,6 @@ fn apns(extra: Value) -> Value {
     body
 }
 
-/// A service client with `scopes`: (client id, secret).
-async fn service_client(app: &axum::Router, scopes: &[&str]) -> (String, String) {
-    let (status, body) = call(
-        app,
-        bearer(
-            post(
-                "/v1/admin/service-clients",
-                json!({"name": "民政局", "scopes": scopes}),
-            ),
-            ADMIN,
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    (
-        body["client_id"].as_str().unwrap().to_owned(),
-        body["client_secret"].as_str().unwrap().to_owned(),
-    )
-}
-
 fn licence_issued(network_id: &str) -> Value {
     json!({"recipient": {"account": network_id}, "template": "licence.issued",
         "params": {"licence": "结婚证"}, "category": "service"})
@@ -222,7 +202,7 @@ async fn senders_are_authenticated_and_scoped_and_bad_sends_refused() {
         );
 
         // A client allowed single sends may not run a campaign.
-        let (id, secret) = service_client(&app, &["notifications:send"]).await;
+        let (id, secret) = common::service_client(&app, ADMIN, &["notifications:send"]).await;
         let (status, reply) = call(
             &app,
             basic(post("/v1/notifications", body.clone()), &id, &secret),
@@ -393,7 +373,7 @@ async fn a_send_reaches_the_inbox_in_the_devices_language_and_is_idempotent() {
         assert_eq!(inbox(&app, &other, "").await["messages"], json!([]));
 
         // A service client sees only its own sends.
-        let (client, secret) = service_client(&app, &["notifications:send"]).await;
+        let (client, secret) = common::service_client(&app, ADMIN, &["notifications:send"]).await;
         let (status, reply) = call(
             &app,
             basic(get(&format!("/v1/notifications/{id}")), &client, &secret),

@@ -145,35 +145,12 @@ async fn rule_sets_are_published_whole_or_not_at_all() {
 
 const PARENT: &str = "330106198506120023";
 
-async fn department(app: &axum::Router, scopes: Value) -> (String, String) {
-    let (status, body) = call(
-        app,
-        bearer(
-            post(
-                "/v1/admin/service-clients",
-                json!({"name": "卫生健康委员会", "scopes": scopes}),
-            ),
-            ADMIN,
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    (
-        body["client_id"].as_str().unwrap().to_owned(),
-        body["client_secret"].as_str().unwrap().to_owned(),
-    )
-}
-
 fn event(id: &str, event_type: &str, subject: Value, data: Value) -> Value {
     json!({"event_id": id, "type": event_type, "subject": subject,
         "occurred_at": 1_763_000_000, "data": data})
 }
 
-fn matcher_for(state: &AppState) -> yiwang_server::recommend::worker::Matcher {
-    matcher(state)
-}
-
-fn matcher(state: &AppState) -> yiwang_server::recommend::worker::Matcher {
+fn new_matcher(state: &AppState) -> yiwang_server::recommend::worker::Matcher {
     yiwang_server::recommend::worker::Matcher::new(
         state.db().clone(),
         state.config().push.clone(),
@@ -193,9 +170,10 @@ async fn events_become_recommendations_in_the_feed_and_the_inbox() {
         let phone = common::enrolled_person(&app, PARENT).await;
         let tokens = common::login(&app, &phone).await;
         let token = tokens["access_token"].as_str().unwrap().to_owned();
-        let (id, secret) = department(
+        let (id, secret) = common::service_client(
             &app,
-            json!(["events:birth_registered", "events:marriage_registered"]),
+            ADMIN,
+            &["events:birth_registered", "events:marriage_registered"],
         )
         .await;
         let post_events = |events: Value| {
@@ -219,7 +197,7 @@ async fn events_become_recommendations_in_the_feed_and_the_inbox() {
                 body["recommendations"].as_array().unwrap().clone()
             }
         };
-        let matcher = matcher(&state);
+        let matcher = new_matcher(&state);
         let subject = json!({"id_number": PARENT});
         let birth = |id: &str| {
             event(
@@ -461,7 +439,7 @@ async fn two_matchers_offer_each_event_once() {
         .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["accepted"], 300);
-        let (a, b) = (matcher(&state), matcher(&state));
+        let (a, b) = (new_matcher(&state), new_matcher(&state));
         let mut events = 0;
         loop {
             let (x, y) = tokio::join!(a.run_once(), b.run_once());
@@ -520,7 +498,7 @@ async fn the_daily_scan_offers_each_milestone_and_expiry_threshold_once() {
         )
         .await
         .unwrap();
-        let matcher = matcher(&state);
+        let matcher = new_matcher(&state);
         // 2026-11-05: those born 1967-01-01 turn 60 within 61 days. Without
         // consent (a profile rule) nothing is offered.
         let report = matcher.scan_day(20261105).await.unwrap();
@@ -536,7 +514,7 @@ async fn the_daily_scan_offers_each_milestone_and_expiry_threshold_once() {
         // The day's run is done: the next try does nothing.
         assert!(!matcher.scan_day(20261105).await.unwrap().ran);
         // Two processes on one day: one runs it.
-        let other = matcher_for(&state);
+        let other = new_matcher(&state);
         let (a, b) = tokio::join!(matcher.scan_day(20261106), other.scan_day(20261106));
         let (a, b) = (a.unwrap(), b.unwrap());
         assert!(a.ran ^ b.ran, "{a:?} {b:?}");
@@ -631,7 +609,7 @@ async fn the_daily_cap_counts_the_recommendations_of_one_batch() {
         )
         .await;
         assert_eq!(body["accepted"], 10);
-        let report = matcher(&state).run_once().await.unwrap();
+        let report = new_matcher(&state).run_once().await.unwrap();
         assert_eq!(report.recommendations, 20);
         // Two messages each, one push each: the second is over the cap of 1
         // (it still reaches the inbox).

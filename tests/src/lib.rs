@@ -138,6 +138,49 @@ fn listening_address(line: &str) -> Option<String> {
     Some(rest.split_whitespace().next()?.to_owned())
 }
 
+/// For the benchmark harnesses: `given`, or the `yiwang` binary next to
+/// the running program.
+pub fn sibling_yiwang(given: Option<PathBuf>) -> Result<PathBuf, String> {
+    match given {
+        Some(path) => Ok(path),
+        None => std::env::current_exe()
+            .map(|exe| exe.with_file_name("yiwang"))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// For the benchmark harnesses: the database `url`, or a new SQLite file in
+/// `dir`; with the backend's name.
+pub fn bench_database(dir: &Path, url: Option<String>) -> (String, &'static str) {
+    let url = url.unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
+    let backend = if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    (url, backend)
+}
+
+/// `yiwang dev seed-devices --count N --providers P` on `database_url`.
+pub fn seed_devices(
+    yiwang: &Path,
+    database_url: &str,
+    count: u64,
+    providers: &str,
+) -> Result<(), String> {
+    let seeded = Command::new(yiwang)
+        .args(["dev", "seed-devices", "--count", &count.to_string()])
+        .args(["--providers", providers])
+        .env("YIWANG_DATABASE_URL", database_url)
+        .output()
+        .map_err(|e| format!("{}: {e}", yiwang.display()))?;
+    if seeded.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&seeded.stderr).into_owned())
+    }
+}
+
 /// `curl -s -w '\n%{http_code}' URL` → (status, body): the way an operator would call it.
 pub fn curl(args: &[&str]) -> (u16, String) {
     let output = Command::new("curl")

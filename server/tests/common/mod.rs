@@ -128,3 +128,24 @@ pub async fn login(app: &axum::Router, phone: &Phone) -> Value {
     assert_eq!(status, StatusCode::OK, "{tokens}");
     tokens
 }
+
+/// Registers a service client with `scopes` (admin bearer `admin`):
+/// (client id, secret).
+pub async fn service_client(app: &axum::Router, admin: &str, scopes: &[&str]) -> (String, String) {
+    let (status, body) = call(
+        app,
+        bearer(
+            post(
+                "/v1/admin/service-clients",
+                json!({"name": "卫生健康委员会", "scopes": scopes}),
+            ),
+            admin,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (
+        body["client_id"].as_str().unwrap().to_owned(),
+        body["client_secret"].as_str().unwrap().to_owned(),
+    )
+}

@@ -70,22 +70,9 @@ async fn run(args: Args) -> Result<(), String> {
     if args.events > args.citizens {
         return Err("--events must not exceed --citizens".into());
     }
-    let yiwang = match args.yiwang {
-        Some(path) => path,
-        None => std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("yiwang"),
-    };
+    let yiwang = yiwang_e2e::sibling_yiwang(args.yiwang.clone())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
-    let backend = if database_url.starts_with("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let (database_url, backend) = yiwang_e2e::bench_database(dir.path(), args.database_url.clone());
     let config = dir.path().join("yiwang.toml");
     std::fs::write(
         &config,
@@ -95,15 +82,7 @@ async fn run(args: Args) -> Result<(), String> {
         ),
     )
     .map_err(|e| e.to_string())?;
-    let seeded = std::process::Command::new(&yiwang)
-        .args(["dev", "seed-devices", "--count", &args.citizens.to_string()])
-        .args(["--providers", "fcm"])
-        .env("YIWANG_DATABASE_URL", &database_url)
-        .output()
-        .map_err(|e| format!("{}: {e}", yiwang.display()))?;
-    if !seeded.status.success() {
-        return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
-    }
+    yiwang_e2e::seed_devices(&yiwang, &database_url, args.citizens, "fcm")?;
     let server = Server::start_binary(
         &yiwang,
         dir.path(),

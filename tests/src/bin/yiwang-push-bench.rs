@@ -83,23 +83,10 @@ fn memory_kib(pid: u32, field: &str) -> u64 {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let yiwang = match args.yiwang {
-        Some(path) => path,
-        None => std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("yiwang"),
-    };
+    let yiwang = yiwang_e2e::sibling_yiwang(args.yiwang.clone())?;
     let fakes = FakePush::start_all().await;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
-    let backend = if database_url.starts_with("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let (database_url, backend) = yiwang_e2e::bench_database(dir.path(), args.database_url.clone());
     let config = dir.path().join("yiwang.toml");
     std::fs::write(
         &config,
@@ -111,15 +98,7 @@ async fn run(args: Args) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
 
     let started = Instant::now();
-    let seeded = std::process::Command::new(&yiwang)
-        .args(["dev", "seed-devices", "--count", &args.devices.to_string()])
-        .args(["--providers", &PROVIDERS.join(",")])
-        .env("YIWANG_DATABASE_URL", &database_url)
-        .output()
-        .map_err(|e| format!("{}: {e}", yiwang.display()))?;
-    if !seeded.status.success() {
-        return Err(String::from_utf8_lossy(&seeded.stderr).into_owned());
-    }
+    yiwang_e2e::seed_devices(&yiwang, &database_url, args.devices, &PROVIDERS.join(","))?;
     let seed_secs = started.elapsed().as_secs_f64();
 
     let server = Server::start_binary(

@@ -55,15 +55,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let backend = if url.starts_with("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let (url, backend) = yiwang_e2e::bench_database(dir.path(), args.database_url.clone());
     let db = Db::connect(&url).await.map_err(|e| e.to_string())?;
     let state = AppState::with_config(db.clone(), Config::default())
         .await
