@@ -282,6 +282,34 @@ fn driving_example_is_valid() {
     assert_eq!(submission.attachments.len(), 1);
 }
 
+/// The server's side: a submission is checked again against the schema, and
+/// its licence references must be the ones its values hold.
+#[test]
+fn the_receiving_side_checks_a_submission_again() {
+    let who = wallet("陈志强", DRIVER_ID, "1988-01-01", "male");
+    let (schema, draft, _) = filled(DRIVING, &who, &driving_values());
+    let submission = draft.submission(&schema, TODAY).unwrap();
+    assert_eq!(submission.check(&schema, TODAY), vec![]);
+
+    let mut smuggled = submission.clone();
+    smuggled.licence_refs[0].reason = "另一个事由".to_owned();
+    assert_eq!(
+        codes(&smuggled.check(&schema, TODAY)),
+        [("licence_refs", "YW-1623")]
+    );
+    let mut hidden = submission.clone();
+    hidden.attachments.clear();
+    assert_eq!(
+        codes(&hidden.check(&schema, TODAY)),
+        [("attachments", "YW-1623")]
+    );
+    let mut tampered = submission;
+    tampered.values.remove("name");
+    let problems = tampered.check(&schema, TODAY);
+    assert!(!problems.is_empty());
+    assert!(problems.iter().all(|p| p.code.starts_with("YW-16")));
+}
+
 #[test]
 fn driving_example_broken() {
     let who = wallet("陈志强", DRIVER_ID, "1988-01-01", "male");

@@ -12,7 +12,7 @@ use time::Date;
 use super::PrefillSource;
 use super::merge::{Conflict, merge};
 use super::schema::{FieldKind, FormSchema};
-use super::validate::{Problem, present, validate};
+use super::validate::{LISTS_DIFFER, Problem, present, validate};
 use crate::crypto::random_bytes;
 
 /// A citizen's application form in progress.
@@ -123,6 +123,78 @@ pub struct AttachmentEntry {
     pub field: String,
     /// Lowercase hex SHA-256 of the file.
     pub sha256: String,
+}
+
+impl Submission {
+    /// The receiving side's check (the server, against the same schema):
+    /// every problem of the values, as [`Draft::validate`] reports them; and,
+    /// when the values are valid, that `licence_refs` and `attachments` are
+    /// exactly those the values hold (YW-1623, path `licence_refs` or
+    /// `attachments`), so nothing can be presented that the form does not show.
+    pub fn check(&self, schema: &FormSchema, today: Date) -> Vec<Problem> {
+        let mut problems = validate(
+            schema,
+            &self.matter_code,
+            self.schema_version,
+            &self.values,
+            today,
+        );
+        if !problems.is_empty() {
+            return problems;
+        }
+        let (_, licence_refs, attachments) = extract(schema, &self.values);
+        if licence_refs != self.licence_refs {
+            problems.push(mismatch("licence_refs"));
+        }
+        if attachments != self.attachments {
+            problems.push(mismatch("attachments"));
+        }
+        problems
+    }
+}
+
+fn mismatch(path: &str) -> Problem {
+    Problem {
+        path: path.to_owned(),
+        code: LISTS_DIFFER,
+        message_zh: format!("{path} 与表单中的值不一致"),
+        message_en: format!("{path} does not repeat the form's values"),
+    }
+}
+
+/// The non-blank values in form order, with the licence references and
+/// attachments among them.
+fn extract(
+    schema: &FormSchema,
+    all: &BTreeMap<String, Value>,
+) -> (
+    BTreeMap<String, Value>,
+    Vec<LicenceRefEntry>,
+    Vec<AttachmentEntry>,
+) {
+    let mut values = BTreeMap::new();
+    let mut licence_refs = Vec::new();
+    let mut attachments = Vec::new();
+    for (_, field) in schema.fields() {
+        let Some(value) = present(all.get(field.id())) else {
+            continue;
+        };
+        let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default();
+        match field.kind() {
+            FieldKind::LicenceRef { .. } => licence_refs.push(LicenceRefEntry {
+                field: field.id().to_owned(),
+                licence_id: text("licence_id").to_owned(),
+                reason: text("reason").to_owned(),
+            }),
+            FieldKind::Attachment => attachments.push(AttachmentEntry {
+                field: field.id().to_owned(),
+                sha256: text("sha256").to_owned(),
+            }),
+            _ => {}
+        }
+        values.insert(field.id().to_owned(), value.clone());
+    }
+    (values, licence_refs, attachments)
 }
 
 impl Draft {
@@ -280,28 +352,7 @@ impl Draft {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let mut values = BTreeMap::new();
-        let mut licence_refs = Vec::new();
-        let mut attachments = Vec::new();
-        for (_, field) in schema.fields() {
-            let Some(value) = present(self.values.get(field.id())) else {
-                continue;
-            };
-            let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default();
-            match field.kind() {
-                FieldKind::LicenceRef { .. } => licence_refs.push(LicenceRefEntry {
-                    field: field.id().to_owned(),
-                    licence_id: text("licence_id").to_owned(),
-                    reason: text("reason").to_owned(),
-                }),
-                FieldKind::Attachment => attachments.push(AttachmentEntry {
-                    field: field.id().to_owned(),
-                    sha256: text("sha256").to_owned(),
-                }),
-                _ => {}
-            }
-            values.insert(field.id().to_owned(), value.clone());
-        }
+        let (values, licence_refs, attachments) = extract(schema, &self.values);
         Ok(Submission {
             draft_id: self.id.clone(),
             matter_code: self.matter_code.clone(),

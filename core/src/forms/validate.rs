@@ -45,6 +45,7 @@ pub(super) const DATE_NOT_AFTER: &str = "YW-1619";
 pub(super) const VALUES_EQUAL: &str = "YW-1620";
 pub(super) const UNKNOWN_FIELD: &str = "YW-1621";
 pub(super) const OTHER_FORM: &str = "YW-1622";
+pub(super) const LISTS_DIFFER: &str = "YW-1623";
 
 /// One thing the citizen must fix before submitting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
