@@ -31,7 +31,9 @@ pub const SCOPES: [&str; 2] = [
 ];
 
 fn is_known_scope(scope: &str) -> bool {
-    SCOPES.contains(&scope) || crate::events::is_event_scope(scope)
+    SCOPES.contains(&scope)
+        || crate::events::is_event_scope(scope)
+        || crate::applications::department_of_scope(scope).is_some()
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -65,6 +67,20 @@ pub async fn authenticate_any(
     headers: &HeaderMap,
     wanted: &[&str],
 ) -> Result<Sender, ApiError> {
+    authenticate_where(state, headers, &wanted.join(" or "), |s| {
+        wanted.contains(&s)
+    })
+    .await
+}
+
+/// The caller of an internal route that holds a scope `allowed` accepts
+/// (`describe` names them in the refusal).
+pub async fn authenticate_where(
+    state: &AppState,
+    headers: &HeaderMap,
+    describe: &str,
+    allowed: impl Fn(&str) -> bool,
+) -> Result<Sender, ApiError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -94,11 +110,11 @@ pub async fn authenticate_any(
         return Err(unauthorized());
     }
     let scopes: String = row.try_get("scopes")?;
-    if !scopes.split(' ').any(|s| wanted.contains(&s)) {
+    if !scopes.split(' ').any(&allowed) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "YW-4033",
-            format!("this client is not allowed {}", wanted.join(" or ")),
+            format!("this client is not allowed {describe}"),
         ));
     }
     Ok(Sender {
@@ -113,7 +129,8 @@ pub async fn authenticate_any(
 pub struct ServiceClientRequest {
     name: String,
     /// Any of `notifications:send`, `notifications:campaign`,
-    /// `events:<event type>` (e.g. `events:birth_registered`).
+    /// `events:<event type>` (e.g. `events:birth_registered`),
+    /// `applications:<department code>`.
     scopes: Vec<String>,
     #[serde(default)]
     client_id: Option<String>,

@@ -49,6 +49,9 @@ pub struct Config {
     /// Concurrent event-matching loops per process (PostgreSQL runs them
     /// in parallel; on SQLite they take turns writing).
     pub matcher_loops: u32,
+    /// Unsubmitted drafts on the server are deleted this many days after
+    /// their last save (a reminder goes out 3 days before).
+    pub draft_ttl_days: u32,
 }
 
 /// The `[push]` table. Scalars can also be set as `YIWANG_PUSH_<NAME>`;
@@ -163,6 +166,7 @@ impl Default for Config {
             push: PushSettings::default(),
             seed_demo_catalog: true,
             matcher_loops: 2,
+            draft_ttl_days: 30,
         }
     }
 }
@@ -185,6 +189,7 @@ struct FileConfig {
     idempotency_secs: Option<u64>,
     seed_demo_catalog: Option<bool>,
     matcher_loops: Option<u64>,
+    draft_ttl_days: Option<u64>,
     push: Option<PushFile>,
 }
 
@@ -354,6 +359,9 @@ impl Config {
         }
         if let Some(n) = numeric("matcher_loops", file.matcher_loops, 1, 16)? {
             config.matcher_loops = n as u32;
+        }
+        if let Some(n) = numeric("draft_ttl_days", file.draft_ttl_days, 4, 365)? {
+            config.draft_ttl_days = n as u32;
         }
         let push = file.push.unwrap_or_default();
         let settings = &mut config.push;

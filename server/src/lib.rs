@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
@@ -139,6 +140,7 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(catalog::router())
         .merge(events::router())
         .merge(recommend::router())
+        .merge(applications::router())
         .merge(push::router())
         .merge(login_sessions::router())
         .routes(utoipa_axum::routes!(ops::metrics))

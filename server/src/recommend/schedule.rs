@@ -1,5 +1,6 @@
 //! Scheduled triggers: the daily scan for age milestones (`on.age`) and
-//! licence expiry windows (`on.licence_expiry`).
+//! licence expiry windows (`on.licence_expiry`), then the drafts job
+//! (expiry reminders, deletion: [`crate::applications::drafts::remind_and_expire`]).
 //!
 //! Once per day (Asia/Shanghai) one process runs the scan: it claims the
 //! day in `schedule_runs` (an insert only one process wins, or taking over a
@@ -40,6 +41,8 @@ pub struct ScanReport {
     pub ran: bool,
     pub candidates: usize,
     pub recommendations: usize,
+    /// Drafts reminded of their expiry, and expired drafts deleted.
+    pub drafts: crate::applications::drafts::DraftSweep,
 }
 
 fn number(date: Date) -> i64 {
@@ -87,7 +90,9 @@ impl Matcher {
         if !claimed {
             return Ok(ScanReport::default());
         }
-        let report = self.scan(today).await?;
+        let mut report = self.scan(today).await?;
+        report.drafts =
+            crate::applications::drafts::remind_and_expire(db, &self.inner.push, now_ms()).await?;
         sqlx::query(
             "UPDATE schedule_runs SET done_ms = $1, recommendations = $2 \
              WHERE job = 'daily' AND day = $3 AND owner = $4",
@@ -102,6 +107,8 @@ impl Matcher {
             day = today,
             candidates = report.candidates,
             recommendations = report.recommendations,
+            drafts_reminded = report.drafts.reminded,
+            drafts_expired = report.drafts.expired,
             "daily scan done"
         );
         Ok(report)
