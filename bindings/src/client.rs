@@ -1,5 +1,6 @@
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use yiwang_core::client as core;
 use yiwang_core::crypto::VerifyingKey;
@@ -9,6 +10,7 @@ use yiwang_core::scan;
 
 use crate::YiwangError;
 use crate::credential::{Credential, PresentationRequest};
+use crate::forms::{Conflict, Draft, FormSchema, conflicts, submission_of};
 
 /// How to reach `yiwang serve`. Unset values take the library's defaults
 /// (10 s per attempt, 4 attempts, backoff from 200 ms doubling up to 5 s).
@@ -513,10 +515,181 @@ pub struct RecommendationSettings {
     pub consent_changed_ms: Option<i64>,
 }
 
+/// One of the citizen's drafts stored on the server (`remote_drafts`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DraftSummary {
+    /// The draft id, for `fetch_draft`.
+    pub id: String,
+    pub matter_code: String,
+    /// The form version the values follow.
+    pub schema_version: u32,
+    /// The server's count of saves.
+    pub version: u32,
+    /// When it was last saved, Unix milliseconds.
+    pub updated_ms: i64,
+    /// When the server deletes it unless saved again, Unix milliseconds.
+    pub expires_ms: i64,
+}
+
+/// The outcome of `sync_draft`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DraftSyncResult {
+    /// The server's version the draft is synced with; with no conflicts the
+    /// server stores the draft's values as this version.
+    pub version: u32,
+    /// Another device's changes were merged into the draft: show the form again.
+    pub merged: bool,
+    /// Fields both devices changed differently (the draft kept this
+    /// device's value). Non-empty: nothing was stored; once the citizen has
+    /// chosen (`Draft.set`), sync again and it is accepted.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Where an application (办件) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ApplicationStatus {
+    /// Submitted (or supplemented), waiting for the department.
+    Submitted,
+    /// Accepted for processing (受理).
+    Accepted,
+    /// The department asks for more (补正): see the history's message, then
+    /// `supplement`.
+    NeedsSupplement,
+    Approved,
+    /// Final: see the history's message.
+    Rejected,
+    /// Done (办结), final.
+    Completed,
+    /// A status this library version does not know.
+    Unknown,
+}
+
+/// One change of an application's status.
+/// `toString()` / `description` is the masked Rust `Debug`: it leaves out
+/// the department's message, which may name the citizen's affairs.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct StatusChange {
+    pub status: ApplicationStatus,
+    /// The department's message (with `NeedsSupplement` and `Rejected`).
+    pub message: Option<String>,
+    /// `citizen`, or the department that made the change.
+    pub actor: String,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+}
+
+impl std::fmt::Debug for StatusChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusChange")
+            .field("status", &self.status)
+            .field("actor", &self.actor)
+            .field("at_ms", &self.at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An e-licence presented with an application (`licence_ref` field).
+/// `toString()` / `description` names the field only.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct LicenceRef {
+    pub field: String,
+    /// The GB/T 36904 licence identifier.
+    pub licence_id: String,
+    /// The reason for use (用证事由).
+    pub reason: String,
+}
+
+impl std::fmt::Debug for LicenceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LicenceRef")
+            .field("field", &self.field)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A file attached to an application (`attachment` field), by hash.
+/// `toString()` / `description` names the field only.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct AttachmentRef {
+    pub field: String,
+    /// Lowercase hex SHA-256 of the file.
+    pub sha256: String,
+}
+
+impl std::fmt::Debug for AttachmentRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachmentRef")
+            .field("field", &self.field)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An application (办件): a submitted draft and where it stands. In a list
+/// (`applications`) it is a summary: `values`, `licence_refs`,
+/// `attachments` and `history` are empty; `application(receipt_no)` has
+/// them. `toString()` / `description` is the masked Rust `Debug`: field
+/// names, no values.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct Application {
+    /// `YW`, the submission date and 8 random digits.
+    pub receipt_no: String,
+    pub draft_id: String,
+    pub matter_code: String,
+    /// The matter (and form) version applied for.
+    pub matter_version: u32,
+    pub matter_name: Bilingual,
+    pub department: Department,
+    pub status: ApplicationStatus,
+    /// Unix milliseconds.
+    pub submitted_ms: i64,
+    /// When the status last changed, Unix milliseconds.
+    pub updated_ms: i64,
+    /// In form order.
+    pub licence_refs: Vec<LicenceRef>,
+    /// The submitted values: field id → JSON value text (as `Draft.value`).
+    pub values: HashMap<String, String>,
+    /// In form order.
+    pub attachments: Vec<AttachmentRef>,
+    /// Every status change, oldest first.
+    pub history: Vec<StatusChange>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut fields: Vec<&String> = self.values.keys().collect();
+        fields.sort();
+        f.debug_struct("Application")
+            .field("receipt_no", &self.receipt_no)
+            .field("draft_id", &self.draft_id)
+            .field("matter_code", &self.matter_code)
+            .field("matter_version", &self.matter_version)
+            .field("status", &self.status)
+            .field("submitted_ms", &self.submitted_ms)
+            .field("updated_ms", &self.updated_ms)
+            .field("fields", &fields)
+            .field("licence_refs", &self.licence_refs)
+            .field("attachments", &self.attachments)
+            .field("history", &self.history)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A page of the citizen's applications (summaries), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ApplicationPage {
+    pub applications: Vec<Application>,
+    /// Pass as `before` for the next (older) page; null on the last page.
+    pub next_before: Option<String>,
+}
+
 /// The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
-/// devices, scan-to-login, push registration, the inbox, the service catalog
-/// and the recommendations. Every call is async; idempotent calls are retried
-/// with backoff.
+/// devices, scan-to-login, push registration, the inbox, the service catalog,
+/// the recommendations, draft sync and applications. Every call is async;
+/// idempotent calls are retried with backoff.
 #[derive(Debug, uniffi::Object)]
 pub struct ApiClient {
     inner: core::ApiClient,
@@ -871,6 +1044,171 @@ impl ApiClient {
             .await?
             .into())
     }
+
+    /// Syncs `draft` with the server (the version it last synced as
+    /// `If-Match`): stored as the next version, merged with another
+    /// device's changes (by the server, or here after a conflict or a
+    /// version the server no longer keeps), or the conflicts for the citizen
+    /// to resolve (the draft keeps this device's value; sync again after
+    /// choosing). Edits made to `draft` while the sync runs are kept. A
+    /// draft deleted on the server (or submitted elsewhere): Rejected YW-4050.
+    pub async fn sync_draft(
+        &self,
+        access_token: String,
+        draft: Arc<Draft>,
+    ) -> Result<DraftSyncResult, YiwangError> {
+        let now = unix_now();
+        // The lock is not held across the requests: the app may keep editing.
+        let before = draft.lock().clone();
+        let mut synced = before.clone();
+        let sync = self
+            .inner
+            .sync_draft(&access_token, &mut synced, now)
+            .await?;
+        let mut found = sync.conflicts;
+        {
+            let mut current = draft.lock();
+            if *current == before {
+                *current = synced;
+            } else {
+                // Edited meanwhile: the edits are local changes made from
+                // `before`, the sync's result the other side.
+                found.extend(current.merge_remote_version(
+                    before.values(),
+                    synced.values(),
+                    synced.government_fields().iter().cloned(),
+                    synced.synced_version(),
+                    now,
+                ));
+            }
+        }
+        Ok(DraftSyncResult {
+            version: sync.version,
+            merged: sync.merged,
+            conflicts: conflicts(found),
+        })
+    }
+
+    /// The draft `id` as the server stores it, as this device's draft
+    /// (another phone's draft continued here; government fields read-only).
+    /// Not this citizen's: Rejected YW-4050; a malformed id InvalidInput
+    /// YW-1807 before any request.
+    pub async fn fetch_draft(
+        &self,
+        access_token: String,
+        id: String,
+    ) -> Result<Arc<Draft>, YiwangError> {
+        let remote = self.inner.draft(&access_token, &id).await?;
+        Ok(Draft::wrap(remote.into_draft(unix_now())))
+    }
+
+    /// The citizen's drafts on the server, most recently saved first.
+    pub async fn remote_drafts(
+        &self,
+        access_token: String,
+    ) -> Result<Vec<DraftSummary>, YiwangError> {
+        let drafts = self.inner.drafts(&access_token).await?;
+        Ok(drafts
+            .into_iter()
+            .map(|d| DraftSummary {
+                id: d.id,
+                matter_code: d.matter_code,
+                schema_version: d.schema_version,
+                version: d.version,
+                updated_ms: d.updated_ms,
+                expires_ms: d.expires_ms,
+            })
+            .collect())
+    }
+
+    /// Removes the draft from the server (each device's copy stays there).
+    /// Unknown: Rejected YW-4050.
+    pub async fn delete_remote_draft(
+        &self,
+        access_token: String,
+        id: String,
+    ) -> Result<(), YiwangError> {
+        Ok(self.inner.delete_draft(&access_token, &id).await?)
+    }
+
+    /// Submits `draft` (validated against `schema` on `today`,
+    /// `YYYY-MM-DD`): the application with its receipt number. A draft that
+    /// is not valid is refused before any request: InvalidInput with the
+    /// first problem's YW-16xx code, every problem's path and code in the
+    /// detail (`Draft.validate` lists them). The server checks again
+    /// (Rejected YW-4732, its problems in the detail); the same submission
+    /// again answers the same application; other content for a submitted
+    /// draft is Rejected YW-4098.
+    pub async fn submit(
+        &self,
+        access_token: String,
+        draft: Arc<Draft>,
+        schema: Arc<FormSchema>,
+        today: String,
+    ) -> Result<Application, YiwangError> {
+        let submission = submission_of(&draft, &schema, &today)?;
+        Ok(self.inner.submit(&access_token, &submission).await?.into())
+    }
+
+    /// A page of the citizen's applications (summaries), newest first;
+    /// `limit` 1 to 100 (null: 20), `before` the previous page's
+    /// `next_before`. A bad parameter: Rejected YW-4730.
+    #[uniffi::method(default(limit = None, before = None))]
+    pub async fn applications(
+        &self,
+        access_token: String,
+        limit: Option<u32>,
+        before: Option<String>,
+    ) -> Result<ApplicationPage, YiwangError> {
+        let page = self
+            .inner
+            .applications(&access_token, limit, before.as_deref())
+            .await?;
+        Ok(ApplicationPage {
+            applications: page.applications.into_iter().map(Into::into).collect(),
+            next_before: page.next_before,
+        })
+    }
+
+    /// An application with its values and status history. Not this
+    /// citizen's: Rejected YW-4051.
+    pub async fn application(
+        &self,
+        access_token: String,
+        receipt_no: String,
+    ) -> Result<Application, YiwangError> {
+        Ok(self
+            .inner
+            .application(&access_token, &receipt_no)
+            .await?
+            .into())
+    }
+
+    /// Sends the corrected `draft` (the one submitted) when the department
+    /// asked for more (`NeedsSupplement`, else Rejected YW-4097); the
+    /// application is `Submitted` again. Validated first, as `submit`.
+    pub async fn supplement(
+        &self,
+        access_token: String,
+        receipt_no: String,
+        draft: Arc<Draft>,
+        schema: Arc<FormSchema>,
+        today: String,
+    ) -> Result<Application, YiwangError> {
+        let submission = submission_of(&draft, &schema, &today)?;
+        Ok(self
+            .inner
+            .supplement(&access_token, &receipt_no, &submission)
+            .await?
+            .into())
+    }
+}
+
+/// The system clock, Unix seconds (draft revisions made by a sync).
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The core's request as the bindings' record; `disclose` is the list the
@@ -1045,6 +1383,68 @@ impl From<core::RecommendationSettings> for RecommendationSettings {
             profile_consent: s.profile_consent,
             opted_out: s.opted_out,
             consent_changed_ms: s.consent_changed_ms,
+        }
+    }
+}
+
+impl From<core::ApplicationStatus> for ApplicationStatus {
+    fn from(s: core::ApplicationStatus) -> Self {
+        match s {
+            core::ApplicationStatus::Submitted => Self::Submitted,
+            core::ApplicationStatus::Accepted => Self::Accepted,
+            core::ApplicationStatus::NeedsSupplement => Self::NeedsSupplement,
+            core::ApplicationStatus::Approved => Self::Approved,
+            core::ApplicationStatus::Rejected => Self::Rejected,
+            core::ApplicationStatus::Completed => Self::Completed,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+impl From<core::Application> for Application {
+    fn from(a: core::Application) -> Self {
+        Self {
+            receipt_no: a.receipt_no,
+            draft_id: a.draft_id,
+            matter_code: a.matter_code,
+            matter_version: a.matter_version,
+            matter_name: a.matter_name.into(),
+            department: a.department.into(),
+            status: a.status.into(),
+            submitted_ms: a.submitted_ms,
+            updated_ms: a.updated_ms,
+            licence_refs: a
+                .licence_refs
+                .into_iter()
+                .map(|r| LicenceRef {
+                    field: r.field,
+                    licence_id: r.licence_id,
+                    reason: r.reason,
+                })
+                .collect(),
+            values: a
+                .values
+                .into_iter()
+                .map(|(field, value)| (field, value.to_string()))
+                .collect(),
+            attachments: a
+                .attachments
+                .into_iter()
+                .map(|r| AttachmentRef {
+                    field: r.field,
+                    sha256: r.sha256,
+                })
+                .collect(),
+            history: a
+                .history
+                .into_iter()
+                .map(|h| StatusChange {
+                    status: h.status.into(),
+                    message: h.message,
+                    actor: h.actor,
+                    at_ms: h.at_ms,
+                })
+                .collect(),
         }
     }
 }

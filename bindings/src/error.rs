@@ -136,6 +136,19 @@ impl From<ClientError> for YiwangError {
                 code,
                 detail: message,
             },
+            ClientError::InvalidSubmission {
+                message, problems, ..
+            } => {
+                // The server's problems (paths and YW-16xx codes; never values).
+                let listed: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{} {}", p.path, p.code))
+                    .collect();
+                Self::Rejected {
+                    code,
+                    detail: format!("{message} ({})", listed.join(", ")),
+                }
+            }
             ClientError::ForeignServer => Self::Rejected {
                 code,
                 detail: e.to_string(),

@@ -102,6 +102,48 @@ pub(crate) fn parse_date(date: &str) -> Result<time::Date, YiwangError> {
         .map_err(|_| YiwangError::invalid("YW-1609", "invalid date"))
 }
 
+/// The core's conflicts as the bindings' records (values as JSON text).
+pub(crate) fn conflicts(list: Vec<forms::Conflict>) -> Vec<Conflict> {
+    list.into_iter()
+        .map(|c| Conflict {
+            field: c.field,
+            base: c.base.map(|v| v.to_string()),
+            local: c.local.map(|v| v.to_string()),
+            remote: c.remote.map(|v| v.to_string()),
+        })
+        .collect()
+}
+
+/// The validated payload of `draft` for `schema` on `today` (`YYYY-MM-DD`),
+/// or, when the draft is not valid, `InvalidInput` with the first problem's
+/// code and every problem's path and code in the detail (as
+/// `Draft.submission` and `Draft.validate` report them; no values).
+pub(crate) fn submission_of(
+    draft: &Draft,
+    schema: &FormSchema,
+    today: &str,
+) -> Result<forms::Submission, YiwangError> {
+    let today = parse_date(today)?;
+    draft
+        .lock()
+        .submission(&schema.inner, today)
+        .map_err(|list| {
+            let code = list.first().map_or("YW-1601", |p| p.code);
+            let listed: Vec<String> = list
+                .iter()
+                .map(|p| format!("{} {}", p.path, p.code))
+                .collect();
+            YiwangError::invalid(
+                code,
+                format!(
+                    "the form is not ready to submit ({} problems: {})",
+                    list.len(),
+                    listed.join(", ")
+                ),
+            )
+        })
+}
+
 fn problems(list: Vec<forms::Problem>) -> Vec<Problem> {
     list.into_iter()
         .map(|p| Problem {
@@ -139,6 +181,12 @@ impl Draft {
 
     pub fn matter_code(&self) -> String {
         self.lock().matter_code().to_owned()
+    }
+
+    /// The server's version of this draft this device last synced (0: never
+    /// synced; `ApiClient.sync_draft` keeps it).
+    pub fn synced_version(&self) -> u32 {
+        self.lock().synced_version()
     }
 
     /// Prefills bound fields from `values_json` (a JSON object of prefill
@@ -241,17 +289,9 @@ impl Draft {
             serde_json::from_str(text)
                 .map_err(|_| YiwangError::invalid("YW-1553", "values must be a JSON object"))
         };
-        let conflicts = self
+        let list = self
             .lock()
             .merge_remote(&map(&base_json)?, &map(&remote_json)?, now);
-        Ok(conflicts
-            .into_iter()
-            .map(|c| Conflict {
-                field: c.field,
-                base: c.base.map(|v| v.to_string()),
-                local: c.local.map(|v| v.to_string()),
-                remote: c.remote.map(|v| v.to_string()),
-            })
-            .collect())
+        Ok(conflicts(list))
     }
 }

@@ -1,7 +1,7 @@
 //! The app's client of `yiwang serve` (feature `client`): enrolment, login
 //! with the 网证, tokens, devices, scan-to-login, push registration, the
-//! inbox, the service catalog and the recommendations, against the HTTP
-//! contract of docs/formats.md ("HTTP").
+//! inbox, the service catalog, the recommendations, draft sync and
+//! applications, against the HTTP contract of docs/formats.md ("HTTP").
 //!
 //! [`ApiClient`] is async (reqwest on tokio, rustls on aws-lc-rs) and cheap to
 //! clone. Each call is one logical operation:
@@ -10,7 +10,8 @@
 //!   the `POST`/`PUT`/`DELETE` calls that carry an `Idempotency-Key` — every
 //!   creating call does (enrol, challenge, login, refresh, approve, refuse,
 //!   sign out, push registration and removal, inbox read and opened marks,
-//!   dismissing and snoozing recommendations, recommendation settings),
+//!   dismissing and snoozing recommendations, recommendation settings,
+//!   putting and deleting drafts, submissions and supplements),
 //!   with one random key per logical call reused by each of its attempts, so
 //!   the server replays its first answer instead of acting twice (spending a
 //!   refresh token twice would revoke the session). Retried: connection
@@ -42,6 +43,15 @@
 //!   citizen's consent, from the profile), highest priority first; the app
 //!   dismisses or snoozes them, and [`ApiClient::set_recommendation_settings`]
 //!   gives or withdraws that consent and opts life events out.
+//! - **Drafts and applications.** [`ApiClient::sync_draft`] keeps a
+//!   [`crate::forms::Draft`] in step across the citizen's devices (a
+//!   conditional `PUT` with the version last synced, the server's merge, or
+//!   a local merge that returns the conflicts for the citizen to resolve);
+//!   [`ApiClient::draft`] and [`RemoteDraft::into_draft`] bring a draft onto
+//!   another device. [`ApiClient::submit`] sends [`Draft::submission`]'s
+//!   payload and answers the [`Application`] (办件) with its receipt number;
+//!   [`ApiClient::application`] follows its status and history, and
+//!   [`ApiClient::supplement`] answers a department's request for more.
 //!
 //! The app makes presentations with the credential API:
 //! [`Challenge::presentation_request`] and
@@ -61,20 +71,21 @@ use serde::de::DeserializeOwned;
 
 pub use error::{ClientError, NO_ERROR_BODY};
 pub use types::{
-    ApnsEnvironment, Challenge, Department, Device, Enrolment, EnrolmentRequest, InboxMessage,
-    InboxPage, InboxQuery, IssuerInfo, LifeEvent, LoginSessionInfo, LoginSessionStatus, Matter,
-    MatterPage, MatterQuery, MatterSummary, Me, PushProvider, PushRegistration,
-    PushRegistrationRequest, QuietHours, Recommendation, RecommendationSettings, RelyingParty,
-    Tokens,
+    ApnsEnvironment, Application, ApplicationPage, ApplicationStatus, Challenge, Department,
+    Device, DraftConflict, DraftPut, DraftSummary, DraftSync, DraftUpload, Enrolment,
+    EnrolmentRequest, FieldConflict, InboxMessage, InboxPage, InboxQuery, IssuerInfo, LifeEvent,
+    LoginSessionInfo, LoginSessionStatus, Matter, MatterPage, MatterQuery, MatterSummary, Me,
+    PushProvider, PushRegistration, PushRegistrationRequest, QuietHours, Recommendation,
+    RecommendationSettings, RelyingParty, RemoteDraft, ServerProblem, StatusChange, Tokens,
 };
 
 use crate::credential::HolderCredential;
 use crate::crypto::random_bytes;
-use crate::forms::is_matter_code;
+use crate::forms::{Draft, Submission, is_matter_code};
 use crate::scan::LoginRequest;
 use types::{
-    ApproveBody, DevicesWire, EnrolmentWire, ErrorWire, LoginBody, RecommendationsWire,
-    RefreshBody, SnoozeBody, StatusWire,
+    ApproveBody, DevicesWire, DraftsWire, EnrolmentWire, ErrorWire, LoginBody, ProblemsWire,
+    RecommendationsWire, RefreshBody, SnoozeBody, StatusWire,
 };
 
 /// Default time for one attempt (connection, request and answer).
@@ -97,6 +108,18 @@ const MAX_ID_LEN: usize = 128;
 const NO_PUSH_REGISTRATION: &str = "YW-4044";
 /// Days a recommendation may be snoozed for (the server's range).
 const SNOOZE_DAYS: std::ops::RangeInclusive<u32> = 1..=90;
+/// The code of `409` on `PUT /v1/drafts/{id}`: another device changed the
+/// same fields (the body carries what to merge).
+const DRAFT_CONFLICT: &str = "YW-4096";
+/// The code of `412` on `PUT /v1/drafts/{id}`: the `If-Match` version is
+/// not kept (or `If-None-Match: *` on an existing draft).
+const DRAFT_STALE: &str = "YW-4120";
+/// The code of `422` on `POST /v1/applications`: the submission fails the
+/// form's checks (the body carries the problems).
+const SUBMISSION_INVALID: &str = "YW-4732";
+/// Rounds of `PUT`, `412`, fetch and merge one sync makes before giving up
+/// (each round needs another device to save in between).
+const SYNC_ROUNDS: u32 = 3;
 
 /// How to reach the server and how patiently.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -532,6 +555,245 @@ impl ApiClient {
         self.json(call, "recommendation settings").await
     }
 
+    /// `PUT /v1/drafts/{id}`: stores `draft` as the next version of draft
+    /// `id` on the server. `if_match` is the version this device last synced
+    /// (`If-Match: "<n>"`); `None` creates the draft (`If-None-Match: *`).
+    /// A stale version is merged by the server (no conflicts: stored,
+    /// [`RemoteDraft::merged`]); conflicting fields answer `409` YW-4096,
+    /// returned as [`DraftPut::Conflict`] with what to merge. A version the
+    /// server no longer keeps, or creating an existing draft: `412` YW-4120
+    /// ([`ApiClient::sync_draft`] handles both). A body that does not fit the
+    /// matter's form: `422` YW-4731. Safe to retry (idempotency key).
+    pub async fn put_draft(
+        &self,
+        access_token: &str,
+        id: &str,
+        draft: &DraftUpload,
+        if_match: Option<u32>,
+    ) -> Result<DraftPut, ClientError> {
+        let id = draft_id(id)?;
+        let condition = match if_match {
+            Some(version) => ("If-Match", format!("\"{version}\"")),
+            None => ("If-None-Match", "*".to_owned()),
+        };
+        let mut call = Call::creating(Method::PUT, &["v1", "drafts", id], draft)?
+            .bearer(access_token)
+            .header(condition.0, condition.1);
+        call.answer_codes = &[DRAFT_CONFLICT];
+        let answer = self.send(call).await?;
+        if answer.status.is_success() {
+            Ok(DraftPut::Stored(parse(&answer.body, "draft")?))
+        } else {
+            Ok(DraftPut::Conflict(parse(&answer.body, "draft conflict")?))
+        }
+    }
+
+    /// `GET /v1/drafts/{id}`: the draft as the server stores it
+    /// ([`RemoteDraft::into_draft`] makes it this device's). Not this
+    /// citizen's: `404` YW-4050.
+    pub async fn draft(&self, access_token: &str, id: &str) -> Result<RemoteDraft, ClientError> {
+        let id = draft_id(id)?;
+        let call = Call::get(&["v1", "drafts", id]).bearer(access_token);
+        self.json(call, "draft").await
+    }
+
+    /// `GET /v1/drafts`: the citizen's drafts on the server, most recently
+    /// saved first.
+    pub async fn drafts(&self, access_token: &str) -> Result<Vec<DraftSummary>, ClientError> {
+        let call = Call::get(&["v1", "drafts"]).bearer(access_token);
+        let wire: DraftsWire = self.json(call, "drafts").await?;
+        Ok(wire.drafts)
+    }
+
+    /// `DELETE /v1/drafts/{id}`: removes the draft from the server (every
+    /// device's copy stays on that device). Unknown: `404` YW-4050.
+    pub async fn delete_draft(&self, access_token: &str, id: &str) -> Result<(), ClientError> {
+        let id = draft_id(id)?;
+        let call =
+            Call::creating_empty(Method::DELETE, &["v1", "drafts", id])?.bearer(access_token);
+        self.send(call).await?;
+        Ok(())
+    }
+
+    /// Syncs `draft` with the server, the whole protocol of docs/formats.md
+    /// ("Drafts and applications"): `PUT` with `If-Match` its
+    /// [`Draft::synced_version`] (`If-None-Match: *` when never synced).
+    ///
+    /// - Stored: the draft is synced at the new version; when the server
+    ///   merged another device's changes in, the draft takes the server's
+    ///   values (a new revision).
+    /// - `409` YW-4096: the draft merges the server's values from the base
+    ///   the server sent ([`Draft::merge_remote_version`]: this device's
+    ///   value is kept for each conflict), is synced at the server's
+    ///   version, and the conflicts are returned: nothing is stored until the
+    ///   citizen has chosen and the app syncs again.
+    /// - `412` YW-4120 (the server no longer keeps the synced version, or
+    ///   the draft exists already): the draft is fetched and merged with an
+    ///   empty base, so every field both sides set differently is a
+    ///   conflict; without conflicts the merged draft is put again.
+    ///
+    /// With no conflicts in the answer, the server stores the draft's
+    /// values as [`DraftSync::version`]. A draft deleted on the server (or
+    /// submitted from another device) is `404` YW-4050; one moved to another
+    /// form version on another device stays `412` YW-4120 (fetch it).
+    pub async fn sync_draft(
+        &self,
+        access_token: &str,
+        draft: &mut Draft,
+        now: i64,
+    ) -> Result<DraftSync, ClientError> {
+        let mut merged = false;
+        let mut round = 1;
+        loop {
+            let synced = draft.synced_version();
+            let if_match = (synced > 0).then_some(synced);
+            let upload = DraftUpload::of(draft);
+            let stale = match self
+                .put_draft(access_token, draft.id(), &upload, if_match)
+                .await
+            {
+                Ok(DraftPut::Stored(remote)) => {
+                    let version = remote.version;
+                    if remote.merged {
+                        draft.adopt_remote(remote.values, remote.government, version, now);
+                    } else {
+                        draft.set_synced_version(version);
+                    }
+                    return Ok(DraftSync {
+                        version,
+                        merged: merged || remote.merged,
+                        conflicts: Vec::new(),
+                    });
+                }
+                Ok(DraftPut::Conflict(conflict)) => {
+                    let conflicts = draft.merge_remote_version(
+                        &conflict.base_values,
+                        &conflict.values,
+                        conflict.government,
+                        conflict.version,
+                        now,
+                    );
+                    return Ok(DraftSync {
+                        version: conflict.version,
+                        merged: true,
+                        conflicts,
+                    });
+                }
+                Err(ClientError::Rejected {
+                    status: 412, code, ..
+                }) if code == DRAFT_STALE => code,
+                Err(e) => return Err(e),
+            };
+            let remote = self.draft(access_token, draft.id()).await?;
+            if remote.matter_code != draft.matter_code()
+                || remote.schema_version != draft.schema_version()
+            {
+                // Moved to another form version on another device: values of
+                // two forms do not merge field by field.
+                return Err(ClientError::Rejected {
+                    status: 412,
+                    code: stale,
+                    message: "the draft on the server is of another form version".to_owned(),
+                });
+            }
+            let conflicts = draft.merge_remote_version(
+                &std::collections::BTreeMap::new(),
+                &remote.values,
+                remote.government,
+                remote.version,
+                now,
+            );
+            merged = true;
+            if !conflicts.is_empty() {
+                return Ok(DraftSync {
+                    version: remote.version,
+                    merged,
+                    conflicts,
+                });
+            }
+            if round >= SYNC_ROUNDS {
+                // Another device keeps saving in between: report it as it is.
+                return Err(ClientError::Rejected {
+                    status: 412,
+                    code: stale,
+                    message: "the draft keeps changing on another device".to_owned(),
+                });
+            }
+            round += 1;
+        }
+    }
+
+    /// `POST /v1/applications`: submits a validated draft
+    /// ([`Draft::submission`]); the answer is the application with its
+    /// receipt number. The server checks it again against the matter's form
+    /// (`422` YW-4732: [`ClientError::InvalidSubmission`] with the
+    /// problems); the draft id is its idempotency key too, so the same
+    /// submission again answers the same application, and other content for
+    /// a submitted draft is `409` YW-4098. The server deletes its copy of
+    /// the draft. Safe to retry (idempotency key).
+    pub async fn submit(
+        &self,
+        access_token: &str,
+        submission: &Submission,
+    ) -> Result<Application, ClientError> {
+        draft_id(&submission.draft_id)?;
+        let call =
+            Call::creating(Method::POST, &["v1", "applications"], submission)?.bearer(access_token);
+        self.json(call, "application").await
+    }
+
+    /// `GET /v1/applications`: a page of the citizen's applications
+    /// (summaries: no values, references or history), newest first; `limit`
+    /// 1 to 100 (unset: the server's 20), `before` the previous page's
+    /// [`ApplicationPage::next_before`]. A bad parameter: `422` YW-4730.
+    pub async fn applications(
+        &self,
+        access_token: &str,
+        limit: Option<u32>,
+        before: Option<&str>,
+    ) -> Result<ApplicationPage, ClientError> {
+        let mut query = Vec::new();
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        if let Some(before) = before {
+            query.push(("before", path_id(before, "before")?.to_owned()));
+        }
+        let call = Call::get(&["v1", "applications"])
+            .query(query)
+            .bearer(access_token);
+        self.json(call, "applications").await
+    }
+
+    /// `GET /v1/applications/{receipt_no}`: the application with its values
+    /// and status history. Not this citizen's: `404` YW-4051.
+    pub async fn application(
+        &self,
+        access_token: &str,
+        receipt_no: &str,
+    ) -> Result<Application, ClientError> {
+        let receipt_no = path_id(receipt_no, "receipt_no")?;
+        let call = Call::get(&["v1", "applications", receipt_no]).bearer(access_token);
+        self.json(call, "application").await
+    }
+
+    /// `POST /v1/applications/{receipt_no}/supplement`: the corrected
+    /// submission of the same draft when the department asked for more
+    /// (`needs_supplement`; else `409` YW-4097); the application is
+    /// `submitted` again. Safe to retry (idempotency key).
+    pub async fn supplement(
+        &self,
+        access_token: &str,
+        receipt_no: &str,
+        submission: &Submission,
+    ) -> Result<Application, ClientError> {
+        let receipt_no = path_id(receipt_no, "receipt_no")?;
+        draft_id(&submission.draft_id)?;
+        let path = ["v1", "applications", receipt_no, "supplement"];
+        let call = Call::creating(Method::POST, &path, submission)?.bearer(access_token);
+        self.json(call, "application").await
+    }
+
     /// Whether `server` (a scanned login request's) is this client's server:
     /// same scheme, host, port and path (a trailing `/` aside).
     fn is_own_server(&self, server: &str) -> bool {
@@ -545,13 +807,7 @@ impl ApiClient {
         what: &'static str,
     ) -> Result<T, ClientError> {
         let answer = self.send(call).await?;
-        serde_json::from_slice(&answer.body).map_err(|e| {
-            // serde_json's message may quote the answer: only its category is kept.
-            protocol(
-                what,
-                &format!("not the documented JSON ({:?})", e.classify()),
-            )
-        })
+        parse(&answer.body, what)
     }
 
     /// Runs `call` to a `2xx` answer, retrying what is safe to retry.
@@ -600,6 +856,9 @@ impl ApiClient {
         if let Some(key) = &call.idempotency_key {
             request = request.header(IDEMPOTENCY_KEY, key);
         }
+        for (name, value) in &call.headers {
+            request = request.header(*name, value);
+        }
         if let Some(body) = &call.body {
             request = request
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -620,7 +879,13 @@ impl ApiClient {
             body.extend_from_slice(&chunk);
         }
         if status.is_success() {
-            return Ok(Answer { body });
+            return Ok(Answer { status, body });
+        }
+        if status.is_client_error()
+            && let (Some(code), _) = error_body(&body)
+            && call.answer_codes.contains(&code.as_str())
+        {
+            return Ok(Answer { status, body });
         }
         Err(Failure::from_status(status, &body, retry_after))
     }
@@ -655,6 +920,11 @@ struct Call<'a> {
     body: Option<Vec<u8>>,
     /// Made once per call, sent on every attempt.
     idempotency_key: Option<String>,
+    /// Further request headers (`If-Match`, …).
+    headers: Vec<(&'static str, String)>,
+    /// Codes of `4xx` answers whose body the caller reads (returned as an
+    /// [`Answer`], not an error).
+    answer_codes: &'static [&'static str],
 }
 
 impl<'a> Call<'a> {
@@ -666,6 +936,8 @@ impl<'a> Call<'a> {
             bearer: None,
             body: None,
             idempotency_key: None,
+            headers: Vec::new(),
+            answer_codes: &[],
         }
     }
 
@@ -705,10 +977,16 @@ impl<'a> Call<'a> {
             ..self
         }
     }
+
+    fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
 }
 
-/// A `2xx` answer's body.
+/// A `2xx` answer (or a `4xx` one the call asked for: [`Call::answer_codes`]).
 struct Answer {
+    status: StatusCode,
     body: Vec<u8>,
 }
 
@@ -773,6 +1051,15 @@ impl Failure {
                 transient: true,
                 retry_after: retry_after_secs.map(Duration::from_secs),
             },
+            422 if code.as_deref() == Some(SUBMISSION_INVALID) => {
+                Self::fatal(ClientError::InvalidSubmission {
+                    code: code_or_none(),
+                    message: message(),
+                    problems: serde_json::from_slice::<ProblemsWire>(body)
+                        .map(|wire| wire.problems)
+                        .unwrap_or_default(),
+                })
+            }
             status @ 400..=499 => Self {
                 // YW-4091: the same idempotency key is still being processed;
                 // the next attempt gets the first one's answer.
@@ -823,6 +1110,17 @@ fn error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     (Some(wire.code), Some(message))
 }
 
+/// An answer's JSON as `T`.
+fn parse<T: DeserializeOwned>(body: &[u8], what: &'static str) -> Result<T, ClientError> {
+    serde_json::from_slice(body).map_err(|e| {
+        // serde_json's message may quote the answer: only its category is kept.
+        protocol(
+            what,
+            &format!("not the documented JSON ({:?})", e.classify()),
+        )
+    })
+}
+
 fn protocol(what: &str, problem: &str) -> ClientError {
     ClientError::Protocol(format!("{what}: {problem}"))
 }
@@ -841,6 +1139,16 @@ fn path_id<'a>(id: &'a str, what: &'static str) -> Result<&'a str, ClientError> 
         return Err(ClientError::InvalidArgument(what));
     }
     Ok(id)
+}
+
+/// A draft id, checked before it goes into the path: 32 lowercase hex
+/// digits, as [`Draft::new`] makes them (the server's own check).
+fn draft_id(id: &str) -> Result<&str, ClientError> {
+    if id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(id)
+    } else {
+        Err(ClientError::InvalidArgument("draft id"))
+    }
 }
 
 /// A server URL the client may talk to: `https://host…`, or `http://` on

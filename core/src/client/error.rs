@@ -1,5 +1,7 @@
 use crate::crypto::CryptoError;
 
+use super::types::ServerProblem;
+
 /// Code of a server error answer that did not carry yiwang's
 /// `{code, message, request_id}` body (a proxy's page, an empty body).
 pub const NO_ERROR_BODY: &str = "YW-1806";
@@ -51,6 +53,18 @@ pub enum ClientError {
         /// The server's message (first line, at most 200 characters).
         message: String,
     },
+    /// `422` YW-4732: the server's check of a submission against the
+    /// matter's form failed; `problems` are what it found (paths, YW-16xx
+    /// codes and messages, never values).
+    #[error("{code}: {message} (HTTP 422, {} problems)", problems.len())]
+    InvalidSubmission {
+        /// The server's code (`YW-4732`).
+        code: String,
+        /// The server's message (first line, at most 200 characters).
+        message: String,
+        /// Every problem the server reported.
+        problems: Vec<ServerProblem>,
+    },
     /// `429` on every attempt; `retry_after_secs` is the server's last
     /// `Retry-After`, when it sent one.
     #[error("too many requests; retry after {}", retry_after_secs.map_or("a while".to_owned(), |s| format!("{s} s")))]
@@ -94,6 +108,7 @@ impl ClientError {
             Self::Unauthorised { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Rejected { code, .. }
+            | Self::InvalidSubmission { code, .. }
             | Self::Server { code, .. } => code,
             Self::Crypto(e) => e.code(),
         }
@@ -105,6 +120,7 @@ impl ClientError {
             Self::Unauthorised { .. } => Some(401),
             Self::Forbidden { .. } => Some(403),
             Self::RateLimited { .. } => Some(429),
+            Self::InvalidSubmission { .. } => Some(422),
             Self::Rejected { status, .. } | Self::Server { status, .. } => Some(*status),
             _ => None,
         }

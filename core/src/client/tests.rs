@@ -66,6 +66,8 @@ struct Seen {
     query: Option<String>,
     idempotency_key: Option<String>,
     authorization: Option<String>,
+    if_match: Option<String>,
+    if_none_match: Option<String>,
     body: String,
 }
 
@@ -141,6 +143,8 @@ async fn scripted(
             query: uri.query().map(str::to_owned),
             idempotency_key: header("idempotency-key"),
             authorization: header("authorization"),
+            if_match: header("if-match"),
+            if_none_match: header("if-none-match"),
             body: String::from_utf8_lossy(&body).into_owned(),
         });
         let next = script.replies.pop_front();
@@ -1293,6 +1297,730 @@ async fn recommendation_refusals_are_rejected_and_not_retried() {
         assert_eq!(error.code(), code);
         assert_eq!(server.seen().len(), 1, "{i}: not retried");
     }
+}
+
+// --- drafts and applications ----------------------------------------------------
+
+const DRAFT_ID: &str = "0123456789abcdef0123456789abcdef";
+
+fn form() -> crate::forms::FormSchema {
+    crate::forms::FormSchema::from_json(
+        &serde_json::json!({
+            "matter_code": "T-9", "version": 1,
+            "title": {"zh": "测试", "en": "Test"},
+            "sections": [{"id": "a", "title": {"zh": "甲", "en": "A"}, "fields": [
+                {"id": "name", "type": "text", "label": {"zh": "姓名", "en": "Name"},
+                 "required": true, "bind": "credential.name"},
+                {"id": "phone", "type": "phone", "label": {"zh": "电话", "en": "Phone"},
+                 "required": true},
+                {"id": "note", "type": "text", "label": {"zh": "备注", "en": "Note"}},
+                {"id": "city", "type": "text", "label": {"zh": "城市", "en": "City"}}
+            ]}]
+        })
+        .to_string(),
+    )
+    .unwrap()
+}
+
+/// A draft of [`form`] with the name prefilled (government data) and a phone.
+fn local_draft() -> Draft {
+    let schema = form();
+    let mut draft = Draft::new(&schema, 1_000).unwrap();
+    let source = std::collections::BTreeMap::from([(
+        "credential.name".to_owned(),
+        serde_json::json!("张三"),
+    )]);
+    draft.prefill(&schema, &source);
+    draft
+        .set(&schema, "phone", serde_json::json!("13800138000"))
+        .unwrap();
+    draft.save(1_000);
+    draft
+}
+
+/// The server's stored draft, as `PUT`/`GET /v1/drafts/{id}` answer it.
+fn stored(id: &str, version: u32, values: serde_json::Value, merged: bool) -> String {
+    serde_json::json!({
+        "id": id, "matter_code": "T-9", "schema_version": 1, "version": version,
+        "values": values, "government": ["name"],
+        "updated_ms": 1_763_856_000_000_i64, "expires_ms": 1_766_448_000_000_i64,
+        "merged": merged
+    })
+    .to_string()
+}
+
+fn json_of(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap()
+}
+
+#[tokio::test]
+async fn put_draft_creates_with_if_none_match_and_updates_with_if_match() {
+    let values = serde_json::json!({"name": "张三", "phone": "13800138000"});
+    let server = FakeServer::start(vec![
+        reply(201, stored(DRAFT_ID, 1, values.clone(), false)).header("etag", "\"1\""),
+        reply(200, stored(DRAFT_ID, 2, values.clone(), false)),
+    ])
+    .await;
+    let client = server.client();
+    let draft = local_draft();
+    let upload = DraftUpload::of(&draft);
+    let created = client
+        .put_draft("access", DRAFT_ID, &upload, None)
+        .await
+        .unwrap();
+    let DraftPut::Stored(remote) = created else {
+        panic!("not stored: {created:?}")
+    };
+    assert_eq!((remote.id.as_str(), remote.version), (DRAFT_ID, 1));
+    assert_eq!(remote.values["phone"], "13800138000");
+    assert_eq!(remote.government, ["name"]);
+    assert_eq!(remote.expires_ms, 1_766_448_000_000);
+    assert!(!remote.merged);
+    let updated = client
+        .put_draft("access", DRAFT_ID, &upload, Some(1))
+        .await
+        .unwrap();
+    assert!(matches!(updated, DraftPut::Stored(ref r) if r.version == 2));
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(
+            (s.method.as_str(), s.path.as_str()),
+            ("PUT", "/v1/drafts/0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(s.authorization.as_deref(), Some("Bearer access"));
+        assert!(s.idempotency_key.is_some(), "safe to retry");
+        assert_eq!(
+            json_of(&s.body),
+            serde_json::json!({"matter_code": "T-9", "schema_version": 1,
+                "values": {"name": "张三", "phone": "13800138000"}, "government": ["name"]})
+        );
+    }
+    assert_eq!(
+        (
+            seen[0].if_none_match.as_deref(),
+            seen[0].if_match.as_deref()
+        ),
+        (Some("*"), None)
+    );
+    assert_eq!(
+        (
+            seen[1].if_none_match.as_deref(),
+            seen[1].if_match.as_deref()
+        ),
+        (None, Some("\"1\""))
+    );
+    assert_ne!(seen[0].idempotency_key, seen[1].idempotency_key);
+    // The values are personal data: not in Debug.
+    let printed = format!("{upload:?} {remote:?}");
+    assert!(
+        !printed.contains("13800138000") && !printed.contains("张三"),
+        "{printed}"
+    );
+}
+
+const CONFLICT: &str = r#"{"code":"YW-4096","message":"the same fields were changed on another device","request_id":"r9",
+    "version":4,"values":{"name":"张三","phone":"13900139000","note":"theirs","city":"上海"},"government":["name"],
+    "base_values":{"name":"张三","phone":"13800138000","note":"base"},
+    "conflicts":[{"field":"note","base":"base","yours":"mine","theirs":"theirs"}]}"#;
+
+#[tokio::test]
+async fn put_draft_answers_a_409_conflict_with_its_body_and_does_not_retry() {
+    let server = FakeServer::start(vec![reply(409, CONFLICT)]).await;
+    let upload = DraftUpload::of(&local_draft());
+    let answer = server
+        .client()
+        .put_draft("access", DRAFT_ID, &upload, Some(2))
+        .await
+        .unwrap();
+    let DraftPut::Conflict(conflict) = answer else {
+        panic!("not a conflict: {answer:?}")
+    };
+    assert_eq!(conflict.version, 4);
+    assert_eq!(conflict.values["city"], "上海");
+    assert_eq!(conflict.base_values["note"], "base");
+    assert_eq!(conflict.government, ["name"]);
+    let field = &conflict.conflicts[0];
+    assert_eq!(field.field, "note");
+    assert_eq!(
+        (&field.base, &field.yours, &field.theirs),
+        (
+            &Some(serde_json::json!("base")),
+            &Some(serde_json::json!("mine")),
+            &Some(serde_json::json!("theirs"))
+        )
+    );
+    let printed = format!("{conflict:?}");
+    assert!(
+        !printed.contains("theirs") && !printed.contains("上海"),
+        "{printed}"
+    );
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn other_409s_stay_errors_and_a_malformed_draft_id_is_refused_before_sending() {
+    let server = FakeServer::start(vec![error_reply(409, "YW-4098")]).await;
+    let client = server.client();
+    let upload = DraftUpload::of(&local_draft());
+    let error = client
+        .put_draft("access", DRAFT_ID, &upload, Some(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Rejected { status: 409, code, .. } if code == "YW-4098"),
+        "{error:?}"
+    );
+    for bad in [
+        "",
+        "0123",
+        "0123456789ABCDEF0123456789ABCDEF",
+        "../../v1/me/devicesxxxxxxxxxxxxx",
+    ] {
+        let e = client
+            .put_draft("access", bad, &upload, None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "YW-1807", "{bad}");
+        assert_eq!(
+            client.draft("access", bad).await.unwrap_err().code(),
+            "YW-1807"
+        );
+        assert_eq!(
+            client.delete_draft("access", bad).await.unwrap_err().code(),
+            "YW-1807"
+        );
+    }
+    assert_eq!(server.seen().len(), 1, "only the first call was sent");
+}
+
+#[tokio::test]
+async fn draft_list_and_delete_wire_shapes() {
+    let list = r#"{"drafts":[{"id":"0123456789abcdef0123456789abcdef","matter_code":"T-9","schema_version":1,
+        "version":3,"updated_ms":1763856000000,"expires_ms":1766448000000}]}"#;
+    let server = FakeServer::start(vec![
+        reply(
+            200,
+            stored(DRAFT_ID, 3, serde_json::json!({"note": "n"}), false),
+        )
+        .header("etag", "\"3\""),
+        reply(200, list),
+        reply(204, ""),
+        error_reply(404, "YW-4050"),
+    ])
+    .await;
+    let client = server.client();
+    let remote = client.draft("access", DRAFT_ID).await.unwrap();
+    assert_eq!(remote.version, 3);
+    let device_b = remote.into_draft(2_000);
+    assert_eq!(device_b.id(), DRAFT_ID);
+    assert_eq!(device_b.synced_version(), 3);
+    assert_eq!(device_b.current_revision(), 1);
+    assert!(device_b.government_fields().is_empty(), "no value for name");
+
+    let drafts = client.drafts("access").await.unwrap();
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(
+        (
+            drafts[0].id.as_str(),
+            drafts[0].matter_code.as_str(),
+            drafts[0].version
+        ),
+        (DRAFT_ID, "T-9", 3)
+    );
+    assert_eq!(drafts[0].updated_ms, 1_763_856_000_000);
+
+    client.delete_draft("access", DRAFT_ID).await.unwrap();
+    let gone = client.delete_draft("access", DRAFT_ID).await.unwrap_err();
+    assert_eq!(gone.code(), "YW-4050");
+    assert_eq!(gone.http_status(), Some(404));
+
+    let seen = server.seen();
+    let routes: Vec<_> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect();
+    let path = "/v1/drafts/0123456789abcdef0123456789abcdef";
+    assert_eq!(
+        routes,
+        [
+            ("GET", path),
+            ("GET", "/v1/drafts"),
+            ("DELETE", path),
+            ("DELETE", path)
+        ]
+    );
+    assert!(seen[0].idempotency_key.is_none() && seen[1].idempotency_key.is_none());
+    assert!(seen[2].idempotency_key.is_some() && seen[3].idempotency_key.is_some());
+    assert!(seen[2].if_match.is_none(), "no condition on delete");
+}
+
+#[tokio::test]
+async fn sync_creates_then_adopts_the_servers_merge() {
+    let server = FakeServer::start(vec![
+        reply(201, stored(DRAFT_ID, 1, serde_json::json!({"name": "张三", "phone": "13800138000"}), false)),
+        reply(
+            200,
+            stored(
+                DRAFT_ID,
+                3,
+                serde_json::json!({"name": "张三", "phone": "13800138000", "note": "mine", "city": "上海"}),
+                true,
+            ),
+        ),
+    ])
+    .await;
+    let client = server.client();
+    let schema = form();
+    let mut draft = local_draft();
+    let id = draft.id().to_owned();
+    assert_eq!(draft.synced_version(), 0);
+    let first = client
+        .sync_draft("access", &mut draft, 1_100)
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        DraftSync {
+            version: 1,
+            merged: false,
+            conflicts: Vec::new()
+        }
+    );
+    assert_eq!(draft.synced_version(), 1);
+    assert_eq!(draft.current_revision(), 1, "nothing to adopt");
+
+    // Edited here; meanwhile another device added the city (version 2): the
+    // server merges and stores version 3.
+    draft
+        .set(&schema, "note", serde_json::json!("mine"))
+        .unwrap();
+    let second = client
+        .sync_draft("access", &mut draft, 1_200)
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        DraftSync {
+            version: 3,
+            merged: true,
+            conflicts: Vec::new()
+        }
+    );
+    assert_eq!(draft.synced_version(), 3);
+    assert_eq!(draft.value("city"), Some(&serde_json::json!("上海")));
+    assert_eq!(draft.value("note"), Some(&serde_json::json!("mine")));
+    assert!(draft.is_government("name"));
+    assert_eq!(draft.current_revision(), 2, "the merge is a revision");
+
+    let seen = server.seen();
+    assert_eq!(seen[0].path, format!("/v1/drafts/{id}"));
+    assert_eq!(seen[0].if_none_match.as_deref(), Some("*"));
+    assert_eq!(seen[1].if_match.as_deref(), Some("\"1\""));
+    assert_eq!(json_of(&seen[1].body)["values"]["note"], "mine");
+}
+
+#[tokio::test]
+async fn sync_conflict_merges_locally_and_the_next_sync_is_accepted() {
+    let server = FakeServer::start(vec![
+        reply(409, CONFLICT),
+        reply(200, stored(DRAFT_ID, 5, serde_json::json!({}), false)),
+    ])
+    .await;
+    let client = server.client();
+    let schema = form();
+    let mut draft = local_draft();
+    draft
+        .set(&schema, "note", serde_json::json!("base"))
+        .unwrap();
+    draft.save(1_050);
+    draft.set_synced_version(2);
+    draft
+        .set(&schema, "note", serde_json::json!("mine"))
+        .unwrap();
+
+    let sync = client
+        .sync_draft("access", &mut draft, 1_100)
+        .await
+        .unwrap();
+    assert_eq!((sync.version, sync.merged), (4, true));
+    assert_eq!(sync.conflicts.len(), 1);
+    let conflict = &sync.conflicts[0];
+    assert_eq!(conflict.field, "note");
+    assert_eq!(
+        (&conflict.base, &conflict.local, &conflict.remote),
+        (
+            &Some(serde_json::json!("base")),
+            &Some(serde_json::json!("mine")),
+            &Some(serde_json::json!("theirs"))
+        )
+    );
+    // Local kept for the conflict; the other device's changes taken.
+    assert_eq!(draft.value("note"), Some(&serde_json::json!("mine")));
+    assert_eq!(
+        draft.value("phone"),
+        Some(&serde_json::json!("13900139000"))
+    );
+    assert_eq!(draft.value("city"), Some(&serde_json::json!("上海")));
+    assert_eq!(draft.synced_version(), 4);
+
+    // The citizen takes the other device's note; the sync names version 4.
+    draft
+        .set(&schema, "note", serde_json::json!("theirs"))
+        .unwrap();
+    let accepted = client
+        .sync_draft("access", &mut draft, 1_200)
+        .await
+        .unwrap();
+    assert_eq!(
+        accepted,
+        DraftSync {
+            version: 5,
+            merged: false,
+            conflicts: Vec::new()
+        }
+    );
+    assert_eq!(draft.synced_version(), 5);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].if_match.as_deref(), Some("\"2\""));
+    assert_eq!(seen[1].if_match.as_deref(), Some("\"4\""));
+    assert_eq!(
+        json_of(&seen[1].body)["values"],
+        serde_json::json!({"name": "张三", "phone": "13900139000", "note": "theirs", "city": "上海"})
+    );
+}
+
+#[tokio::test]
+async fn sync_412_fetches_and_merges_with_an_empty_base() {
+    // The server no longer keeps version 1: fetch (version 30), merge; the
+    // phone differs on both sides: a conflict, nothing put again.
+    let server = FakeServer::start(vec![
+        error_reply(412, "YW-4120"),
+        reply(
+            200,
+            stored(
+                DRAFT_ID,
+                30,
+                serde_json::json!({"name": "张三", "phone": "13900139000", "city": "上海"}),
+                false,
+            ),
+        ),
+    ])
+    .await;
+    let client = server.client();
+    let mut draft = local_draft();
+    draft.set_synced_version(1);
+    let sync = client
+        .sync_draft("access", &mut draft, 1_100)
+        .await
+        .unwrap();
+    assert_eq!((sync.version, sync.merged), (30, true));
+    let fields: Vec<_> = sync.conflicts.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["phone"]);
+    assert_eq!(sync.conflicts[0].base, None);
+    assert_eq!(
+        draft.value("phone"),
+        Some(&serde_json::json!("13800138000"))
+    );
+    assert_eq!(draft.value("city"), Some(&serde_json::json!("上海")));
+    assert_eq!(draft.synced_version(), 30);
+    let seen = server.seen();
+    let routes: Vec<_> = seen.iter().map(|s| s.method.as_str()).collect();
+    assert_eq!(routes, ["PUT", "GET"]);
+}
+
+#[tokio::test]
+async fn sync_412_without_conflicts_puts_the_merge_again() {
+    // Created on another device first (If-None-Match: * is 412): the same
+    // values but one more field, so the merge has no conflicts and is put
+    // with If-Match: "2".
+    let server = FakeServer::start(vec![
+        error_reply(412, "YW-4120"),
+        reply(
+            200,
+            stored(
+                DRAFT_ID,
+                2,
+                serde_json::json!({"name": "张三", "city": "上海"}),
+                false,
+            ),
+        ),
+        reply(200, stored(DRAFT_ID, 3, serde_json::json!({}), false)),
+    ])
+    .await;
+    let client = server.client();
+    let mut draft = local_draft();
+    let sync = client
+        .sync_draft("access", &mut draft, 1_100)
+        .await
+        .unwrap();
+    assert_eq!(
+        sync,
+        DraftSync {
+            version: 3,
+            merged: true,
+            conflicts: Vec::new()
+        }
+    );
+    assert_eq!(draft.synced_version(), 3);
+    let seen = server.seen();
+    let routes: Vec<_> = seen.iter().map(|s| s.method.as_str()).collect();
+    assert_eq!(routes, ["PUT", "GET", "PUT"]);
+    assert_eq!(seen[0].if_none_match.as_deref(), Some("*"));
+    assert_eq!(seen[2].if_match.as_deref(), Some("\"2\""));
+    assert_eq!(
+        json_of(&seen[2].body)["values"],
+        serde_json::json!({"name": "张三", "phone": "13800138000", "city": "上海"})
+    );
+}
+
+#[tokio::test]
+async fn sync_of_a_draft_deleted_on_the_server_is_yw_4050() {
+    let server = FakeServer::start(vec![
+        error_reply(412, "YW-4120"),
+        error_reply(404, "YW-4050"),
+    ])
+    .await;
+    let mut draft = local_draft();
+    draft.set_synced_version(2);
+    let before = draft.clone();
+    let error = server
+        .client()
+        .sync_draft("access", &mut draft, 1_100)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "YW-4050");
+    assert_eq!(draft, before, "unchanged");
+    // And a 404 straight away (a server that answers it to the PUT).
+    let server = FakeServer::start(vec![error_reply(404, "YW-4050")]).await;
+    let error = server
+        .client()
+        .sync_draft("access", &mut draft, 1_100)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Rejected { status: 404, code, .. } if code == "YW-4050"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn sync_refuses_a_server_draft_of_another_form() {
+    let other = stored(DRAFT_ID, 2, serde_json::json!({}), false).replace("T-9", "T-8");
+    let server = FakeServer::start(vec![error_reply(412, "YW-4120"), reply(200, other)]).await;
+    let mut draft = local_draft();
+    let before = draft.clone();
+    let error = server
+        .client()
+        .sync_draft("access", &mut draft, 1_100)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Rejected { status: 412, code, .. } if code == "YW-4120"),
+        "{error:?}"
+    );
+    assert_eq!(draft, before);
+}
+
+const APPLICATION: &str = r#"{"receipt_no":"YW2026112304718265","draft_id":"0123456789abcdef0123456789abcdef",
+    "matter_code":"T-9","matter_version":1,"matter_name":{"zh":"测试事项","en":"Test matter"},
+    "department":{"code":"11100000MB0143028R","name":{"zh":"民政局","en":"Civil Affairs Bureau"}},
+    "status":"needs_supplement","submitted_ms":1763856000000,"updated_ms":1763857000000,
+    "licence_refs":[],"values":{"name":"张三","phone":"13800138000"},"attachments":[],
+    "history":[{"status":"submitted","message":null,"actor":"citizen","at_ms":1763856000000},
+               {"status":"accepted","actor":"11100000MB0143028R","at_ms":1763856500000},
+               {"status":"needs_supplement","message":"请补充照片","actor":"11100000MB0143028R","at_ms":1763857000000}]}"#;
+
+fn submission() -> Submission {
+    local_draft()
+        .submission(&form(), time::macros::date!(2026 - 11 - 23))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn submit_posts_the_payload_with_an_idempotency_key() {
+    let server = FakeServer::start(vec![
+        error_reply(503, "YW-5030"),
+        reply(201, APPLICATION).header("location", "/v1/applications/YW2026112304718265"),
+    ])
+    .await;
+    let submission = submission();
+    let application = server.client().submit("access", &submission).await.unwrap();
+    assert_eq!(application.receipt_no, "YW2026112304718265");
+    assert_eq!(application.draft_id, DRAFT_ID);
+    assert_eq!(application.matter_version, 1);
+    assert_eq!(application.matter_name.zh, "测试事项");
+    assert_eq!(application.department.code, "11100000MB0143028R");
+    assert_eq!(application.status, ApplicationStatus::NeedsSupplement);
+    assert_eq!(application.values["phone"], "13800138000");
+    let statuses: Vec<_> = application.history.iter().map(|h| h.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            ApplicationStatus::Submitted,
+            ApplicationStatus::Accepted,
+            ApplicationStatus::NeedsSupplement
+        ]
+    );
+    assert_eq!(application.history[0].actor, "citizen");
+    assert_eq!(application.history[1].message, None);
+    assert_eq!(
+        application.history[2].message.as_deref(),
+        Some("请补充照片")
+    );
+    let printed = format!("{application:?}");
+    for secret in ["13800138000", "张三", "请补充照片"] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "the 503 was retried");
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("POST", "/v1/applications")
+    );
+    assert!(seen[0].idempotency_key.is_some());
+    assert_eq!(seen[0].idempotency_key, seen[1].idempotency_key);
+    assert_eq!(
+        json_of(&seen[0].body),
+        serde_json::to_value(&submission).unwrap()
+    );
+    assert_eq!(
+        json_of(&seen[0].body)["draft_id"],
+        submission.draft_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn applications_page_application_and_supplement() {
+    let summary = r#"{"applications":[{"receipt_no":"YW2026112304718265","draft_id":"0123456789abcdef0123456789abcdef",
+        "matter_code":"T-9","matter_version":1,"matter_name":{"zh":"测试事项","en":"Test matter"},
+        "department":{"code":"11100000MB0143028R","name":{"zh":"民政局","en":"Civil Affairs Bureau"}},
+        "status":"approved","submitted_ms":1763856000000,"updated_ms":1763857000000}],
+        "next_before":"YW2026112304718265"}"#;
+    let server = FakeServer::start(vec![
+        reply(200, summary),
+        reply(200, r#"{"applications":[]}"#),
+        reply(200, APPLICATION),
+        reply(
+            200,
+            APPLICATION.replace(
+                "\"needs_supplement\",\"submitted_ms\"",
+                "\"submitted\",\"submitted_ms\"",
+            ),
+        ),
+    ])
+    .await;
+    let client = server.client();
+    let page = client.applications("access", Some(1), None).await.unwrap();
+    assert_eq!(page.next_before.as_deref(), Some("YW2026112304718265"));
+    let first = &page.applications[0];
+    assert_eq!(first.status, ApplicationStatus::Approved);
+    assert!(first.values.is_empty() && first.history.is_empty() && first.licence_refs.is_empty());
+    let last = client
+        .applications("access", None, Some("YW2026112304718265"))
+        .await
+        .unwrap();
+    assert!(last.applications.is_empty() && last.next_before.is_none());
+    let application = client
+        .application("access", "YW2026112304718265")
+        .await
+        .unwrap();
+    assert_eq!(application.history.len(), 3);
+    let corrected = submission();
+    let supplemented = client
+        .supplement("access", "YW2026112304718265", &corrected)
+        .await
+        .unwrap();
+    assert_eq!(supplemented.status, ApplicationStatus::Submitted);
+
+    let seen = server.seen();
+    let calls: Vec<_> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str(), s.query.as_deref()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("GET", "/v1/applications", Some("limit=1")),
+            ("GET", "/v1/applications", Some("before=YW2026112304718265")),
+            ("GET", "/v1/applications/YW2026112304718265", None),
+            (
+                "POST",
+                "/v1/applications/YW2026112304718265/supplement",
+                None
+            ),
+        ]
+    );
+    assert!(seen[..3].iter().all(|s| s.idempotency_key.is_none()));
+    assert!(seen[3].idempotency_key.is_some());
+    assert_eq!(
+        json_of(&seen[3].body),
+        serde_json::to_value(&corrected).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_status_is_unknown() {
+    let body = APPLICATION.replace(
+        "\"needs_supplement\",\"submitted_ms\"",
+        "\"archived\",\"submitted_ms\"",
+    );
+    let server = FakeServer::start(vec![reply(200, body)]).await;
+    let application = server
+        .client()
+        .application("access", "YW2026112304718265")
+        .await
+        .unwrap();
+    assert_eq!(application.status, ApplicationStatus::Unknown);
+}
+
+#[tokio::test]
+async fn a_refused_submission_keeps_the_servers_problems() {
+    let body = r#"{"code":"YW-4732","message":"the submission fails the form's checks","request_id":"r2",
+        "problems":[{"path":"a.phone","code":"YW-1614","message_zh":"电话不是有效的手机号码","message_en":"Phone is not a valid mobile number"}]}"#;
+    let server = FakeServer::start(vec![
+        reply(422, body),
+        error_reply(422, "YW-4732"),
+        error_reply(409, "YW-4098"),
+        error_reply(404, "YW-4051"),
+        error_reply(409, "YW-4097"),
+    ])
+    .await;
+    let client = server.client();
+    let error = client.submit("access", &submission()).await.unwrap_err();
+    let ClientError::InvalidSubmission { code, problems, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(code, "YW-4732");
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        (problems[0].path.as_str(), problems[0].code.as_str()),
+        ("a.phone", "YW-1614")
+    );
+    assert_eq!(error.code(), "YW-4732");
+    assert_eq!(error.http_status(), Some(422));
+    // Without problems in the body: an empty list, the code kept.
+    let error = client.submit("access", &submission()).await.unwrap_err();
+    assert!(
+        matches!(&error, ClientError::InvalidSubmission { problems, .. } if problems.is_empty()),
+        "{error:?}"
+    );
+    let error = client.submit("access", &submission()).await.unwrap_err();
+    assert!(matches!(&error, ClientError::Rejected { status: 409, code, .. } if code == "YW-4098"));
+    let error = client
+        .application("access", "YW2026112399999999")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "YW-4051");
+    let error = client
+        .supplement("access", "YW2026112304718265", &submission())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "YW-4097");
+    assert_eq!(server.seen().len(), 5, "none retried");
 }
 
 // --- scan-to-login: only our own server -----------------------------------------

@@ -1,13 +1,17 @@
 //! The requests and answers of docs/formats.md ("HTTP"), field for field.
 //! Types that carry personal data or tokens print them masked in `Debug`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::credential::{CredentialError, HolderCredential, PresentationRequest};
 use crate::crypto::VerifyingKey;
-use crate::forms::{FormSchema, Label, SchemaError};
+use crate::forms::{
+    AttachmentEntry, Conflict, Draft, FormSchema, Label, LicenceRefEntry, SchemaError,
+};
 use crate::identity::IdNumber;
 
 const REDACTED: &str = "<redacted>";
@@ -772,9 +776,355 @@ impl RecommendationSettings {
     }
 }
 
+/// `PUT /v1/drafts/{id}` body: a draft's values as this device has them.
+/// Values are personal data: `Debug` shows the field names only.
+#[derive(Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct DraftUpload {
+    /// The matter's standard code.
+    pub matter_code: String,
+    /// The form version the values follow.
+    pub schema_version: u32,
+    /// The values, keyed by field id (incomplete drafts are fine).
+    pub values: BTreeMap<String, Value>,
+    /// The fields prefilled from government data (read-only on every device).
+    pub government: Vec<String>,
+}
+
+impl DraftUpload {
+    /// The upload of `draft`'s current values (unsaved edits included).
+    pub fn of(draft: &Draft) -> Self {
+        Self {
+            matter_code: draft.matter_code().to_owned(),
+            schema_version: draft.schema_version(),
+            values: draft.values().clone(),
+            government: draft.government_fields().iter().cloned().collect(),
+        }
+    }
+}
+
+impl fmt::Debug for DraftUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DraftUpload")
+            .field("matter_code", &self.matter_code)
+            .field("schema_version", &self.schema_version)
+            .field("fields", &self.values.keys().collect::<Vec<_>>())
+            .field("government", &self.government)
+            .finish()
+    }
+}
+
+/// `GET` / `PUT /v1/drafts/{id}`: the draft as the server stores it.
+/// Values are personal data: `Debug` shows the field names only.
+#[derive(Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
+pub struct RemoteDraft {
+    /// The draft id (32 lowercase hex digits), the same on every device.
+    pub id: String,
+    /// The matter's standard code.
+    pub matter_code: String,
+    /// The form version the values follow.
+    pub schema_version: u32,
+    /// The server's count of saves (1, 2, …): the next `If-Match`.
+    pub version: u32,
+    /// The values, keyed by field id.
+    pub values: BTreeMap<String, Value>,
+    /// The fields prefilled from government data.
+    pub government: Vec<String>,
+    /// When it was last saved (Unix milliseconds).
+    pub updated_ms: i64,
+    /// When the server deletes it unless saved again (Unix milliseconds).
+    pub expires_ms: i64,
+    /// The upload was made from an older version and merged with the
+    /// current one (no conflicts): `values` are not the upload's as sent.
+    pub merged: bool,
+}
+
+impl RemoteDraft {
+    /// The draft on this device: [`Draft::from_remote`], synced at
+    /// [`RemoteDraft::version`].
+    pub fn into_draft(self, now: i64) -> Draft {
+        Draft::from_remote(
+            self.id,
+            self.matter_code,
+            self.schema_version,
+            self.values,
+            self.government,
+            self.version,
+            now,
+        )
+    }
+}
+
+impl fmt::Debug for RemoteDraft {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteDraft")
+            .field("id", &self.id)
+            .field("matter_code", &self.matter_code)
+            .field("schema_version", &self.schema_version)
+            .field("version", &self.version)
+            .field("fields", &self.values.keys().collect::<Vec<_>>())
+            .field("government", &self.government)
+            .field("updated_ms", &self.updated_ms)
+            .field("expires_ms", &self.expires_ms)
+            .field("merged", &self.merged)
+            .finish()
+    }
+}
+
+/// `GET /v1/drafts`: one of the citizen's drafts stored on the server.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct DraftSummary {
+    /// The draft id, for [`crate::client::ApiClient::draft`].
+    pub id: String,
+    /// The matter's standard code.
+    pub matter_code: String,
+    /// The form version the values follow.
+    pub schema_version: u32,
+    /// The server's count of saves.
+    pub version: u32,
+    /// When it was last saved (Unix milliseconds).
+    pub updated_ms: i64,
+    /// When the server deletes it unless saved again (Unix milliseconds).
+    pub expires_ms: i64,
+}
+
+/// `GET /v1/drafts`'s answer.
+#[derive(Deserialize)]
+pub(crate) struct DraftsWire {
+    pub(crate) drafts: Vec<DraftSummary>,
+}
+
+/// `409` YW-4096 on `PUT /v1/drafts/{id}`: another device changed the same
+/// fields since the version this device synced. Nothing was stored. Values
+/// are personal data: `Debug` shows the field names only.
+#[derive(Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
+pub struct DraftConflict {
+    /// The server's current version: the next `If-Match`.
+    pub version: u32,
+    /// The current values on the server.
+    pub values: BTreeMap<String, Value>,
+    /// The current government fields on the server.
+    pub government: Vec<String>,
+    /// The values at the version named by `If-Match` (the merge's base).
+    pub base_values: BTreeMap<String, Value>,
+    /// The fields changed differently on both sides.
+    pub conflicts: Vec<FieldConflict>,
+}
+
+impl fmt::Debug for DraftConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DraftConflict")
+            .field("version", &self.version)
+            .field("fields", &self.values.keys().collect::<Vec<_>>())
+            .field("government", &self.government)
+            .field("conflicts", &self.conflicts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One field of a [`DraftConflict`]; `None` is "not filled in". `Debug`
+/// shows the field name only.
+#[derive(Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
+pub struct FieldConflict {
+    /// The field id.
+    pub field: String,
+    /// The value at the `If-Match` version.
+    #[serde(default)]
+    pub base: Option<Value>,
+    /// The value this device sent.
+    #[serde(default)]
+    pub yours: Option<Value>,
+    /// The value on the server.
+    #[serde(default)]
+    pub theirs: Option<Value>,
+}
+
+impl fmt::Debug for FieldConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldConflict")
+            .field("field", &self.field)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of [`crate::client::ApiClient::put_draft`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum DraftPut {
+    /// Stored (`201` created or `200`), possibly merged with another
+    /// device's version ([`RemoteDraft::merged`]).
+    Stored(RemoteDraft),
+    /// `409` YW-4096: nothing stored; merge, let the citizen choose, retry
+    /// with `If-Match` [`DraftConflict::version`].
+    Conflict(DraftConflict),
+}
+
+/// The outcome of [`crate::client::ApiClient::sync_draft`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct DraftSync {
+    /// The server's version the draft is now synced with. With no
+    /// conflicts, the server stores the draft's values as this version.
+    pub version: u32,
+    /// Another device's changes were merged into the draft (by the server,
+    /// or on this device after a conflict or a stale version): the app shows
+    /// the form again.
+    pub merged: bool,
+    /// Fields both devices changed differently, for which the draft kept
+    /// this device's value. Non-empty: nothing was stored; once the citizen
+    /// has chosen, the next sync is accepted.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Where an application (办件) stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApplicationStatus {
+    /// Submitted (or supplemented), waiting for the department.
+    Submitted,
+    /// Accepted for processing (受理).
+    Accepted,
+    /// The department asks for more (补正): see the history's message.
+    NeedsSupplement,
+    /// Approved.
+    Approved,
+    /// Rejected (final): see the history's message.
+    Rejected,
+    /// Done (办结, final).
+    Completed,
+    /// A status this version does not know (a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+/// One change of an application's status. The message is the department's
+/// to the citizen and may name their affairs: `Debug` says only whether
+/// there is one.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct StatusChange {
+    /// The status from then on.
+    pub status: ApplicationStatus,
+    /// The department's message (required with `needs_supplement` and
+    /// `rejected`).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// `citizen`, or the department that made the change.
+    pub actor: String,
+    /// When (Unix milliseconds).
+    pub at_ms: i64,
+}
+
+impl fmt::Debug for StatusChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatusChange")
+            .field("status", &self.status)
+            .field("message", &self.message.as_ref().map(|_| REDACTED))
+            .field("actor", &self.actor)
+            .field("at_ms", &self.at_ms)
+            .finish()
+    }
+}
+
+/// An application (办件): a submitted draft and where it stands. Lists
+/// carry summaries, without `values`, `licence_refs`, `attachments` and
+/// `history` (empty here). Values are personal data: `Debug` shows the
+/// field names only.
+#[derive(Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
+pub struct Application {
+    /// `YW`, the submission date (China time) and 8 random digits.
+    pub receipt_no: String,
+    /// The submitted draft's id.
+    pub draft_id: String,
+    /// The matter's standard code.
+    pub matter_code: String,
+    /// The matter (and form) version applied for.
+    pub matter_version: u32,
+    /// In Chinese and English.
+    pub matter_name: Label,
+    /// Who handles it.
+    pub department: Department,
+    /// Where it stands.
+    pub status: ApplicationStatus,
+    /// When it was first submitted (Unix milliseconds).
+    pub submitted_ms: i64,
+    /// When its status last changed (Unix milliseconds).
+    pub updated_ms: i64,
+    /// The e-licences presented, in form order.
+    #[serde(default)]
+    pub licence_refs: Vec<LicenceRefEntry>,
+    /// The submitted values.
+    #[serde(default)]
+    pub values: BTreeMap<String, Value>,
+    /// The attached files by hash, in form order.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentEntry>,
+    /// Every status change, oldest first.
+    #[serde(default)]
+    pub history: Vec<StatusChange>,
+}
+
+impl fmt::Debug for Application {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Application")
+            .field("receipt_no", &self.receipt_no)
+            .field("draft_id", &self.draft_id)
+            .field("matter_code", &self.matter_code)
+            .field("matter_version", &self.matter_version)
+            .field("status", &self.status)
+            .field("submitted_ms", &self.submitted_ms)
+            .field("updated_ms", &self.updated_ms)
+            .field("fields", &self.values.keys().collect::<Vec<_>>())
+            .field("licence_refs", &self.licence_refs)
+            .field("attachments", &self.attachments)
+            .field("history", &self.history)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /v1/applications`: a page of the citizen's applications
+/// (summaries), newest first.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[non_exhaustive]
+pub struct ApplicationPage {
+    /// Newest first.
+    pub applications: Vec<Application>,
+    /// Pass as `before` for the next (older) page; `None` on the last.
+    #[serde(default)]
+    pub next_before: Option<String>,
+}
+
+/// One problem the server found in a submission (`422` YW-4732), as
+/// [`crate::forms::Draft::validate`] reports them: the messages name the
+/// field and the constraint, never the value.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ServerProblem {
+    /// `section_id.field_id` (or `licence_refs`, `attachments`).
+    pub path: String,
+    /// `YW-16xx`.
+    pub code: String,
+    /// In Simplified Chinese.
+    pub message_zh: String,
+    /// In English.
+    pub message_en: String,
+}
+
 /// The server's error body `{code, message, request_id}`.
 #[derive(Deserialize)]
 pub(crate) struct ErrorWire {
     pub(crate) code: String,
     pub(crate) message: String,
+}
+
+/// The `problems` of a `422` YW-4732 error body.
+#[derive(Deserialize)]
+pub(crate) struct ProblemsWire {
+    pub(crate) problems: Vec<ServerProblem>,
 }

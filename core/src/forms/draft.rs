@@ -32,6 +32,11 @@ pub struct Draft {
     /// Time of the latest revision (or creation): expiry counts from here, so
     /// a draft the citizen keeps working on does not expire under them.
     updated_at: i64,
+    /// The server's version of this draft that this device last synced
+    /// (`PUT`/`GET /v1/drafts/{id}`); 0: never synced. Drafts stored before
+    /// sync existed load with 0.
+    #[serde(default)]
+    synced_version: u32,
 }
 
 /// A saved snapshot of a draft's values.
@@ -217,7 +222,40 @@ impl Draft {
             revisions: Vec::new(),
             created_at: now,
             updated_at: now,
+            synced_version: 0,
         })
+    }
+
+    /// A draft pulled from the server onto this device (`GET
+    /// /v1/drafts/{id}`): its values, its government fields (read-only here
+    /// too; only those with a value), saved as the first revision, synced at
+    /// `version`. The id is the server's (the same draft on every device).
+    pub fn from_remote(
+        id: impl Into<String>,
+        matter_code: impl Into<String>,
+        schema_version: u32,
+        values: BTreeMap<String, Value>,
+        government: impl IntoIterator<Item = String>,
+        version: u32,
+        now: i64,
+    ) -> Draft {
+        let government = government
+            .into_iter()
+            .filter(|f| values.contains_key(f))
+            .collect();
+        let mut draft = Draft {
+            id: id.into(),
+            matter_code: matter_code.into(),
+            schema_version,
+            values,
+            government,
+            revisions: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            synced_version: version,
+        };
+        draft.save(now);
+        draft
     }
 
     /// Fills every bound field the source has a value for, overwriting what
@@ -381,6 +419,62 @@ impl Draft {
         merged.conflicts
     }
 
+    /// Takes the server's values and government fields as they are (the
+    /// server merged this device's upload with another device's changes,
+    /// `"merged": true`), saves a revision if they differ, and records
+    /// `version` as synced.
+    pub fn adopt_remote(
+        &mut self,
+        values: BTreeMap<String, Value>,
+        government: impl IntoIterator<Item = String>,
+        version: u32,
+        now: i64,
+    ) {
+        self.government = government
+            .into_iter()
+            .filter(|f| values.contains_key(f))
+            .collect();
+        self.values = values;
+        self.save(now);
+        self.synced_version = version;
+    }
+
+    /// Merges the server's `version` of this draft (its `values` and
+    /// `government` fields) made from `base` (the values at the version this
+    /// device last synced; empty when unknown, so that every field both
+    /// sides set differently is a conflict) with [`Draft::merge_remote`]:
+    /// the local value is kept for each conflict. The government fields
+    /// become the union of both sides', for fields that still have a value.
+    /// Records `version` as synced, so that the next sync, after the citizen
+    /// resolved the conflicts, is accepted as the next version.
+    pub fn merge_remote_version(
+        &mut self,
+        base: &BTreeMap<String, Value>,
+        values: &BTreeMap<String, Value>,
+        government: impl IntoIterator<Item = String>,
+        version: u32,
+        now: i64,
+    ) -> Vec<Conflict> {
+        let conflicts = self.merge_remote(base, values, now);
+        let merged = &self.values;
+        self.government
+            .extend(government.into_iter().filter(|f| merged.contains_key(f)));
+        self.synced_version = version;
+        conflicts
+    }
+
+    /// The server's version of this draft this device last synced (0: never
+    /// synced): sent as `If-Match` (0: `If-None-Match: *`).
+    pub fn synced_version(&self) -> u32 {
+        self.synced_version
+    }
+
+    /// Records that the server stores this draft's current values as
+    /// `version` (a sync the server took as it was).
+    pub fn set_synced_version(&mut self, version: u32) {
+        self.synced_version = version;
+    }
+
     /// The draft id (32 lowercase hex digits).
     pub fn id(&self) -> &str {
         &self.id
@@ -466,6 +560,7 @@ impl fmt::Debug for Draft {
             .field("id", &self.id)
             .field("matter_code", &self.matter_code)
             .field("revisions", &self.revisions.len())
+            .field("synced_version", &self.synced_version)
             .finish_non_exhaustive()
     }
 }
@@ -674,6 +769,114 @@ mod tests {
         assert_eq!(d.value("count"), Some(&json!(7)));
         assert_eq!(d.current_revision(), 2);
         assert_eq!(d.updated_at(), T0 + 10);
+    }
+
+    #[test]
+    fn from_remote_is_a_synced_first_revision_with_read_only_government_data() {
+        let s = schema();
+        let values = BTreeMap::from([
+            ("name".to_owned(), json!("张三")),
+            ("note".to_owned(), json!("from phone A")),
+        ]);
+        // `count` is listed as government data but has no value: not kept.
+        let government = ["name".to_owned(), "count".to_owned()];
+        let id = "0123456789abcdef0123456789abcdef";
+        let mut d = Draft::from_remote(id, "T-2", 1, values.clone(), government, 3, T0);
+        assert_eq!(
+            (d.id(), d.matter_code(), d.schema_version()),
+            (id, "T-2", 1)
+        );
+        assert_eq!(d.values(), &values);
+        assert_eq!(d.synced_version(), 3);
+        assert_eq!(d.current_revision(), 1);
+        assert_eq!((d.created_at(), d.updated_at()), (T0, T0));
+        assert!(d.is_government("name") && !d.is_government("count"));
+        assert_eq!(
+            d.set(&s, "name", json!("李四")).unwrap_err().code(),
+            "YW-1552"
+        );
+        d.set(&s, "count", json!(2)).unwrap();
+        assert!(!format!("{d:?}").contains("张三"));
+        // Stored in the wallet and read back: the synced version is kept.
+        let back: Draft = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(back.synced_version(), 3);
+    }
+
+    #[test]
+    fn a_draft_stored_before_sync_loads_as_never_synced() {
+        let s = schema();
+        let mut d = Draft::new(&s, T0).unwrap();
+        d.set(&s, "note", json!("a")).unwrap();
+        d.save(T0);
+        let mut stored = serde_json::to_value(&d).unwrap();
+        stored
+            .as_object_mut()
+            .unwrap()
+            .remove("synced_version")
+            .unwrap();
+        let old: Draft = serde_json::from_value(stored).unwrap();
+        assert_eq!(old.synced_version(), 0);
+        assert_eq!(old, d);
+        d.set_synced_version(5);
+        assert_eq!(d.synced_version(), 5);
+    }
+
+    #[test]
+    fn adopt_remote_takes_the_servers_values() {
+        let s = schema();
+        let mut d = Draft::new(&s, T0).unwrap();
+        d.set(&s, "note", json!("mine")).unwrap();
+        d.save(T0);
+        let values = BTreeMap::from([
+            ("note".to_owned(), json!("mine")),
+            ("name".to_owned(), json!("张三")),
+        ]);
+        d.adopt_remote(values.clone(), ["name".to_owned()], 4, T0 + 5);
+        assert_eq!(d.values(), &values);
+        assert!(d.is_government("name"));
+        assert_eq!(d.synced_version(), 4);
+        assert_eq!(d.current_revision(), 2);
+        assert_eq!(d.updated_at(), T0 + 5);
+        // The same values again: no new revision.
+        d.adopt_remote(values, ["name".to_owned()], 5, T0 + 6);
+        assert_eq!((d.current_revision(), d.synced_version()), (2, 5));
+    }
+
+    #[test]
+    fn merge_remote_version_unions_government_fields_and_records_the_version() {
+        let s = schema();
+        let mut d = Draft::new(&s, T0).unwrap();
+        d.set(&s, "note", json!("base")).unwrap();
+        d.save(T0);
+        d.set_synced_version(2);
+        let base = d.values().clone();
+        d.set(&s, "note", json!("local")).unwrap();
+        let remote = BTreeMap::from([
+            ("note".to_owned(), json!("remote")),
+            ("name".to_owned(), json!("张三")),
+        ]);
+        // `addr` is government data on the server but has no value there.
+        let government = ["name".to_owned(), "addr".to_owned()];
+        let conflicts = d.merge_remote_version(&base, &remote, government, 3, T0 + 1);
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].field, "note");
+        assert_eq!(d.value("note"), Some(&json!("local")));
+        assert_eq!(d.value("name"), Some(&json!("张三")));
+        assert!(d.is_government("name") && !d.is_government("addr"));
+        assert_eq!(d.synced_version(), 3);
+        // An empty base: every field both sides set differently conflicts.
+        let conflicts = d.merge_remote_version(
+            &BTreeMap::new(),
+            &BTreeMap::from([("note".to_owned(), json!("other"))]),
+            [],
+            7,
+            T0 + 2,
+        );
+        let fields: Vec<_> = conflicts.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["note"]);
+        assert_eq!(d.value("name"), Some(&json!("张三")), "kept: only local");
+        assert_eq!(d.synced_version(), 7);
     }
 
     #[test]

@@ -641,11 +641,24 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration, the inbox, the service catalog
- * and the recommendations. Every call is async; idempotent calls are retried
- * with backoff.
+ * devices, scan-to-login, push registration, the inbox, the service catalog,
+ * the recommendations, draft sync and applications. Every call is async;
+ * idempotent calls are retried with backoff.
  */
 public protocol ApiClientProtocol: AnyObject, Sendable {
+    
+    /**
+     * An application with its values and status history. Not this
+     * citizen's: Rejected YW-4051.
+     */
+    func application(accessToken: String, receiptNo: String) async throws  -> Application
+    
+    /**
+     * A page of the citizen's applications (summaries), newest first;
+     * `limit` 1 to 100 (null: 20), `before` the previous page's
+     * `next_before`. A bad parameter: Rejected YW-4730.
+     */
+    func applications(accessToken: String, limit: UInt32?, before: String?) async throws  -> ApplicationPage
     
     /**
      * Approves a session with a presentation made for it.
@@ -663,6 +676,12 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func challenge() async throws  -> Challenge
     
     /**
+     * Removes the draft from the server (each device's copy stays there).
+     * Unknown: Rejected YW-4050.
+     */
+    func deleteRemoteDraft(accessToken: String, id: String) async throws 
+    
+    /**
      * The account's signed-in devices.
      */
     func devices(accessToken: String) async throws  -> [Device]
@@ -677,6 +696,14 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
      * Enrols this phone's device key; the answer carries the 网证.
      */
     func enrol(request: EnrolmentRequest) async throws  -> Enrolment
+    
+    /**
+     * The draft `id` as the server stores it, as this device's draft
+     * (another phone's draft continued here; government fields read-only).
+     * Not this citizen's: Rejected YW-4050; a malformed id InvalidInput
+     * YW-1807 before any request.
+     */
+    func fetchDraft(accessToken: String, id: String) async throws  -> Draft
     
     /**
      * A page of the citizen's inbox, newest first, with the unread count.
@@ -770,6 +797,11 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func registerPush(accessToken: String, request: PushRegistrationRequest) async throws  -> PushRegistration
     
     /**
+     * The citizen's drafts on the server, most recently saved first.
+     */
+    func remoteDrafts(accessToken: String) async throws  -> [DraftSummary]
+    
+    /**
      * Stores `settings` whole (`consent_changed_ms` is the server's and is
      * not sent) and answers them as stored. An unknown life event: Rejected
      * YW-4722.
@@ -794,6 +826,36 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func statusList(kid: String) async throws  -> Data
     
     /**
+     * Submits `draft` (validated against `schema` on `today`,
+     * `YYYY-MM-DD`): the application with its receipt number. A draft that
+     * is not valid is refused before any request: InvalidInput with the
+     * first problem's YW-16xx code, every problem's path and code in the
+     * detail (`Draft.validate` lists them). The server checks again
+     * (Rejected YW-4732, its problems in the detail); the same submission
+     * again answers the same application; other content for a submitted
+     * draft is Rejected YW-4098.
+     */
+    func submit(accessToken: String, draft: Draft, schema: FormSchema, today: String) async throws  -> Application
+    
+    /**
+     * Sends the corrected `draft` (the one submitted) when the department
+     * asked for more (`NeedsSupplement`, else Rejected YW-4097); the
+     * application is `Submitted` again. Validated first, as `submit`.
+     */
+    func supplement(accessToken: String, receiptNo: String, draft: Draft, schema: FormSchema, today: String) async throws  -> Application
+    
+    /**
+     * Syncs `draft` with the server (the version it last synced as
+     * `If-Match`): stored as the next version, merged with another
+     * device's changes (by the server, or here after a conflict or a
+     * version the server no longer keeps), or the conflicts for the citizen
+     * to resolve (the draft keeps this device's value; sync again after
+     * choosing). Edits made to `draft` while the sync runs are kept. A
+     * draft deleted on the server (or submitted elsewhere): Rejected YW-4050.
+     */
+    func syncDraft(accessToken: String, draft: Draft) async throws  -> DraftSyncResult
+    
+    /**
      * No more pushes to this device (its inbox stays).
      */
     func unregisterPush(accessToken: String) async throws 
@@ -801,9 +863,9 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
 }
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration, the inbox, the service catalog
- * and the recommendations. Every call is async; idempotent calls are retried
- * with backoff.
+ * devices, scan-to-login, push registration, the inbox, the service catalog,
+ * the recommendations, draft sync and applications. Every call is async;
+ * idempotent calls are retried with backoff.
  */
 open class ApiClient: ApiClientProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -871,6 +933,47 @@ public convenience init(config: ClientConfig)throws  {
 
     
     /**
+     * An application with its values and status history. Not this
+     * citizen's: Rejected YW-4051.
+     */
+open func application(accessToken: String, receiptNo: String)async throws  -> Application  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_application(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(receiptNo)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApplication_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * A page of the citizen's applications (summaries), newest first;
+     * `limit` 1 to 100 (null: 20), `before` the previous page's
+     * `next_before`. A bad parameter: Rejected YW-4730.
+     */
+open func applications(accessToken: String, limit: UInt32? = nil, before: String? = nil)async throws  -> ApplicationPage  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_applications(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterOptionUInt32.lower(limit),FfiConverterOptionString.lower(before)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApplicationPage_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
      * Approves a session with a presentation made for it.
      */
 open func approveLogin(accessToken: String, sessionId: String, presentation: String)async throws  -> LoginSessionStatus  {
@@ -916,6 +1019,26 @@ open func challenge()async throws  -> Challenge  {
             completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeChallenge_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Removes the draft from the server (each device's copy stays there).
+     * Unknown: Rejected YW-4050.
+     */
+open func deleteRemoteDraft(accessToken: String, id: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_delete_remote_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -974,6 +1097,28 @@ open func enrol(request: EnrolmentRequest)async throws  -> Enrolment  {
             completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeEnrolment_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * The draft `id` as the server stores it, as this device's draft
+     * (another phone's draft continued here; government fields read-only).
+     * Not this citizen's: Rejected YW-4050; a malformed id InvalidInput
+     * YW-1807 before any request.
+     */
+open func fetchDraft(accessToken: String, id: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_fetch_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_u64,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_u64,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeDraft_lift,
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -1294,6 +1439,25 @@ open func registerPush(accessToken: String, request: PushRegistrationRequest)asy
 }
     
     /**
+     * The citizen's drafts on the server, most recently saved first.
+     */
+open func remoteDrafts(accessToken: String)async throws  -> [DraftSummary]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_remote_drafts(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDraftSummary.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
      * Stores `settings` whole (`consent_changed_ms` is the server's and is
      * not sent) and answers them as stored. An unknown life event: Rejected
      * YW-4722.
@@ -1369,6 +1533,78 @@ open func statusList(kid: String)async throws  -> Data  {
             completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Submits `draft` (validated against `schema` on `today`,
+     * `YYYY-MM-DD`): the application with its receipt number. A draft that
+     * is not valid is refused before any request: InvalidInput with the
+     * first problem's YW-16xx code, every problem's path and code in the
+     * detail (`Draft.validate` lists them). The server checks again
+     * (Rejected YW-4732, its problems in the detail); the same submission
+     * again answers the same application; other content for a submitted
+     * draft is Rejected YW-4098.
+     */
+open func submit(accessToken: String, draft: Draft, schema: FormSchema, today: String)async throws  -> Application  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_submit(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterTypeDraft_lower(draft),FfiConverterTypeFormSchema_lower(schema),FfiConverterString.lower(today)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApplication_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Sends the corrected `draft` (the one submitted) when the department
+     * asked for more (`NeedsSupplement`, else Rejected YW-4097); the
+     * application is `Submitted` again. Validated first, as `submit`.
+     */
+open func supplement(accessToken: String, receiptNo: String, draft: Draft, schema: FormSchema, today: String)async throws  -> Application  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_supplement(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(receiptNo),FfiConverterTypeDraft_lower(draft),FfiConverterTypeFormSchema_lower(schema),FfiConverterString.lower(today)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeApplication_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Syncs `draft` with the server (the version it last synced as
+     * `If-Match`): stored as the next version, merged with another
+     * device's changes (by the server, or here after a conflict or a
+     * version the server no longer keeps), or the conflicts for the citizen
+     * to resolve (the draft keeps this device's value; sync again after
+     * choosing). Edits made to `draft` while the sync runs are kept. A
+     * draft deleted on the server (or submitted elsewhere): Rejected YW-4050.
+     */
+open func syncDraft(accessToken: String, draft: Draft)async throws  -> DraftSyncResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_sync_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterTypeDraft_lower(draft)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraftSyncResult_lift,
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -1743,6 +1979,12 @@ public protocol DraftProtocol: AnyObject, Sendable {
     
     func submission(schema: FormSchema, todayDate: String) throws  -> SubmissionResult
     
+    /**
+     * The server's version of this draft this device last synced (0: never
+     * synced; `ApiClient.sync_draft` keeps it).
+     */
+    func syncedVersion()  -> UInt32
+    
     func toJson()  -> String
     
     func undoTo(revision: UInt32, now: Int64) throws 
@@ -1954,6 +2196,19 @@ open func submission(schema: FormSchema, todayDate: String)throws  -> Submission
             self.uniffiCloneHandle(),
         FfiConverterTypeFormSchema_lower(schema),
         FfiConverterString.lower(todayDate),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The server's version of this draft this device last synced (0: never
+     * synced; `ApiClient.sync_draft` keeps it).
+     */
+open func syncedVersion() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_draft_synced_version(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -3358,6 +3613,308 @@ public func FfiConverterTypeWallet_lower(_ value: Wallet) -> UInt64 {
 
 
 /**
+ * An application (办件): a submitted draft and where it stands. In a list
+ * (`applications`) it is a summary: `values`, `licence_refs`,
+ * `attachments` and `history` are empty; `application(receipt_no)` has
+ * them. `toString()` / `description` is the masked Rust `Debug`: field
+ * names, no values.
+ */
+public struct Application: Equatable, Hashable, CustomDebugStringConvertible {
+    /**
+     * `YW`, the submission date and 8 random digits.
+     */
+    public var receiptNo: String
+    public var draftId: String
+    public var matterCode: String
+    /**
+     * The matter (and form) version applied for.
+     */
+    public var matterVersion: UInt32
+    public var matterName: Bilingual
+    public var department: Department
+    public var status: ApplicationStatus
+    /**
+     * Unix milliseconds.
+     */
+    public var submittedMs: Int64
+    /**
+     * When the status last changed, Unix milliseconds.
+     */
+    public var updatedMs: Int64
+    /**
+     * In form order.
+     */
+    public var licenceRefs: [LicenceRef]
+    /**
+     * The submitted values: field id → JSON value text (as `Draft.value`).
+     */
+    public var values: [String: String]
+    /**
+     * In form order.
+     */
+    public var attachments: [AttachmentRef]
+    /**
+     * Every status change, oldest first.
+     */
+    public var history: [StatusChange]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `YW`, the submission date and 8 random digits.
+         */receiptNo: String, draftId: String, matterCode: String, 
+        /**
+         * The matter (and form) version applied for.
+         */matterVersion: UInt32, matterName: Bilingual, department: Department, status: ApplicationStatus, 
+        /**
+         * Unix milliseconds.
+         */submittedMs: Int64, 
+        /**
+         * When the status last changed, Unix milliseconds.
+         */updatedMs: Int64, 
+        /**
+         * In form order.
+         */licenceRefs: [LicenceRef], 
+        /**
+         * The submitted values: field id → JSON value text (as `Draft.value`).
+         */values: [String: String], 
+        /**
+         * In form order.
+         */attachments: [AttachmentRef], 
+        /**
+         * Every status change, oldest first.
+         */history: [StatusChange]) {
+        self.receiptNo = receiptNo
+        self.draftId = draftId
+        self.matterCode = matterCode
+        self.matterVersion = matterVersion
+        self.matterName = matterName
+        self.department = department
+        self.status = status
+        self.submittedMs = submittedMs
+        self.updatedMs = updatedMs
+        self.licenceRefs = licenceRefs
+        self.values = values
+        self.attachments = attachments
+        self.history = history
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_application_uniffi_trait_debug(
+            FfiConverterTypeApplication_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension Application: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApplication: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Application {
+        return
+            try Application(
+                receiptNo: FfiConverterString.read(from: &buf), 
+                draftId: FfiConverterString.read(from: &buf), 
+                matterCode: FfiConverterString.read(from: &buf), 
+                matterVersion: FfiConverterUInt32.read(from: &buf), 
+                matterName: FfiConverterTypeBilingual.read(from: &buf), 
+                department: FfiConverterTypeDepartment.read(from: &buf), 
+                status: FfiConverterTypeApplicationStatus.read(from: &buf), 
+                submittedMs: FfiConverterInt64.read(from: &buf), 
+                updatedMs: FfiConverterInt64.read(from: &buf), 
+                licenceRefs: FfiConverterSequenceTypeLicenceRef.read(from: &buf), 
+                values: FfiConverterDictionaryStringString.read(from: &buf), 
+                attachments: FfiConverterSequenceTypeAttachmentRef.read(from: &buf), 
+                history: FfiConverterSequenceTypeStatusChange.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Application, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.receiptNo, into: &buf)
+        FfiConverterString.write(value.draftId, into: &buf)
+        FfiConverterString.write(value.matterCode, into: &buf)
+        FfiConverterUInt32.write(value.matterVersion, into: &buf)
+        FfiConverterTypeBilingual.write(value.matterName, into: &buf)
+        FfiConverterTypeDepartment.write(value.department, into: &buf)
+        FfiConverterTypeApplicationStatus.write(value.status, into: &buf)
+        FfiConverterInt64.write(value.submittedMs, into: &buf)
+        FfiConverterInt64.write(value.updatedMs, into: &buf)
+        FfiConverterSequenceTypeLicenceRef.write(value.licenceRefs, into: &buf)
+        FfiConverterDictionaryStringString.write(value.values, into: &buf)
+        FfiConverterSequenceTypeAttachmentRef.write(value.attachments, into: &buf)
+        FfiConverterSequenceTypeStatusChange.write(value.history, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApplication_lift(_ buf: RustBuffer) throws -> Application {
+    return try FfiConverterTypeApplication.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApplication_lower(_ value: Application) -> RustBuffer {
+    return FfiConverterTypeApplication.lower(value)
+}
+
+
+/**
+ * A page of the citizen's applications (summaries), newest first.
+ */
+public struct ApplicationPage: Equatable, Hashable {
+    public var applications: [Application]
+    /**
+     * Pass as `before` for the next (older) page; null on the last page.
+     */
+    public var nextBefore: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(applications: [Application], 
+        /**
+         * Pass as `before` for the next (older) page; null on the last page.
+         */nextBefore: String?) {
+        self.applications = applications
+        self.nextBefore = nextBefore
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ApplicationPage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApplicationPage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApplicationPage {
+        return
+            try ApplicationPage(
+                applications: FfiConverterSequenceTypeApplication.read(from: &buf), 
+                nextBefore: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ApplicationPage, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeApplication.write(value.applications, into: &buf)
+        FfiConverterOptionString.write(value.nextBefore, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApplicationPage_lift(_ buf: RustBuffer) throws -> ApplicationPage {
+    return try FfiConverterTypeApplicationPage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApplicationPage_lower(_ value: ApplicationPage) -> RustBuffer {
+    return FfiConverterTypeApplicationPage.lower(value)
+}
+
+
+/**
+ * A file attached to an application (`attachment` field), by hash.
+ * `toString()` / `description` names the field only.
+ */
+public struct AttachmentRef: Equatable, Hashable, CustomDebugStringConvertible {
+    public var field: String
+    /**
+     * Lowercase hex SHA-256 of the file.
+     */
+    public var sha256: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(field: String, 
+        /**
+         * Lowercase hex SHA-256 of the file.
+         */sha256: String) {
+        self.field = field
+        self.sha256 = sha256
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_attachmentref_uniffi_trait_debug(
+            FfiConverterTypeAttachmentRef_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension AttachmentRef: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachmentRef: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttachmentRef {
+        return
+            try AttachmentRef(
+                field: FfiConverterString.read(from: &buf), 
+                sha256: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AttachmentRef, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.field, into: &buf)
+        FfiConverterString.write(value.sha256, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentRef_lift(_ buf: RustBuffer) throws -> AttachmentRef {
+    return try FfiConverterTypeAttachmentRef.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentRef_lower(_ value: AttachmentRef) -> RustBuffer {
+    return FfiConverterTypeAttachmentRef.lower(value)
+}
+
+
+/**
  * Text in Simplified Chinese and English.
  */
 public struct Bilingual: Equatable, Hashable {
@@ -3781,6 +4338,194 @@ public func FfiConverterTypeDevice_lift(_ buf: RustBuffer) throws -> Device {
 #endif
 public func FfiConverterTypeDevice_lower(_ value: Device) -> RustBuffer {
     return FfiConverterTypeDevice.lower(value)
+}
+
+
+/**
+ * One of the citizen's drafts stored on the server (`remote_drafts`).
+ */
+public struct DraftSummary: Equatable, Hashable {
+    /**
+     * The draft id, for `fetch_draft`.
+     */
+    public var id: String
+    public var matterCode: String
+    /**
+     * The form version the values follow.
+     */
+    public var schemaVersion: UInt32
+    /**
+     * The server's count of saves.
+     */
+    public var version: UInt32
+    /**
+     * When it was last saved, Unix milliseconds.
+     */
+    public var updatedMs: Int64
+    /**
+     * When the server deletes it unless saved again, Unix milliseconds.
+     */
+    public var expiresMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The draft id, for `fetch_draft`.
+         */id: String, matterCode: String, 
+        /**
+         * The form version the values follow.
+         */schemaVersion: UInt32, 
+        /**
+         * The server's count of saves.
+         */version: UInt32, 
+        /**
+         * When it was last saved, Unix milliseconds.
+         */updatedMs: Int64, 
+        /**
+         * When the server deletes it unless saved again, Unix milliseconds.
+         */expiresMs: Int64) {
+        self.id = id
+        self.matterCode = matterCode
+        self.schemaVersion = schemaVersion
+        self.version = version
+        self.updatedMs = updatedMs
+        self.expiresMs = expiresMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DraftSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDraftSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DraftSummary {
+        return
+            try DraftSummary(
+                id: FfiConverterString.read(from: &buf), 
+                matterCode: FfiConverterString.read(from: &buf), 
+                schemaVersion: FfiConverterUInt32.read(from: &buf), 
+                version: FfiConverterUInt32.read(from: &buf), 
+                updatedMs: FfiConverterInt64.read(from: &buf), 
+                expiresMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DraftSummary, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.matterCode, into: &buf)
+        FfiConverterUInt32.write(value.schemaVersion, into: &buf)
+        FfiConverterUInt32.write(value.version, into: &buf)
+        FfiConverterInt64.write(value.updatedMs, into: &buf)
+        FfiConverterInt64.write(value.expiresMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraftSummary_lift(_ buf: RustBuffer) throws -> DraftSummary {
+    return try FfiConverterTypeDraftSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraftSummary_lower(_ value: DraftSummary) -> RustBuffer {
+    return FfiConverterTypeDraftSummary.lower(value)
+}
+
+
+/**
+ * The outcome of `sync_draft`.
+ */
+public struct DraftSyncResult: Equatable, Hashable {
+    /**
+     * The server's version the draft is synced with; with no conflicts the
+     * server stores the draft's values as this version.
+     */
+    public var version: UInt32
+    /**
+     * Another device's changes were merged into the draft: show the form again.
+     */
+    public var merged: Bool
+    /**
+     * Fields both devices changed differently (the draft kept this
+     * device's value). Non-empty: nothing was stored; once the citizen has
+     * chosen (`Draft.set`), sync again and it is accepted.
+     */
+    public var conflicts: [Conflict]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The server's version the draft is synced with; with no conflicts the
+         * server stores the draft's values as this version.
+         */version: UInt32, 
+        /**
+         * Another device's changes were merged into the draft: show the form again.
+         */merged: Bool, 
+        /**
+         * Fields both devices changed differently (the draft kept this
+         * device's value). Non-empty: nothing was stored; once the citizen has
+         * chosen (`Draft.set`), sync again and it is accepted.
+         */conflicts: [Conflict]) {
+        self.version = version
+        self.merged = merged
+        self.conflicts = conflicts
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DraftSyncResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDraftSyncResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DraftSyncResult {
+        return
+            try DraftSyncResult(
+                version: FfiConverterUInt32.read(from: &buf), 
+                merged: FfiConverterBool.read(from: &buf), 
+                conflicts: FfiConverterSequenceTypeConflict.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DraftSyncResult, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.version, into: &buf)
+        FfiConverterBool.write(value.merged, into: &buf)
+        FfiConverterSequenceTypeConflict.write(value.conflicts, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraftSyncResult_lift(_ buf: RustBuffer) throws -> DraftSyncResult {
+    return try FfiConverterTypeDraftSyncResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDraftSyncResult_lower(_ value: DraftSyncResult) -> RustBuffer {
+    return FfiConverterTypeDraftSyncResult.lower(value)
 }
 
 
@@ -4512,6 +5257,91 @@ public func FfiConverterTypeIssuerInfo_lift(_ buf: RustBuffer) throws -> IssuerI
 #endif
 public func FfiConverterTypeIssuerInfo_lower(_ value: IssuerInfo) -> RustBuffer {
     return FfiConverterTypeIssuerInfo.lower(value)
+}
+
+
+/**
+ * An e-licence presented with an application (`licence_ref` field).
+ * `toString()` / `description` names the field only.
+ */
+public struct LicenceRef: Equatable, Hashable, CustomDebugStringConvertible {
+    public var field: String
+    /**
+     * The GB/T 36904 licence identifier.
+     */
+    public var licenceId: String
+    /**
+     * The reason for use (用证事由).
+     */
+    public var reason: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(field: String, 
+        /**
+         * The GB/T 36904 licence identifier.
+         */licenceId: String, 
+        /**
+         * The reason for use (用证事由).
+         */reason: String) {
+        self.field = field
+        self.licenceId = licenceId
+        self.reason = reason
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_licenceref_uniffi_trait_debug(
+            FfiConverterTypeLicenceRef_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension LicenceRef: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLicenceRef: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LicenceRef {
+        return
+            try LicenceRef(
+                field: FfiConverterString.read(from: &buf), 
+                licenceId: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LicenceRef, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.field, into: &buf)
+        FfiConverterString.write(value.licenceId, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceRef_lift(_ buf: RustBuffer) throws -> LicenceRef {
+    return try FfiConverterTypeLicenceRef.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceRef_lower(_ value: LicenceRef) -> RustBuffer {
+    return FfiConverterTypeLicenceRef.lower(value)
 }
 
 
@@ -5969,6 +6799,102 @@ public func FfiConverterTypeRecommendationSettings_lower(_ value: Recommendation
 
 
 /**
+ * One change of an application's status.
+ * `toString()` / `description` is the masked Rust `Debug`: it leaves out
+ * the department's message, which may name the citizen's affairs.
+ */
+public struct StatusChange: Equatable, Hashable, CustomDebugStringConvertible {
+    public var status: ApplicationStatus
+    /**
+     * The department's message (with `NeedsSupplement` and `Rejected`).
+     */
+    public var message: String?
+    /**
+     * `citizen`, or the department that made the change.
+     */
+    public var actor: String
+    /**
+     * Unix milliseconds.
+     */
+    public var atMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: ApplicationStatus, 
+        /**
+         * The department's message (with `NeedsSupplement` and `Rejected`).
+         */message: String?, 
+        /**
+         * `citizen`, or the department that made the change.
+         */actor: String, 
+        /**
+         * Unix milliseconds.
+         */atMs: Int64) {
+        self.status = status
+        self.message = message
+        self.actor = actor
+        self.atMs = atMs
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_statuschange_uniffi_trait_debug(
+            FfiConverterTypeStatusChange_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension StatusChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStatusChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StatusChange {
+        return
+            try StatusChange(
+                status: FfiConverterTypeApplicationStatus.read(from: &buf), 
+                message: FfiConverterOptionString.read(from: &buf), 
+                actor: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StatusChange, into buf: inout [UInt8]) {
+        FfiConverterTypeApplicationStatus.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.message, into: &buf)
+        FfiConverterString.write(value.actor, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusChange_lift(_ buf: RustBuffer) throws -> StatusChange {
+    return try FfiConverterTypeStatusChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusChange_lower(_ value: StatusChange) -> RustBuffer {
+    return FfiConverterTypeStatusChange.lower(value)
+}
+
+
+/**
  * The outcome of [`Draft::submission`]: the payload, or the problems.
  */
 public struct SubmissionResult: Equatable, Hashable {
@@ -6395,6 +7321,129 @@ public func FfiConverterTypeApnsEnvironment_lift(_ buf: RustBuffer) throws -> Ap
 #endif
 public func FfiConverterTypeApnsEnvironment_lower(_ value: ApnsEnvironment) -> RustBuffer {
     return FfiConverterTypeApnsEnvironment.lower(value)
+}
+
+
+
+/**
+ * Where an application (办件) stands.
+ */
+
+public enum ApplicationStatus: Equatable, Hashable {
+    
+    /**
+     * Submitted (or supplemented), waiting for the department.
+     */
+    case submitted
+    /**
+     * Accepted for processing (受理).
+     */
+    case accepted
+    /**
+     * The department asks for more (补正): see the history's message, then
+     * `supplement`.
+     */
+    case needsSupplement
+    case approved
+    /**
+     * Final: see the history's message.
+     */
+    case rejected
+    /**
+     * Done (办结), final.
+     */
+    case completed
+    /**
+     * A status this library version does not know.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ApplicationStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeApplicationStatus: FfiConverterRustBuffer {
+    typealias SwiftType = ApplicationStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ApplicationStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .submitted
+        
+        case 2: return .accepted
+        
+        case 3: return .needsSupplement
+        
+        case 4: return .approved
+        
+        case 5: return .rejected
+        
+        case 6: return .completed
+        
+        case 7: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ApplicationStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .submitted:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .accepted:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .needsSupplement:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .approved:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .rejected:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .completed:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApplicationStatus_lift(_ buf: RustBuffer) throws -> ApplicationStatus {
+    return try FfiConverterTypeApplicationStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeApplicationStatus_lower(_ value: ApplicationStatus) -> RustBuffer {
+    return FfiConverterTypeApplicationStatus.lower(value)
 }
 
 
@@ -7542,6 +8591,56 @@ fileprivate struct FfiConverterSequenceTypeDraft: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeApplication: FfiConverterRustBuffer {
+    typealias SwiftType = [Application]
+
+    public static func write(_ value: [Application], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeApplication.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Application] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Application]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeApplication.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAttachmentRef: FfiConverterRustBuffer {
+    typealias SwiftType = [AttachmentRef]
+
+    public static func write(_ value: [AttachmentRef], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAttachmentRef.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AttachmentRef] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AttachmentRef]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAttachmentRef.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeConflict: FfiConverterRustBuffer {
     typealias SwiftType = [Conflict]
 
@@ -7592,6 +8691,31 @@ fileprivate struct FfiConverterSequenceTypeDevice: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDraftSummary: FfiConverterRustBuffer {
+    typealias SwiftType = [DraftSummary]
+
+    public static func write(_ value: [DraftSummary], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDraftSummary.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DraftSummary] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DraftSummary]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDraftSummary.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeInboxMessage: FfiConverterRustBuffer {
     typealias SwiftType = [InboxMessage]
 
@@ -7609,6 +8733,31 @@ fileprivate struct FfiConverterSequenceTypeInboxMessage: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeInboxMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLicenceRef: FfiConverterRustBuffer {
+    typealias SwiftType = [LicenceRef]
+
+    public static func write(_ value: [LicenceRef], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLicenceRef.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LicenceRef] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LicenceRef]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLicenceRef.read(from: &buf))
         }
         return seq
     }
@@ -7709,6 +8858,31 @@ fileprivate struct FfiConverterSequenceTypeRecommendation: FfiConverterRustBuffe
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeRecommendation.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeStatusChange: FfiConverterRustBuffer {
+    typealias SwiftType = [StatusChange]
+
+    public static func write(_ value: [StatusChange], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStatusChange.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StatusChange] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StatusChange]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStatusChange.read(from: &buf))
         }
         return seq
     }
@@ -7994,6 +9168,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_func_software_key_store_in() != 27973) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_application() != 52817) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_applications() != 54586) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_approve_login() != 27343) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8003,6 +9183,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_challenge() != 30643) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_delete_remote_draft() != 57988) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_devices() != 53527) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8010,6 +9193,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_enrol() != 59493) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_fetch_draft() != 1086) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_inbox() != 49423) {
@@ -8060,6 +9246,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_register_push() != 42567) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_remote_drafts() != 36063) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_set_recommendation_settings() != 60724) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8070,6 +9259,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_status_list() != 36057) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_submit() != 80) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_supplement() != 4478) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft() != 42108) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push() != 23084) {
@@ -8145,6 +9343,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_draft_submission() != 36835) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_draft_synced_version() != 27888) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_draft_to_json() != 33518) {

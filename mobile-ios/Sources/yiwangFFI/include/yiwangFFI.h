@@ -330,6 +330,16 @@ void uniffi_yiwang_ffi_fn_free_apiclient(uint64_t handle, RustCallStatus *_Nonnu
 uint64_t uniffi_yiwang_ffi_fn_constructor_apiclient_new(RustBuffer config, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_APPLICATION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_APPLICATION
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_application(uint64_t ptr, RustBuffer access_token, RustBuffer receipt_no
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_APPLICATIONS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_APPLICATIONS
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_applications(uint64_t ptr, RustBuffer access_token, RustBuffer limit, RustBuffer before
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_APPROVE_LOGIN
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_APPROVE_LOGIN
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_approve_login(uint64_t ptr, RustBuffer access_token, RustBuffer session_id, RustBuffer presentation
@@ -345,6 +355,11 @@ RustBuffer uniffi_yiwang_ffi_fn_method_apiclient_base_url(uint64_t ptr, RustCall
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_challenge(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_DELETE_REMOTE_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_DELETE_REMOTE_DRAFT
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_delete_remote_draft(uint64_t ptr, RustBuffer access_token, RustBuffer id
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_DEVICES
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_DEVICES
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_devices(uint64_t ptr, RustBuffer access_token
@@ -358,6 +373,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_dismiss_recommendation(uint64_t p
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ENROL
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_enrol(uint64_t ptr, RustBuffer request
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_FETCH_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_FETCH_DRAFT
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_fetch_draft(uint64_t ptr, RustBuffer access_token, RustBuffer id
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_INBOX
@@ -440,6 +460,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_refuse_login(uint64_t ptr, RustBu
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_register_push(uint64_t ptr, RustBuffer access_token, RustBuffer request
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REMOTE_DRAFTS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_REMOTE_DRAFTS
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_remote_drafts(uint64_t ptr, RustBuffer access_token
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SET_RECOMMENDATION_SETTINGS
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SET_RECOMMENDATION_SETTINGS
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_set_recommendation_settings(uint64_t ptr, RustBuffer access_token, RustBuffer settings
@@ -458,6 +483,21 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_snooze_recommendation(uint64_t pt
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_STATUS_LIST
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_STATUS_LIST
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_status_list(uint64_t ptr, RustBuffer kid
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SUBMIT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SUBMIT
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_submit(uint64_t ptr, RustBuffer access_token, uint64_t draft, uint64_t schema, RustBuffer today
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SUPPLEMENT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SUPPLEMENT
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_supplement(uint64_t ptr, RustBuffer access_token, RustBuffer receipt_no, uint64_t draft, uint64_t schema, RustBuffer today
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SYNC_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SYNC_DRAFT
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_sync_draft(uint64_t ptr, RustBuffer access_token, uint64_t draft
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_UNREGISTER_PUSH
@@ -633,6 +673,11 @@ void uniffi_yiwang_ffi_fn_method_draft_set(uint64_t ptr, uint64_t schema, RustBu
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_DRAFT_SUBMISSION
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_DRAFT_SUBMISSION
 RustBuffer uniffi_yiwang_ffi_fn_method_draft_submission(uint64_t ptr, uint64_t schema, RustBuffer today_date, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_DRAFT_SYNCED_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_DRAFT_SYNCED_VERSION
+uint32_t uniffi_yiwang_ffi_fn_method_draft_synced_version(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_DRAFT_TO_JSON
@@ -820,6 +865,16 @@ uint64_t uniffi_yiwang_ffi_fn_method_wallet_shutdown(uint64_t ptr
 uint64_t uniffi_yiwang_ffi_fn_method_wallet_store_credential(uint64_t ptr, uint64_t credential, int64_t now
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APPLICATION_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APPLICATION_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_yiwang_ffi_fn_method_application_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ATTACHMENTREF_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ATTACHMENTREF_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_yiwang_ffi_fn_method_attachmentref_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ENROLMENT_UNIFFI_TRAIT_DEBUG
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ENROLMENT_UNIFFI_TRAIT_DEBUG
 RustBuffer uniffi_yiwang_ffi_fn_method_enrolment_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -835,6 +890,11 @@ RustBuffer uniffi_yiwang_ffi_fn_method_enrolmentrequest_uniffi_trait_debug(RustB
 RustBuffer uniffi_yiwang_ffi_fn_method_inboxmessage_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_LICENCEREF_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_LICENCEREF_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_yiwang_ffi_fn_method_licenceref_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ME_UNIFFI_TRAIT_DEBUG
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ME_UNIFFI_TRAIT_DEBUG
 RustBuffer uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -843,6 +903,11 @@ RustBuffer uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(RustBuffer ptr, Rus
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_PUSHREGISTRATIONREQUEST_UNIFFI_TRAIT_DEBUG
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_PUSHREGISTRATIONREQUEST_UNIFFI_TRAIT_DEBUG
 RustBuffer uniffi_yiwang_ffi_fn_method_pushregistrationrequest_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_STATUSCHANGE_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_STATUSCHANGE_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_yiwang_ffi_fn_method_statuschange_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_TOKENS_UNIFFI_TRAIT_DEBUG
@@ -1255,6 +1320,18 @@ uint16_t uniffi_yiwang_ffi_checksum_func_software_key_store_in(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_APPLICATION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_APPLICATION
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_application(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_APPLICATIONS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_APPLICATIONS
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_applications(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_APPROVE_LOGIN
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_APPROVE_LOGIN
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_approve_login(void
@@ -1273,6 +1350,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_challenge(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_DELETE_REMOTE_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_DELETE_REMOTE_DRAFT
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_delete_remote_draft(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_DEVICES
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_DEVICES
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_devices(void
@@ -1288,6 +1371,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_dismiss_recommendation(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ENROL
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_enrol(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_FETCH_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_FETCH_DRAFT
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_fetch_draft(void
     
 );
 #endif
@@ -1387,6 +1476,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_register_push(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REMOTE_DRAFTS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_REMOTE_DRAFTS
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_remote_drafts(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SET_RECOMMENDATION_SETTINGS
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SET_RECOMMENDATION_SETTINGS
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_set_recommendation_settings(void
@@ -1408,6 +1503,24 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_snooze_recommendation(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_STATUS_LIST
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_STATUS_LIST
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_status_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SUBMIT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SUBMIT
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_submit(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SUPPLEMENT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SUPPLEMENT
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_supplement(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SYNC_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SYNC_DRAFT
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft(void
     
 );
 #endif
@@ -1558,6 +1671,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_draft_set(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_DRAFT_SUBMISSION
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_DRAFT_SUBMISSION
 uint16_t uniffi_yiwang_ffi_checksum_method_draft_submission(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_DRAFT_SYNCED_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_DRAFT_SYNCED_VERSION
+uint16_t uniffi_yiwang_ffi_checksum_method_draft_synced_version(void
     
 );
 #endif

@@ -772,17 +772,25 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_func_software_key_store_in(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_application(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_applications(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_approve_login(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_base_url(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_challenge(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_delete_remote_draft(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_devices(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_dismiss_recommendation(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_enrol(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_fetch_draft(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_inbox(
     ): Int
@@ -816,6 +824,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_register_push(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_remote_drafts(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_set_recommendation_settings(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_sign_out_device(
@@ -823,6 +833,12 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_snooze_recommendation(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_status_list(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_submit(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_supplement(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push(
     ): Int
@@ -873,6 +889,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_yiwang_ffi_checksum_method_draft_set(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_draft_submission(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_draft_synced_version(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_draft_to_json(
     ): Int
@@ -971,17 +989,25 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_yiwang_ffi_fn_constructor_apiclient_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_application(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`receiptNo`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_applications(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`limit`: RustBuffer.ByValue,`before`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_approve_login(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`sessionId`: RustBuffer.ByValue,`presentation`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_base_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_apiclient_challenge(`ptr`: Long,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_delete_remote_draft(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_devices(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_dismiss_recommendation(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`id`: Long,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_enrol(`ptr`: Long,`request`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_fetch_draft(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_inbox(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`query`: RustBuffer.ByValue,
     ): Long
@@ -1015,6 +1041,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_register_push(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_remote_drafts(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_set_recommendation_settings(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`settings`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_sign_out_device(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`deviceId`: RustBuffer.ByValue,
@@ -1022,6 +1050,12 @@ internal object UniffiLib {
     external fun uniffi_yiwang_ffi_fn_method_apiclient_snooze_recommendation(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`id`: Long,`days`: Int,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_status_list(`ptr`: Long,`kid`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_submit(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`draft`: Long,`schema`: Long,`today`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_supplement(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`receiptNo`: RustBuffer.ByValue,`draft`: Long,`schema`: Long,`today`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_sync_draft(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`draft`: Long,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_unregister_push(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
     ): Long
@@ -1093,6 +1127,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_yiwang_ffi_fn_method_draft_submission(`ptr`: Long,`schema`: Long,`todayDate`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_draft_synced_version(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_yiwang_ffi_fn_method_draft_to_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_draft_undo_to(`ptr`: Long,`revision`: Int,`now`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1167,15 +1203,23 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_store_credential(`ptr`: Long,`credential`: Long,`now`: Long,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_application_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_attachmentref_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_enrolment_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_enrolmentrequest_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_inboxmessage_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_licenceref_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_pushregistrationrequest_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_statuschange_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_tokens_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1363,6 +1407,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_func_software_key_store_in() and 0xFFFF) != 27973) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_application() and 0xFFFF) != 52817) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_applications() and 0xFFFF) != 54586) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_approve_login() and 0xFFFF) != 27343) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1372,6 +1422,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_challenge() and 0xFFFF) != 30643) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_delete_remote_draft() and 0xFFFF) != 57988) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_devices() and 0xFFFF) != 53527) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1379,6 +1432,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_enrol() and 0xFFFF) != 59493) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_fetch_draft() and 0xFFFF) != 1086) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_inbox() and 0xFFFF) != 49423) {
@@ -1429,6 +1485,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_register_push() and 0xFFFF) != 42567) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_remote_drafts() and 0xFFFF) != 36063) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_set_recommendation_settings() and 0xFFFF) != 60724) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1439,6 +1498,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_status_list() and 0xFFFF) != 36057) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_submit() and 0xFFFF) != 80) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_supplement() and 0xFFFF) != 4478) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft() and 0xFFFF) != 42108) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push() and 0xFFFF) != 23084) {
@@ -1514,6 +1582,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_draft_submission() and 0xFFFF) != 36835) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_draft_synced_version() and 0xFFFF) != 27888) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_draft_to_json() and 0xFFFF) != 33518) {
@@ -2169,11 +2240,24 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration, the inbox, the service catalog
- * and the recommendations. Every call is async; idempotent calls are retried
- * with backoff.
+ * devices, scan-to-login, push registration, the inbox, the service catalog,
+ * the recommendations, draft sync and applications. Every call is async;
+ * idempotent calls are retried with backoff.
  */
 public interface ApiClientInterface {
+    
+    /**
+     * An application with its values and status history. Not this
+     * citizen's: Rejected YW-4051.
+     */
+    suspend fun `application`(`accessToken`: kotlin.String, `receiptNo`: kotlin.String): Application
+    
+    /**
+     * A page of the citizen's applications (summaries), newest first;
+     * `limit` 1 to 100 (null: 20), `before` the previous page's
+     * `next_before`. A bad parameter: Rejected YW-4730.
+     */
+    suspend fun `applications`(`accessToken`: kotlin.String, `limit`: kotlin.UInt? = null, `before`: kotlin.String? = null): ApplicationPage
     
     /**
      * Approves a session with a presentation made for it.
@@ -2191,6 +2275,12 @@ public interface ApiClientInterface {
     suspend fun `challenge`(): Challenge
     
     /**
+     * Removes the draft from the server (each device's copy stays there).
+     * Unknown: Rejected YW-4050.
+     */
+    suspend fun `deleteRemoteDraft`(`accessToken`: kotlin.String, `id`: kotlin.String)
+    
+    /**
      * The account's signed-in devices.
      */
     suspend fun `devices`(`accessToken`: kotlin.String): List<Device>
@@ -2205,6 +2295,14 @@ public interface ApiClientInterface {
      * Enrols this phone's device key; the answer carries the 网证.
      */
     suspend fun `enrol`(`request`: EnrolmentRequest): Enrolment
+    
+    /**
+     * The draft `id` as the server stores it, as this device's draft
+     * (another phone's draft continued here; government fields read-only).
+     * Not this citizen's: Rejected YW-4050; a malformed id InvalidInput
+     * YW-1807 before any request.
+     */
+    suspend fun `fetchDraft`(`accessToken`: kotlin.String, `id`: kotlin.String): Draft
     
     /**
      * A page of the citizen's inbox, newest first, with the unread count.
@@ -2298,6 +2396,11 @@ public interface ApiClientInterface {
     suspend fun `registerPush`(`accessToken`: kotlin.String, `request`: PushRegistrationRequest): PushRegistration
     
     /**
+     * The citizen's drafts on the server, most recently saved first.
+     */
+    suspend fun `remoteDrafts`(`accessToken`: kotlin.String): List<DraftSummary>
+    
+    /**
      * Stores `settings` whole (`consent_changed_ms` is the server's and is
      * not sent) and answers them as stored. An unknown life event: Rejected
      * YW-4722.
@@ -2322,6 +2425,36 @@ public interface ApiClientInterface {
     suspend fun `statusList`(`kid`: kotlin.String): kotlin.ByteArray
     
     /**
+     * Submits `draft` (validated against `schema` on `today`,
+     * `YYYY-MM-DD`): the application with its receipt number. A draft that
+     * is not valid is refused before any request: InvalidInput with the
+     * first problem's YW-16xx code, every problem's path and code in the
+     * detail (`Draft.validate` lists them). The server checks again
+     * (Rejected YW-4732, its problems in the detail); the same submission
+     * again answers the same application; other content for a submitted
+     * draft is Rejected YW-4098.
+     */
+    suspend fun `submit`(`accessToken`: kotlin.String, `draft`: Draft, `schema`: FormSchema, `today`: kotlin.String): Application
+    
+    /**
+     * Sends the corrected `draft` (the one submitted) when the department
+     * asked for more (`NeedsSupplement`, else Rejected YW-4097); the
+     * application is `Submitted` again. Validated first, as `submit`.
+     */
+    suspend fun `supplement`(`accessToken`: kotlin.String, `receiptNo`: kotlin.String, `draft`: Draft, `schema`: FormSchema, `today`: kotlin.String): Application
+    
+    /**
+     * Syncs `draft` with the server (the version it last synced as
+     * `If-Match`): stored as the next version, merged with another
+     * device's changes (by the server, or here after a conflict or a
+     * version the server no longer keeps), or the conflicts for the citizen
+     * to resolve (the draft keeps this device's value; sync again after
+     * choosing). Edits made to `draft` while the sync runs are kept. A
+     * draft deleted on the server (or submitted elsewhere): Rejected YW-4050.
+     */
+    suspend fun `syncDraft`(`accessToken`: kotlin.String, `draft`: Draft): DraftSyncResult
+    
+    /**
      * No more pushes to this device (its inbox stays).
      */
     suspend fun `unregisterPush`(`accessToken`: kotlin.String)
@@ -2331,9 +2464,9 @@ public interface ApiClientInterface {
 
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
- * devices, scan-to-login, push registration, the inbox, the service catalog
- * and the recommendations. Every call is async; idempotent calls are retried
- * with backoff.
+ * devices, scan-to-login, push registration, the inbox, the service catalog,
+ * the recommendations, draft sync and applications. Every call is async;
+ * idempotent calls are retried with backoff.
  */
 open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 {
@@ -2450,6 +2583,62 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 
     
     /**
+     * An application with its values and status history. Not this
+     * citizen's: Rejected YW-4051.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `application`(`accessToken`: kotlin.String, `receiptNo`: kotlin.String) : Application {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_application(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`receiptNo`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeApplication.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A page of the citizen's applications (summaries), newest first;
+     * `limit` 1 to 100 (null: 20), `before` the previous page's
+     * `next_before`. A bad parameter: Rejected YW-4730.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `applications`(`accessToken`: kotlin.String, `limit`: kotlin.UInt?, `before`: kotlin.String?) : ApplicationPage {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_applications(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterOptionalUInt.lower(`limit`),
+        FfiConverterOptionalString.lower(`before`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeApplicationPage.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Approves a session with a presentation made for it.
      */
     @Throws(YiwangException::class)
@@ -2510,6 +2699,34 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeChallenge.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Removes the draft from the server (each device's copy stays there).
+     * Unknown: Rejected YW-4050.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteRemoteDraft`(`accessToken`: kotlin.String, `id`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_delete_remote_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -2588,6 +2805,35 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeEnrolment.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The draft `id` as the server stores it, as this device's draft
+     * (another phone's draft continued here; government fields read-only).
+     * Not this citizen's: Rejected YW-4050; a malformed id InvalidInput
+     * YW-1807 before any request.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `fetchDraft`(`accessToken`: kotlin.String, `id`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_fetch_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -3016,6 +3262,31 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
 
     
     /**
+     * The citizen's drafts on the server, most recently saved first.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `remoteDrafts`(`accessToken`: kotlin.String) : List<DraftSummary> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_remote_drafts(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDraftSummary.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Stores `settings` whole (`consent_changed_ms` is the server's and is
      * not sent) and answers them as stored. An unknown life event: Rejected
      * YW-4722.
@@ -3119,6 +3390,104 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Submits `draft` (validated against `schema` on `today`,
+     * `YYYY-MM-DD`): the application with its receipt number. A draft that
+     * is not valid is refused before any request: InvalidInput with the
+     * first problem's YW-16xx code, every problem's path and code in the
+     * detail (`Draft.validate` lists them). The server checks again
+     * (Rejected YW-4732, its problems in the detail); the same submission
+     * again answers the same application; other content for a submitted
+     * draft is Rejected YW-4098.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `submit`(`accessToken`: kotlin.String, `draft`: Draft, `schema`: FormSchema, `today`: kotlin.String) : Application {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_submit(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterTypeDraft.lower(`draft`),
+        FfiConverterTypeFormSchema.lower(`schema`),
+        FfiConverterString.lower(`today`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeApplication.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sends the corrected `draft` (the one submitted) when the department
+     * asked for more (`NeedsSupplement`, else Rejected YW-4097); the
+     * application is `Submitted` again. Validated first, as `submit`.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `supplement`(`accessToken`: kotlin.String, `receiptNo`: kotlin.String, `draft`: Draft, `schema`: FormSchema, `today`: kotlin.String) : Application {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_supplement(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`receiptNo`),
+        FfiConverterTypeDraft.lower(`draft`),
+        FfiConverterTypeFormSchema.lower(`schema`),
+        FfiConverterString.lower(`today`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeApplication.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Syncs `draft` with the server (the version it last synced as
+     * `If-Match`): stored as the next version, merged with another
+     * device's changes (by the server, or here after a conflict or a
+     * version the server no longer keeps), or the conflicts for the citizen
+     * to resolve (the draft keeps this device's value; sync again after
+     * choosing). Edits made to `draft` while the sync runs are kept. A
+     * draft deleted on the server (or submitted elsewhere): Rejected YW-4050.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncDraft`(`accessToken`: kotlin.String, `draft`: Draft) : DraftSyncResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_sync_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterTypeDraft.lower(`draft`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraftSyncResult.lift(it) },
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -3759,6 +4128,12 @@ public interface DraftInterface {
     
     fun `submission`(`schema`: FormSchema, `todayDate`: kotlin.String): SubmissionResult
     
+    /**
+     * The server's version of this draft this device last synced (0: never
+     * synced; `ApiClient.sync_draft` keeps it).
+     */
+    fun `syncedVersion`(): kotlin.UInt
+    
     fun `toJson`(): kotlin.String
     
     fun `undoTo`(`revision`: kotlin.UInt, `now`: kotlin.Long)
@@ -4051,6 +4426,23 @@ open class Draft: Disposable, AutoCloseable, DraftInterface
         
         FfiConverterTypeFormSchema.lower(`schema`),
         FfiConverterString.lower(`todayDate`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The server's version of this draft this device last synced (0: never
+     * synced; `ApiClient.sync_draft` keeps it).
+     */override fun `syncedVersion`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_draft_synced_version(
+        it,
+        _status)
 }
     }
     )
@@ -6096,6 +6488,237 @@ public object FfiConverterTypeWallet: FfiConverter<Wallet, Long> {
 
 
 /**
+ * An application (办件): a submitted draft and where it stands. In a list
+ * (`applications`) it is a summary: `values`, `licence_refs`,
+ * `attachments` and `history` are empty; `application(receipt_no)` has
+ * them. `toString()` / `description` is the masked Rust `Debug`: field
+ * names, no values.
+ */
+data class Application (
+    /**
+     * `YW`, the submission date and 8 random digits.
+     */
+    var `receiptNo`: kotlin.String
+    , 
+    var `draftId`: kotlin.String
+    , 
+    var `matterCode`: kotlin.String
+    , 
+    /**
+     * The matter (and form) version applied for.
+     */
+    var `matterVersion`: kotlin.UInt
+    , 
+    var `matterName`: Bilingual
+    , 
+    var `department`: Department
+    , 
+    var `status`: ApplicationStatus
+    , 
+    /**
+     * Unix milliseconds.
+     */
+    var `submittedMs`: kotlin.Long
+    , 
+    /**
+     * When the status last changed, Unix milliseconds.
+     */
+    var `updatedMs`: kotlin.Long
+    , 
+    /**
+     * In form order.
+     */
+    var `licenceRefs`: List<LicenceRef>
+    , 
+    /**
+     * The submitted values: field id → JSON value text (as `Draft.value`).
+     */
+    var `values`: Map<kotlin.String, kotlin.String>
+    , 
+    /**
+     * In form order.
+     */
+    var `attachments`: List<AttachmentRef>
+    , 
+    /**
+     * Every status change, oldest first.
+     */
+    var `history`: List<StatusChange>
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_application_uniffi_trait_debug(FfiConverterTypeApplication.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApplication: FfiConverterRustBuffer<Application> {
+    override fun read(buf: ByteBuffer): Application {
+        return Application(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeBilingual.read(buf),
+            FfiConverterTypeDepartment.read(buf),
+            FfiConverterTypeApplicationStatus.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterSequenceTypeLicenceRef.read(buf),
+            FfiConverterMapStringString.read(buf),
+            FfiConverterSequenceTypeAttachmentRef.read(buf),
+            FfiConverterSequenceTypeStatusChange.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Application) = (
+            FfiConverterString.allocationSize(value.`receiptNo`) +
+            FfiConverterString.allocationSize(value.`draftId`) +
+            FfiConverterString.allocationSize(value.`matterCode`) +
+            FfiConverterUInt.allocationSize(value.`matterVersion`) +
+            FfiConverterTypeBilingual.allocationSize(value.`matterName`) +
+            FfiConverterTypeDepartment.allocationSize(value.`department`) +
+            FfiConverterTypeApplicationStatus.allocationSize(value.`status`) +
+            FfiConverterLong.allocationSize(value.`submittedMs`) +
+            FfiConverterLong.allocationSize(value.`updatedMs`) +
+            FfiConverterSequenceTypeLicenceRef.allocationSize(value.`licenceRefs`) +
+            FfiConverterMapStringString.allocationSize(value.`values`) +
+            FfiConverterSequenceTypeAttachmentRef.allocationSize(value.`attachments`) +
+            FfiConverterSequenceTypeStatusChange.allocationSize(value.`history`)
+    )
+
+    override fun write(value: Application, buf: ByteBuffer) {
+            FfiConverterString.write(value.`receiptNo`, buf)
+            FfiConverterString.write(value.`draftId`, buf)
+            FfiConverterString.write(value.`matterCode`, buf)
+            FfiConverterUInt.write(value.`matterVersion`, buf)
+            FfiConverterTypeBilingual.write(value.`matterName`, buf)
+            FfiConverterTypeDepartment.write(value.`department`, buf)
+            FfiConverterTypeApplicationStatus.write(value.`status`, buf)
+            FfiConverterLong.write(value.`submittedMs`, buf)
+            FfiConverterLong.write(value.`updatedMs`, buf)
+            FfiConverterSequenceTypeLicenceRef.write(value.`licenceRefs`, buf)
+            FfiConverterMapStringString.write(value.`values`, buf)
+            FfiConverterSequenceTypeAttachmentRef.write(value.`attachments`, buf)
+            FfiConverterSequenceTypeStatusChange.write(value.`history`, buf)
+    }
+}
+
+
+
+/**
+ * A page of the citizen's applications (summaries), newest first.
+ */
+data class ApplicationPage (
+    var `applications`: List<Application>
+    , 
+    /**
+     * Pass as `before` for the next (older) page; null on the last page.
+     */
+    var `nextBefore`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApplicationPage: FfiConverterRustBuffer<ApplicationPage> {
+    override fun read(buf: ByteBuffer): ApplicationPage {
+        return ApplicationPage(
+            FfiConverterSequenceTypeApplication.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ApplicationPage) = (
+            FfiConverterSequenceTypeApplication.allocationSize(value.`applications`) +
+            FfiConverterOptionalString.allocationSize(value.`nextBefore`)
+    )
+
+    override fun write(value: ApplicationPage, buf: ByteBuffer) {
+            FfiConverterSequenceTypeApplication.write(value.`applications`, buf)
+            FfiConverterOptionalString.write(value.`nextBefore`, buf)
+    }
+}
+
+
+
+/**
+ * A file attached to an application (`attachment` field), by hash.
+ * `toString()` / `description` names the field only.
+ */
+data class AttachmentRef (
+    var `field`: kotlin.String
+    , 
+    /**
+     * Lowercase hex SHA-256 of the file.
+     */
+    var `sha256`: kotlin.String
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_attachmentref_uniffi_trait_debug(FfiConverterTypeAttachmentRef.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachmentRef: FfiConverterRustBuffer<AttachmentRef> {
+    override fun read(buf: ByteBuffer): AttachmentRef {
+        return AttachmentRef(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AttachmentRef) = (
+            FfiConverterString.allocationSize(value.`field`) +
+            FfiConverterString.allocationSize(value.`sha256`)
+    )
+
+    override fun write(value: AttachmentRef, buf: ByteBuffer) {
+            FfiConverterString.write(value.`field`, buf)
+            FfiConverterString.write(value.`sha256`, buf)
+    }
+}
+
+
+
+/**
  * Text in Simplified Chinese and English.
  */
 data class Bilingual (
@@ -6418,6 +7041,140 @@ public object FfiConverterTypeDevice: FfiConverterRustBuffer<Device> {
             FfiConverterLong.write(value.`signedInAt`, buf)
             FfiConverterLong.write(value.`lastSeenAt`, buf)
             FfiConverterBoolean.write(value.`current`, buf)
+    }
+}
+
+
+
+/**
+ * One of the citizen's drafts stored on the server (`remote_drafts`).
+ */
+data class DraftSummary (
+    /**
+     * The draft id, for `fetch_draft`.
+     */
+    var `id`: kotlin.String
+    , 
+    var `matterCode`: kotlin.String
+    , 
+    /**
+     * The form version the values follow.
+     */
+    var `schemaVersion`: kotlin.UInt
+    , 
+    /**
+     * The server's count of saves.
+     */
+    var `version`: kotlin.UInt
+    , 
+    /**
+     * When it was last saved, Unix milliseconds.
+     */
+    var `updatedMs`: kotlin.Long
+    , 
+    /**
+     * When the server deletes it unless saved again, Unix milliseconds.
+     */
+    var `expiresMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDraftSummary: FfiConverterRustBuffer<DraftSummary> {
+    override fun read(buf: ByteBuffer): DraftSummary {
+        return DraftSummary(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DraftSummary) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`matterCode`) +
+            FfiConverterUInt.allocationSize(value.`schemaVersion`) +
+            FfiConverterUInt.allocationSize(value.`version`) +
+            FfiConverterLong.allocationSize(value.`updatedMs`) +
+            FfiConverterLong.allocationSize(value.`expiresMs`)
+    )
+
+    override fun write(value: DraftSummary, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`matterCode`, buf)
+            FfiConverterUInt.write(value.`schemaVersion`, buf)
+            FfiConverterUInt.write(value.`version`, buf)
+            FfiConverterLong.write(value.`updatedMs`, buf)
+            FfiConverterLong.write(value.`expiresMs`, buf)
+    }
+}
+
+
+
+/**
+ * The outcome of `sync_draft`.
+ */
+data class DraftSyncResult (
+    /**
+     * The server's version the draft is synced with; with no conflicts the
+     * server stores the draft's values as this version.
+     */
+    var `version`: kotlin.UInt
+    , 
+    /**
+     * Another device's changes were merged into the draft: show the form again.
+     */
+    var `merged`: kotlin.Boolean
+    , 
+    /**
+     * Fields both devices changed differently (the draft kept this
+     * device's value). Non-empty: nothing was stored; once the citizen has
+     * chosen (`Draft.set`), sync again and it is accepted.
+     */
+    var `conflicts`: List<Conflict>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDraftSyncResult: FfiConverterRustBuffer<DraftSyncResult> {
+    override fun read(buf: ByteBuffer): DraftSyncResult {
+        return DraftSyncResult(
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeConflict.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DraftSyncResult) = (
+            FfiConverterUInt.allocationSize(value.`version`) +
+            FfiConverterBoolean.allocationSize(value.`merged`) +
+            FfiConverterSequenceTypeConflict.allocationSize(value.`conflicts`)
+    )
+
+    override fun write(value: DraftSyncResult, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`version`, buf)
+            FfiConverterBoolean.write(value.`merged`, buf)
+            FfiConverterSequenceTypeConflict.write(value.`conflicts`, buf)
     }
 }
 
@@ -6977,6 +7734,68 @@ public object FfiConverterTypeIssuerInfo: FfiConverterRustBuffer<IssuerInfo> {
             FfiConverterString.write(value.`suite`, buf)
             FfiConverterString.write(value.`publicKeyPem`, buf)
             FfiConverterString.write(value.`statusList`, buf)
+    }
+}
+
+
+
+/**
+ * An e-licence presented with an application (`licence_ref` field).
+ * `toString()` / `description` names the field only.
+ */
+data class LicenceRef (
+    var `field`: kotlin.String
+    , 
+    /**
+     * The GB/T 36904 licence identifier.
+     */
+    var `licenceId`: kotlin.String
+    , 
+    /**
+     * The reason for use (用证事由).
+     */
+    var `reason`: kotlin.String
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_licenceref_uniffi_trait_debug(FfiConverterTypeLicenceRef.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLicenceRef: FfiConverterRustBuffer<LicenceRef> {
+    override fun read(buf: ByteBuffer): LicenceRef {
+        return LicenceRef(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LicenceRef) = (
+            FfiConverterString.allocationSize(value.`field`) +
+            FfiConverterString.allocationSize(value.`licenceId`) +
+            FfiConverterString.allocationSize(value.`reason`)
+    )
+
+    override fun write(value: LicenceRef, buf: ByteBuffer) {
+            FfiConverterString.write(value.`field`, buf)
+            FfiConverterString.write(value.`licenceId`, buf)
+            FfiConverterString.write(value.`reason`, buf)
     }
 }
 
@@ -8072,6 +8891,77 @@ public object FfiConverterTypeRecommendationSettings: FfiConverterRustBuffer<Rec
 
 
 /**
+ * One change of an application's status.
+ * `toString()` / `description` is the masked Rust `Debug`: it leaves out
+ * the department's message, which may name the citizen's affairs.
+ */
+data class StatusChange (
+    var `status`: ApplicationStatus
+    , 
+    /**
+     * The department's message (with `NeedsSupplement` and `Rejected`).
+     */
+    var `message`: kotlin.String?
+    , 
+    /**
+     * `citizen`, or the department that made the change.
+     */
+    var `actor`: kotlin.String
+    , 
+    /**
+     * Unix milliseconds.
+     */
+    var `atMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_statuschange_uniffi_trait_debug(FfiConverterTypeStatusChange.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStatusChange: FfiConverterRustBuffer<StatusChange> {
+    override fun read(buf: ByteBuffer): StatusChange {
+        return StatusChange(
+            FfiConverterTypeApplicationStatus.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StatusChange) = (
+            FfiConverterTypeApplicationStatus.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`message`) +
+            FfiConverterString.allocationSize(value.`actor`) +
+            FfiConverterLong.allocationSize(value.`atMs`)
+    )
+
+    override fun write(value: StatusChange, buf: ByteBuffer) {
+            FfiConverterTypeApplicationStatus.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`message`, buf)
+            FfiConverterString.write(value.`actor`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+    }
+}
+
+
+
+/**
  * The outcome of [`Draft::submission`]: the payload, or the problems.
  */
 data class SubmissionResult (
@@ -8381,6 +9271,67 @@ public object FfiConverterTypeApnsEnvironment: FfiConverterRustBuffer<ApnsEnviro
     override fun allocationSize(value: ApnsEnvironment) = 4UL
 
     override fun write(value: ApnsEnvironment, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where an application (办件) stands.
+ */
+
+enum class ApplicationStatus {
+    
+    /**
+     * Submitted (or supplemented), waiting for the department.
+     */
+    SUBMITTED,
+    /**
+     * Accepted for processing (受理).
+     */
+    ACCEPTED,
+    /**
+     * The department asks for more (补正): see the history's message, then
+     * `supplement`.
+     */
+    NEEDS_SUPPLEMENT,
+    APPROVED,
+    /**
+     * Final: see the history's message.
+     */
+    REJECTED,
+    /**
+     * Done (办结), final.
+     */
+    COMPLETED,
+    /**
+     * A status this library version does not know.
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeApplicationStatus: FfiConverterRustBuffer<ApplicationStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        ApplicationStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ApplicationStatus) = 4UL
+
+    override fun write(value: ApplicationStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -9533,6 +10484,62 @@ public object FfiConverterSequenceTypeDraft: FfiConverterRustBuffer<List<Draft>>
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeApplication: FfiConverterRustBuffer<List<Application>> {
+    override fun read(buf: ByteBuffer): List<Application> {
+        val len = buf.getInt()
+        return List<Application>(len) {
+            FfiConverterTypeApplication.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Application>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeApplication.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Application>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeApplication.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAttachmentRef: FfiConverterRustBuffer<List<AttachmentRef>> {
+    override fun read(buf: ByteBuffer): List<AttachmentRef> {
+        val len = buf.getInt()
+        return List<AttachmentRef>(len) {
+            FfiConverterTypeAttachmentRef.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AttachmentRef>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAttachmentRef.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AttachmentRef>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAttachmentRef.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeConflict: FfiConverterRustBuffer<List<Conflict>> {
     override fun read(buf: ByteBuffer): List<Conflict> {
         val len = buf.getInt()
@@ -9589,6 +10596,34 @@ public object FfiConverterSequenceTypeDevice: FfiConverterRustBuffer<List<Device
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeDraftSummary: FfiConverterRustBuffer<List<DraftSummary>> {
+    override fun read(buf: ByteBuffer): List<DraftSummary> {
+        val len = buf.getInt()
+        return List<DraftSummary>(len) {
+            FfiConverterTypeDraftSummary.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DraftSummary>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDraftSummary.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DraftSummary>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDraftSummary.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeInboxMessage: FfiConverterRustBuffer<List<InboxMessage>> {
     override fun read(buf: ByteBuffer): List<InboxMessage> {
         val len = buf.getInt()
@@ -9607,6 +10642,34 @@ public object FfiConverterSequenceTypeInboxMessage: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeInboxMessage.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLicenceRef: FfiConverterRustBuffer<List<LicenceRef>> {
+    override fun read(buf: ByteBuffer): List<LicenceRef> {
+        val len = buf.getInt()
+        return List<LicenceRef>(len) {
+            FfiConverterTypeLicenceRef.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LicenceRef>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLicenceRef.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LicenceRef>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLicenceRef.write(it, buf)
         }
     }
 }
@@ -9719,6 +10782,34 @@ public object FfiConverterSequenceTypeRecommendation: FfiConverterRustBuffer<Lis
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRecommendation.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeStatusChange: FfiConverterRustBuffer<List<StatusChange>> {
+    override fun read(buf: ByteBuffer): List<StatusChange> {
+        val len = buf.getInt()
+        return List<StatusChange>(len) {
+            FfiConverterTypeStatusChange.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<StatusChange>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeStatusChange.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<StatusChange>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeStatusChange.write(it, buf)
         }
     }
 }

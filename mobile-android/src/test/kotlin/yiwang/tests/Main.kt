@@ -29,6 +29,7 @@ fun main() {
     pushTests()
     catalogTests()
     recommendationTests()
+    applicationTests()
     println("kotlin: ${Results.passed} passed, ${Results.failed} failed")
     exitProcess(if (Results.failed == 0) 0 else 1)
 }
