@@ -619,35 +619,50 @@ async fn submit(
         Ok(found) => found,
         Err(response) => return Ok(response),
     };
-    let receipt_no = new_receipt()?;
-    let notice = Notice::load(db, &receipt_no, &submission.matter_code, version).await?;
+    let mut notice = Notice::load(db, "", &submission.matter_code, version).await?;
+    let values_json = serde_json::to_string(&submission.values).map_err(ApiError::internal)?;
+    let attachments_json =
+        serde_json::to_string(&submission.attachments).map_err(ApiError::internal)?;
     let now = now_ms();
-    let mut write = db.begin_write().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO applications (receipt_no, network_id, draft_id, matter_code, matter_version, \
-         department_code, status, digest, values_json, attachments, submitted_ms, updated_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $7, $8, $9, $10, $10) \
-         ON CONFLICT (network_id, draft_id) DO NOTHING",
-    )
-    .bind(&receipt_no)
-    .bind(network_id)
-    .bind(&submission.draft_id)
-    .bind(&submission.matter_code)
-    .bind(version)
-    .bind(&department)
-    .bind(&digest)
-    .bind(serde_json::to_string(&submission.values).map_err(ApiError::internal)?)
-    .bind(serde_json::to_string(&submission.attachments).map_err(ApiError::internal)?)
-    .bind(now)
-    .execute(&mut *write.tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        // The same draft submitted at the same moment from another device.
+    let mut attempts = 0;
+    let (mut write, receipt_no) = loop {
+        let receipt_no = new_receipt()?;
+        let mut write = db.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO applications (receipt_no, network_id, draft_id, matter_code, \
+             matter_version, department_code, status, digest, values_json, attachments, \
+             submitted_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $7, $8, $9, $10, $10) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&receipt_no)
+        .bind(network_id)
+        .bind(&submission.draft_id)
+        .bind(&submission.matter_code)
+        .bind(version)
+        .bind(&department)
+        .bind(&digest)
+        .bind(&values_json)
+        .bind(&attachments_json)
+        .bind(now)
+        .execute(&mut *write.tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            break (write, receipt_no);
+        }
         drop(write);
-        let application = earlier().await?.ok_or_else(not_found)?;
-        return Ok(created(application, StatusCode::OK));
-    }
+        // The same draft submitted at the same moment from another device,
+        // or (rarely) the day's random receipt number taken: draw again.
+        if let Some(application) = earlier().await? {
+            return Ok(created(application, StatusCode::OK));
+        }
+        attempts += 1;
+        if attempts == 5 {
+            return Err(ApiError::internal("no free receipt number in 5 draws"));
+        }
+    };
+    notice.receipt_no = receipt_no.clone();
     store_contents(&mut write.tx, &receipt_no, &submission).await?;
     add_history(
         &mut write.tx,

@@ -89,7 +89,10 @@ async fn run(args: Args) -> Result<(), String> {
         &["--config", &config.display().to_string()],
         &[
             ("YIWANG_DATABASE_URL", database_url.as_str()),
-            ("YIWANG_LOG", "warn,yiwang=info"),
+            (
+                "YIWANG_LOG",
+                &std::env::var("YIWANG_LOG").unwrap_or_else(|_| "warn,yiwang=info".to_owned()),
+            ),
         ],
     );
     let base = server.base_url.clone();
