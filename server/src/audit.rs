@@ -34,6 +34,35 @@ where
     Ok(())
 }
 
+/// Appends one entry per subject (same actor and action) inside the
+/// caller's transaction, a few multi-row statements for a batch.
+pub async fn record_many(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    actor: &str,
+    action: &str,
+    subjects: &[&str],
+) -> Result<(), ApiError> {
+    let rows = crate::db::Backend::of(tx).rows_per_statement(1);
+    for chunk in subjects.chunks(rows) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| format!("($1, $2, $3, $4, ${})", r + 5))
+            .collect();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO audit_log (at, actor, action, request_id, subject) VALUES {}",
+            values.join(", ")
+        )))
+        .bind(now())
+        .bind(actor)
+        .bind(action)
+        .bind(current_request_id());
+        for subject in chunk {
+            query = query.bind(*subject);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// One row of the log.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Entry {

@@ -15,6 +15,32 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The backend of a connection (or of the transaction over it).
+    pub fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    /// Rows per multi-row statement when each binds `params` values. sqlx
+    /// binds a SQLite statement by asking `sqlite3_bind_parameter_name` for
+    /// every parameter, and SQLite answers by walking the statement's list
+    /// of named parameters: binding is quadratic in one statement's
+    /// parameters. At 3,000 (200 rows of 15) it was most of the matcher's
+    /// time (docs/performance.md), so SQLite statements stay near 240
+    /// values; PostgreSQL takes 200 rows.
+    pub fn rows_per_statement(self, params: usize) -> usize {
+        let budget = match self {
+            Backend::Sqlite => 240,
+            Backend::Postgres => 3_000,
+        };
+        (budget / params.max(1)).clamp(1, 200)
+    }
+}
+
 /// A handle to the database pool. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -78,7 +104,8 @@ impl Db {
                     Box::pin(async move {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
                         )
                         .await?;
                         Ok(())

@@ -573,11 +573,8 @@ pub(crate) struct AccountSend {
     pub request_hash: String,
 }
 
-/// Rows per multi-row insert (SQLite allows 32,766 bound values).
-const ROWS: usize = 200;
-
 /// Stores sends to single accounts in `tx` with a few statements per
-/// [`ROWS`] (one from `POST /v1/notifications`, hundreds from the
+/// [`crate::db::Backend::rows_per_statement`] rows (one from `POST /v1/notifications`, hundreds from the
 /// recommendation matcher): the notification, the inbox row, an outbox row
 /// per device to push. The daily cap and opt-outs are decided here per citizen,
 /// counting the earlier sends of the same batch.
@@ -598,8 +595,10 @@ pub(crate) async fn enqueue_accounts(
     citizens.dedup();
     // Pushes counted against the cap in the last 24 h, and each device's opt-outs.
     let mut counted: HashMap<String, i64> = HashMap::new();
-    let mut devices: HashMap<String, Vec<String>> = HashMap::new();
-    for chunk in citizens.chunks(ROWS) {
+    // Per citizen: (device id, provider, opted-out categories) of each device.
+    let mut devices: HashMap<String, Vec<(String, String, String)>> = HashMap::new();
+    let backend = crate::db::Backend::of(tx);
+    for chunk in citizens.chunks(backend.rows_per_statement(1)) {
         let list = placeholders(2, chunk.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT network_id, COUNT(*) AS n FROM inbox WHERE created_ms > $1 AND push = 'queued' \
@@ -614,7 +613,8 @@ pub(crate) async fn enqueue_accounts(
         }
         let list = placeholders(1, chunk.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT network_id, opted_out FROM push_devices WHERE network_id IN ({list})"
+            "SELECT network_id, device_id, provider, opted_out FROM push_devices \
+             WHERE network_id IN ({list})"
         )));
         for id in chunk {
             query = query.bind(*id);
@@ -623,7 +623,11 @@ pub(crate) async fn enqueue_accounts(
             devices
                 .entry(row.try_get("network_id")?)
                 .or_default()
-                .push(row.try_get("opted_out")?);
+                .push((
+                    row.try_get("device_id")?,
+                    row.try_get("provider")?,
+                    row.try_get("opted_out")?,
+                ));
         }
     }
     let cap = i64::from(settings.daily_cap);
@@ -637,7 +641,11 @@ pub(crate) async fn enqueue_accounts(
         } else {
             match devices.get(&s.network_id) {
                 None => "no_device",
-                Some(list) if list.iter().all(|o| o.contains(&format!(",{category},"))) => {
+                Some(list)
+                    if list
+                        .iter()
+                        .all(|(_, _, o)| o.contains(&format!(",{category},"))) =>
+                {
                     "opted_out"
                 }
                 Some(_) => "queued",
@@ -649,7 +657,9 @@ pub(crate) async fn enqueue_accounts(
         states.push(state);
     }
     let max_age = settings.retry_max_age_secs as i64;
-    for (chunk, chunk_states) in sends.chunks(ROWS).zip(states.chunks(ROWS)) {
+    // The notifications insert binds 15 values a row, the most of the four.
+    let rows = backend.rows_per_statement(15);
+    for (chunk, chunk_states) in sends.chunks(rows).zip(states.chunks(rows)) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|r| format!("({})", placeholders(r * 15 + 1, 15)))
             .collect();
@@ -700,48 +710,46 @@ pub(crate) async fn enqueue_accounts(
         }
         query.execute(&mut **tx).await?;
 
-        // One outbox row per device that takes the category.
-        let queued: Vec<&AccountSend> = chunk
-            .iter()
-            .zip(chunk_states)
-            .filter(|(_, state)| **state == "queued")
-            .map(|(s, _)| s)
-            .collect();
-        if !queued.is_empty() {
+        // One outbox row per device that takes the category, from the
+        // devices read above (a join back through the new inbox rows made
+        // PostgreSQL scan the inbox while its statistics lagged behind).
+        let mut outbox: Vec<(&str, &str, &str, i64, i64)> = Vec::new();
+        for (s, state) in chunk.iter().zip(chunk_states) {
+            if *state != "queued" {
+                continue;
+            }
+            let category = format!(",{},", s.send.category.as_str());
+            let due = s.send.not_before_ms;
+            let expires = due + 1000 * i64::from(s.send.ttl_secs).min(max_age);
+            for (device, provider, opted_out) in devices.get(&s.network_id).into_iter().flatten() {
+                if !opted_out.contains(&category) {
+                    outbox.push((s.id.as_str(), device, provider, due, expires));
+                }
+            }
+        }
+        for rows in outbox.chunks(backend.rows_per_statement(5)) {
+            let values: Vec<String> = (0..rows.len())
+                .map(|r| format!("($1, {}, 'queued', 0)", placeholders(r * 5 + 2, 5)))
+                .collect();
             let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO push_outbox (notification_id, device_id, provider, status, attempts, \
-                 due_ms, expires_ms, created_ms) \
-                 SELECT n.id, d.device_id, d.provider, 'queued', 0, n.not_before_ms, \
-                 n.not_before_ms + 1000 * CASE WHEN n.ttl_secs < $1 THEN n.ttl_secs ELSE $1 END, $2 \
-                 FROM notifications n JOIN inbox i ON i.notification_id = n.id \
-                 JOIN push_devices d ON d.network_id = i.network_id \
-                 WHERE n.id IN ({}) AND i.push = 'queued' \
-                 AND d.opted_out NOT LIKE '%,' || n.category || ',%'",
-                placeholders(3, queued.len())
+                "INSERT INTO push_outbox (created_ms, notification_id, device_id, provider, \
+                 due_ms, expires_ms, status, attempts) VALUES {}",
+                values.join(", ")
             )))
-            .bind(max_age)
             .bind(now);
-            for s in &queued {
-                query = query.bind(s.id.as_str());
+            for (id, device, provider, due, expires) in rows {
+                query = query
+                    .bind(*id)
+                    .bind(*device)
+                    .bind(*provider)
+                    .bind(*due)
+                    .bind(*expires);
             }
             query.execute(&mut **tx).await?;
         }
 
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| format!("($1, $2, $3, $4, ${})", r + 5))
-            .collect();
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO audit_log (at, actor, action, request_id, subject) VALUES {}",
-            rows.join(", ")
-        )))
-        .bind(crate::issuer::now())
-        .bind(actor)
-        .bind("notification.sent")
-        .bind(crate::error::current_request_id());
-        for s in chunk {
-            query = query.bind(s.network_id.as_str());
-        }
-        query.execute(&mut **tx).await?;
+        let subjects: Vec<&str> = chunk.iter().map(|s| s.network_id.as_str()).collect();
+        audit::record_many(tx, actor, "notification.sent", &subjects).await?;
     }
     Ok(())
 }

@@ -296,12 +296,9 @@ pub(super) struct Due {
     pub(super) source: String,
 }
 
-/// Rows per multi-row insert.
-const ROWS: usize = 200;
-
 /// Stores the recommendations (those not recorded before: unique per
 /// citizen, rule and source) and queues their notifications, a few
-/// statements per [`ROWS`]; returns how many were new.
+/// statements per [`Backend::rows_per_statement`] rows; returns how many were new.
 pub(super) async fn record_all(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     push: &PushSettings,
@@ -311,7 +308,7 @@ pub(super) async fn record_all(
     now: i64,
 ) -> Result<usize, ApiError> {
     let mut sends = Vec::new();
-    for chunk in due.chunks(ROWS) {
+    for chunk in due.chunks(Backend::of(tx).rows_per_statement(9)) {
         let mut ids = Vec::with_capacity(chunk.len());
         for _ in chunk {
             ids.push(format!("ntf_{}", crate::auth::random_token(12)?));
