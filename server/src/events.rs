@@ -26,7 +26,6 @@ use utoipa_axum::routes;
 use yiwang_core::identity::IdNumber;
 
 use crate::AppState;
-use crate::audit;
 use crate::clients;
 use crate::error::{ApiError, ErrorBody};
 
@@ -144,7 +143,7 @@ pub struct EventBatch {
 }
 
 /// The answer for one event, in the batch's order.
-#[derive(Debug, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct EventResult {
     /// As sent (absent if it was not a string).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -378,6 +377,14 @@ fn digest(event: &Checked, network_id: &str) -> String {
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes()).as_ref())
 }
 
+fn reused(result: &mut EventResult, index: usize) {
+    result.status = "rejected";
+    result.code = Some("YW-4806");
+    result.message = Some(format!(
+        "events[{index}].event_id: used before for another event"
+    ));
+}
+
 /// `POST /v1/events` → 200 with one result per event.
 #[utoipa::path(post, path = "/v1/events", tag = "events",
     security(("client" = []), ("admin" = [])),
@@ -483,15 +490,18 @@ async fn post_events(
     }
 
     let now = crate::push::now_ms();
-    let mut write = state.db().begin_write().await?;
-    let tx = &mut write.tx;
+    // Each event's citizen, or its refusal; a repeated event id within the
+    // batch is judged against its first occurrence.
+    let mut first: HashMap<&str, (usize, String)> = HashMap::new();
+    let mut rows: Vec<(&Checked, String, String)> = Vec::new();
+    let mut repeats: Vec<(usize, bool, usize)> = Vec::new();
     for event in &checked {
         let network_id = match &event.subject {
             Subject::PersonKey(key) => by_key.get(key).cloned(),
             Subject::NetworkId(id) => known_ids.contains(id).then(|| id.clone()),
         };
-        let result = &mut results[event.index];
         let Some(network_id) = network_id else {
+            let result = &mut results[event.index];
             result.code = Some("YW-4805");
             result.message = Some(format!(
                 "events[{}].subject: no account for this citizen",
@@ -500,49 +510,101 @@ async fn post_events(
             continue;
         };
         let digest = digest(event, &network_id);
-        let inserted = sqlx::query(
-            "INSERT INTO events (source, event_id, event_type, network_id, occurred_ms, data, \
-             digest, received_ms, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') \
-             ON CONFLICT (source, event_id) DO NOTHING",
-        )
-        .bind(&source)
-        .bind(&event.event_id)
-        .bind(event.event_type)
-        .bind(&network_id)
-        .bind(event.occurred_ms)
-        .bind(&event.data)
-        .bind(&digest)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            result.status = "accepted";
-            audit::record(
-                &mut **tx,
-                &sender.actor,
-                "event.received",
-                Some(&network_id),
-            )
-            .await?;
+        if let Some((index, earlier)) = first.get(event.event_id.as_str()) {
+            repeats.push((event.index, *earlier == digest, *index));
             continue;
         }
-        let earlier: String =
-            sqlx::query_scalar("SELECT digest FROM events WHERE source = $1 AND event_id = $2")
-                .bind(&source)
-                .bind(&event.event_id)
-                .fetch_one(&mut **tx)
-                .await?;
-        if earlier == digest {
-            result.status = "duplicate";
-        } else {
-            result.code = Some("YW-4806");
-            result.message = Some(format!(
-                "events[{}].event_id: used before for another event",
-                event.index
-            ));
+        first.insert(&event.event_id, (event.index, digest.clone()));
+        rows.push((event, network_id, digest));
+    }
+
+    // Stored set-wise: the new ones come back from RETURNING; for the
+    // others, the stored digest tells a repeat from a reused id.
+    let mut write = state.db().begin_write().await?;
+    let tx = &mut write.tx;
+    let per_statement = crate::db::Backend::of(tx).rows_per_statement(7);
+    let mut accepted: Vec<&str> = Vec::new();
+    for chunk in rows.chunks(per_statement) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                format!(
+                    "($1, $2, {}, 'pending')",
+                    crate::db::placeholders(r * 6 + 3, 6)
+                )
+            })
+            .collect();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO events (source, received_ms, event_id, event_type, network_id, \
+             occurred_ms, data, digest, status) VALUES {} \
+             ON CONFLICT (source, event_id) DO NOTHING RETURNING event_id",
+            values.join(", ")
+        )))
+        .bind(&source)
+        .bind(now);
+        for (event, network_id, digest) in chunk {
+            query = query
+                .bind(event.event_id.as_str())
+                .bind(event.event_type)
+                .bind(network_id.as_str())
+                .bind(event.occurred_ms)
+                .bind(event.data.as_str())
+                .bind(digest.as_str());
+        }
+        let inserted: std::collections::HashSet<String> = query
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("event_id"))
+            .collect::<Result<_, _>>()?;
+        let mut earlier = Vec::new();
+        for (event, network_id, digest) in chunk {
+            if inserted.contains(&event.event_id) {
+                results[event.index].status = "accepted";
+                accepted.push(network_id.as_str());
+            } else {
+                earlier.push((event, digest));
+            }
+        }
+        if earlier.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "SELECT event_id, digest FROM events WHERE source = $1 AND event_id IN ({})",
+            crate::db::placeholders(2, earlier.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&source);
+        for (event, _) in &earlier {
+            query = query.bind(event.event_id.as_str());
+        }
+        let stored: HashMap<String, String> = query
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("event_id")?, row.try_get("digest")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        for (event, digest) in earlier {
+            if stored.get(&event.event_id) == Some(digest) {
+                results[event.index].status = "duplicate";
+            } else {
+                reused(&mut results[event.index], event.index);
+            }
         }
     }
+    // A repeat within the batch: a duplicate of its first occurrence, or a
+    // reused id when the content differs.
+    for (index, same, first_index) in repeats {
+        if !same {
+            reused(&mut results[index], index);
+        } else if results[first_index].status == "rejected" {
+            results[index] = results[first_index].clone();
+            results[index].message = Some(format!(
+                "events[{index}].event_id: used before for another event"
+            ));
+        } else {
+            results[index].status = "duplicate";
+        }
+    }
+    crate::audit::record_many(tx, &sender.actor, "event.received", &accepted).await?;
     write.tx.commit().await?;
     state.events_wake().notify_waiters();
     let count = |status: &str| results.iter().filter(|r| r.status == status).count();

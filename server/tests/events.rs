@@ -85,6 +85,31 @@ async fn each_event_is_answered_on_its_own_and_stored_once() {
         assert_eq!(body["duplicates"], 1, "{body}");
         assert_eq!(body["results"][0]["status"], "duplicate");
         assert_eq!(body["results"][1]["code"], "YW-4806");
+        // An id repeated within one batch: the first is stored, an exact
+        // repeat is a duplicate, other content under it is refused.
+        let (_, body) = send(json!([
+            birth("hc-9", by_number.clone(), "2026-11-04"),
+            birth("hc-9", by_number.clone(), "2026-11-04"),
+            birth("hc-9", by_number.clone(), "2026-11-05"),
+            birth("hc-2", by_number.clone(), "2026-11-03"),
+        ]))
+        .await;
+        let statuses: Vec<(&str, Option<&str>)> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["status"].as_str().unwrap(), r["code"].as_str()))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("accepted", None),
+                ("duplicate", None),
+                ("rejected", Some("YW-4806")),
+                ("rejected", Some("YW-4806"))
+            ],
+            "{body}"
+        );
 
         // Every kind of bad event, each answered with its code; the good one
         // among them is accepted.
@@ -188,7 +213,7 @@ async fn each_event_is_answered_on_its_own_and_stored_once() {
         .await
         .unwrap();
         let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-        assert_eq!(ids, ["hc-1", "hc-2", "hc-3", "hc-4"]);
+        assert_eq!(ids, ["hc-1", "hc-2", "hc-3", "hc-4", "hc-9"]);
         assert!(rows.iter().all(|r| r.1 == parent && r.2 == "pending"));
         assert!(rows.iter().all(|r| !r.3.contains(PARENT)));
         let audited: i64 = sqlx::query_scalar(
@@ -198,7 +223,7 @@ async fn each_event_is_answered_on_its_own_and_stored_once() {
         .fetch_one(test_db.db.pool())
         .await
         .unwrap();
-        assert_eq!(audited, 4);
+        assert_eq!(audited, 5);
         test_db.cleanup().await;
     }
 }
