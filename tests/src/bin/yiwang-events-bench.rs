@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! yiwang-events-bench --events 100000 [--citizens 100000] [--concurrency 8] \
-//!     [--database-url postgres://…] [--yiwang PATH]
+//!     [--warmup 0] [--database-url postgres://…] [--yiwang PATH]
 //! ```
 //!
 //! Seeds N citizens with a device each (`yiwang dev seed-devices`), starts
@@ -13,6 +13,9 @@
 //! citizen in batches of 500 from `concurrency` connections. Each birth
 //! fires two rules without consent (出生一件事 offered, the childcare
 //! subsidy granted): two recommendations and two notifications per event.
+//! With `--warmup N`, N events for other citizens are posted and matched
+//! first and the database analysed, so the timed run meets tables with rows
+//! and planner statistics, as a database in service has.
 //! Measured: the posting rate (events accepted per second) and the rate end
 //! to end (from the first post until no event is pending), with the counts
 //! of recommendations and queued pushes checked. Loopback only.
@@ -49,6 +52,11 @@ struct Args {
     /// The `yiwang` binary; default the one next to this program.
     #[arg(long)]
     yiwang: Option<PathBuf>,
+    /// Events for other citizens posted and matched first, followed by
+    /// `ANALYZE`, so the timed run meets tables with rows and planner
+    /// statistics, as a database in service has (0: start cold).
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,7 +90,12 @@ async fn run(args: Args) -> Result<(), String> {
         ),
     )
     .map_err(|e| e.to_string())?;
-    yiwang_e2e::seed_devices(&yiwang, &database_url, args.citizens, "fcm")?;
+    yiwang_e2e::seed_devices(
+        &yiwang,
+        &database_url,
+        args.citizens.max(args.events + args.warmup),
+        "fcm",
+    )?;
     let server = Server::start_binary(
         &yiwang,
         dir.path(),
@@ -113,61 +126,6 @@ async fn run(args: Args) -> Result<(), String> {
         .ok_or("no secret")?
         .to_owned();
 
-    let batches: Vec<Value> = (0..args.events as usize)
-        .collect::<Vec<_>>()
-        .chunks(BATCH)
-        .map(|chunk| {
-            let events: Vec<Value> = chunk
-                .iter()
-                .map(|i| {
-                    json!({"event_id": format!("birth-{i}"), "type": "birth_registered",
-                        "subject": {"network_id": format!("seed-{i:09}")},
-                        "occurred_at": 1_763_000_000,
-                        "data": {"child_birth_date": "2026-11-01"}})
-                })
-                .collect();
-            json!({"events": events})
-        })
-        .collect();
-    let queue = Arc::new(std::sync::Mutex::new(batches));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..args.concurrency {
-        let (queue, http, base, id, secret) = (
-            queue.clone(),
-            http.clone(),
-            base.clone(),
-            id.clone(),
-            secret.clone(),
-        );
-        tasks.spawn(async move {
-            let mut accepted = 0u64;
-            loop {
-                let Some(batch) = queue.lock().ok().and_then(|mut q| q.pop()) else {
-                    return Ok::<u64, String>(accepted);
-                };
-                let answer: Value = http
-                    .post(format!("{base}/v1/events"))
-                    .basic_auth(&id, Some(&secret))
-                    .json(&batch)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .json()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                accepted += answer["accepted"].as_u64().ok_or(format!("{answer}"))?;
-            }
-        });
-    }
-    let mut accepted = 0;
-    while let Some(done) = tasks.join_next().await {
-        accepted += done.map_err(|e| e.to_string())??;
-    }
-    let posted = started.elapsed();
-    if accepted != args.events {
-        return Err(format!("{accepted} of {} events accepted", args.events));
-    }
     let db = Db::connect(&database_url)
         .await
         .map_err(|e| e.to_string())?;
@@ -180,23 +138,61 @@ async fn run(args: Args) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
     };
-    loop {
-        if count("SELECT COUNT(*) FROM events WHERE status = 'pending'").await? == 0 {
-            break;
+    let wait_matched = || async {
+        let waiting = Instant::now();
+        while count("SELECT COUNT(*) FROM events WHERE status = 'pending'").await? > 0 {
+            if waiting.elapsed() > Duration::from_secs(3600) {
+                return Err::<(), String>("not matched after an hour".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if started.elapsed() > Duration::from_secs(3600) {
-            return Err("not matched after an hour".into());
+        Ok(())
+    };
+    let poster = Poster {
+        http: http.clone(),
+        base: base.clone(),
+        id,
+        secret,
+        concurrency: args.concurrency,
+    };
+    if args.warmup > 0 {
+        let warm = poster
+            .post(args.events..args.events + args.warmup, "warm")
+            .await?;
+        if warm != args.warmup {
+            return Err(format!("{warm} of {} warm-up events accepted", args.warmup));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        wait_matched().await?;
+        sqlx::query("ANALYZE")
+            .execute(db.pool())
+            .await
+            .map_err(|e| e.to_string())?;
     }
+    let recommendations_before = count("SELECT COUNT(*) FROM recommendations").await?;
+    let pushes_before = count("SELECT COUNT(*) FROM push_outbox WHERE status = 'queued'").await?;
+
+    let started = Instant::now();
+    let accepted = poster.post(0..args.events, "birth").await?;
+    let posted = started.elapsed();
+    if accepted != args.events {
+        return Err(format!("{accepted} of {} events accepted", args.events));
+    }
+    wait_matched().await?;
     let total = started.elapsed();
-    let recommendations = count("SELECT COUNT(*) FROM recommendations").await?;
-    let pushes = count("SELECT COUNT(*) FROM push_outbox WHERE status = 'queued'").await?;
+    let recommendations =
+        count("SELECT COUNT(*) FROM recommendations").await? - recommendations_before;
+    let pushes =
+        count("SELECT COUNT(*) FROM push_outbox WHERE status = 'queued'").await? - pushes_before;
     drop(server);
     println!(
-        "{backend}: {} events in batches of {BATCH} from {} connections: posted in {:.1} s ({:.0}/s); \
+        "{backend}{}: {} events in batches of {BATCH} from {} connections: posted in {:.1} s ({:.0}/s); \
          matched in {:.1} s from the first post ({:.0} events/s end to end); {recommendations} recommendations, \
          {pushes} pushes queued",
+        if args.warmup > 0 {
+            format!(" (after {} warm-up events and ANALYZE)", args.warmup)
+        } else {
+            String::new()
+        },
         args.events,
         args.concurrency,
         posted.as_secs_f64(),
@@ -208,4 +204,71 @@ async fn run(args: Args) -> Result<(), String> {
         return Err("lost or duplicated recommendations".into());
     }
     Ok(())
+}
+
+/// A department posting `birth_registered` events from several connections.
+struct Poster {
+    http: reqwest::Client,
+    base: String,
+    id: String,
+    secret: String,
+    concurrency: usize,
+}
+
+impl Poster {
+    /// Posts one event for each citizen `seed-<i>` of `citizens` (ids
+    /// `<prefix>-<i>`) in batches of [`BATCH`]; the events accepted.
+    async fn post(&self, citizens: std::ops::Range<u64>, prefix: &str) -> Result<u64, String> {
+        let batches: Vec<Value> = citizens
+            .collect::<Vec<_>>()
+            .chunks(BATCH)
+            .map(|chunk| {
+                let events: Vec<Value> = chunk
+                    .iter()
+                    .map(|i| {
+                        json!({"event_id": format!("{prefix}-{i}"), "type": "birth_registered",
+                            "subject": {"network_id": format!("seed-{i:09}")},
+                            "occurred_at": 1_763_000_000,
+                            "data": {"child_birth_date": "2026-11-01"}})
+                    })
+                    .collect();
+                json!({"events": events})
+            })
+            .collect();
+        let queue = Arc::new(std::sync::Mutex::new(batches));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..self.concurrency {
+            let (queue, http, base, id, secret) = (
+                queue.clone(),
+                self.http.clone(),
+                self.base.clone(),
+                self.id.clone(),
+                self.secret.clone(),
+            );
+            tasks.spawn(async move {
+                let mut accepted = 0u64;
+                loop {
+                    let Some(batch) = queue.lock().ok().and_then(|mut q| q.pop()) else {
+                        return Ok::<u64, String>(accepted);
+                    };
+                    let answer: Value = http
+                        .post(format!("{base}/v1/events"))
+                        .basic_auth(&id, Some(&secret))
+                        .json(&batch)
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .json()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    accepted += answer["accepted"].as_u64().ok_or(format!("{answer}"))?;
+                }
+            });
+        }
+        let mut accepted = 0;
+        while let Some(done) = tasks.join_next().await {
+            accepted += done.map_err(|e| e.to_string())??;
+        }
+        Ok(accepted)
+    }
 }
