@@ -518,11 +518,13 @@ impl Notice {
     }
 }
 
-/// Stores the values, attachments and licence references of `submission`.
-async fn store_contents(
+/// Stores the licence references of `submission` (replacing earlier ones)
+/// and the citizen's `submitted` in the history.
+async fn store_submitted(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     receipt_no: &str,
     submission: &Submission,
+    now: i64,
 ) -> Result<(), ApiError> {
     sqlx::query("DELETE FROM application_licences WHERE receipt_no = $1")
         .bind(receipt_no)
@@ -540,7 +542,7 @@ async fn store_contents(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(())
+    add_history(tx, receipt_no, "submitted", None, "citizen", now).await
 }
 
 async fn add_history(
@@ -663,16 +665,7 @@ async fn submit(
         }
     };
     notice.receipt_no = receipt_no.clone();
-    store_contents(&mut write.tx, &receipt_no, &submission).await?;
-    add_history(
-        &mut write.tx,
-        &receipt_no,
-        "submitted",
-        None,
-        "citizen",
-        now,
-    )
-    .await?;
+    store_submitted(&mut write.tx, &receipt_no, &submission, now).await?;
     drafts::delete_rows(&mut write.tx, network_id, &submission.draft_id).await?;
     audit::record(
         &mut *write.tx,
@@ -831,16 +824,7 @@ async fn supplement(
     .bind(&receipt_no)
     .execute(&mut *write.tx)
     .await?;
-    store_contents(&mut write.tx, &receipt_no, &submission).await?;
-    add_history(
-        &mut write.tx,
-        &receipt_no,
-        "submitted",
-        None,
-        "citizen",
-        now,
-    )
-    .await?;
+    store_submitted(&mut write.tx, &receipt_no, &submission, now).await?;
     audit::record(
         &mut *write.tx,
         "citizen",
