@@ -181,6 +181,25 @@ pub fn seed_devices(
     }
 }
 
+/// The `main` of a benchmark binary: runs `run` on a multi-threaded tokio
+/// runtime; an error is printed as `<name>: <error>` and exits with 1.
+pub fn bench_main(
+    name: &str,
+    run: impl std::future::Future<Output = Result<(), String>>,
+) -> std::process::ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// `curl -s -w '\n%{http_code}' URL` → (status, body): the way an operator would call it.
 pub fn curl(args: &[&str]) -> (u16, String) {
     let output = Command::new("curl")

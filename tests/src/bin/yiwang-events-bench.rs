@@ -60,18 +60,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    match runtime.block_on(run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("yiwang-events-bench: {e}");
-            std::process::ExitCode::from(1)
-        }
-    }
+    yiwang_e2e::bench_main("yiwang-events-bench", run(Args::parse()))
 }
 
 async fn run(args: Args) -> Result<(), String> {

@@ -55,18 +55,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    match runtime.block_on(run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("yiwang-push-bench: {e}");
-            std::process::ExitCode::from(1)
-        }
-    }
+    yiwang_e2e::bench_main("yiwang-push-bench", run(Args::parse()))
 }
 
 fn memory_kib(pid: u32, field: &str) -> u64 {

@@ -39,18 +39,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    match runtime.block_on(run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("yiwang-scan-bench: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    yiwang_e2e::bench_main("yiwang-scan-bench", run(Args::parse()))
 }
 
 async fn run(args: Args) -> Result<(), String> {
