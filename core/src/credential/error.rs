@@ -47,6 +47,14 @@ pub enum CredentialError {
     InvalidEnrolment(&'static str),
     #[error("the holder key does not match the credential's device key")]
     HolderKeyMismatch,
+    #[error("the trust list is malformed or not signed by the trust anchor")]
+    BadTrustList,
+    #[error("the trust list is older than its maximum age")]
+    TrustListTooOld,
+    #[error("the issuer key was not valid when this was signed")]
+    KeyNotValidThen,
+    #[error("the issuer is not listed for this document type")]
+    TypeNotAuthorised,
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
@@ -77,6 +85,10 @@ impl CredentialError {
             Self::InvalidRequest(_) => "YW-1418",
             Self::InvalidEnrolment(_) => "YW-1419",
             Self::HolderKeyMismatch => "YW-1420",
+            Self::BadTrustList => "YW-1421",
+            Self::TrustListTooOld => "YW-1422",
+            Self::KeyNotValidThen => "YW-1423",
+            Self::TypeNotAuthorised => "YW-1424",
             Self::Crypto(e) => e.code(),
             Self::KeyStore(e) => e.code(),
         }

@@ -239,6 +239,14 @@ impl Issuer {
         Ok(holder)
     }
 
+    /// Signs `payload` as a COSE_Sign1 with this issuer's key (the trust list
+    /// and licence attestations).
+    pub(crate) fn sign_cose(&self, payload: Vec<u8>) -> Result<Vec<u8>, CredentialError> {
+        cose_sign1(self.suite(), &self.public.key_id(), payload, |tbs| {
+            Ok(self.store.sign(&self.alias, tbs)?)
+        })
+    }
+
     /// Signs `list` as a status list token issued at `now`, to be trusted for
     /// at most `max_age_secs`.
     pub fn sign_status_list(

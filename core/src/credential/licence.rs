@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, Time, UtcOffset};
 
 use super::issuer::parse_date;
@@ -158,11 +158,37 @@ impl Licence {
         })?;
         raw.try_into()
     }
+
+    /// The JSON of [`Licence::from_json`] (contains the holder's number).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&RawLicence::from(self)).unwrap_or_default()
+    }
 }
 
-#[derive(Deserialize)]
+impl From<&Licence> for RawLicence {
+    fn from(l: &Licence) -> Self {
+        RawLicence {
+            name: l.name.clone(),
+            identifier: l.identifier.as_str().to_owned(),
+            number: l.number.clone(),
+            issuer_name: l.issuer_name.clone(),
+            issue_date: l.issue_date.to_string(),
+            holder_name: l.holder_name.clone(),
+            holder_code: l.holder.as_str().to_owned(),
+            holder_code_type: l.holder.code_type().to_owned(),
+            valid_from: l.valid_from.to_string(),
+            valid_until: Some(
+                l.valid_until
+                    .map_or_else(|| LONG_TERM.to_owned(), |d| d.to_string()),
+            ),
+            jurisdiction: l.jurisdiction.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawLicence {
+pub(crate) struct RawLicence {
     name: String,
     identifier: String,
     number: String,

@@ -22,6 +22,7 @@ mod licence;
 mod merkle;
 mod presentation;
 mod status;
+mod trust;
 mod verify;
 
 pub use error::CredentialError;
@@ -29,6 +30,10 @@ pub use issuer::{Enrolment, HolderCredential, Issuer};
 pub use licence::{HolderCode, Licence};
 pub use presentation::{DerivedRequest, PresentationRequest};
 pub use status::{StatusList, VerifiedStatusList};
+pub use trust::{
+    ATTESTATION_MAX_AGE_SECS, Authority, TrustList, TrustedKey, VerifiedAttestation,
+    verify_attestation, verify_trusted,
+};
 pub use verify::{DerivedClaim, VerificationPolicy, VerifiedPresentation, verify};
 
 use std::fmt;

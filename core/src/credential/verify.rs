@@ -85,6 +85,8 @@ pub struct VerifiedPresentation {
     pub pairwise_id: String,
     pub mode: AssuranceMode,
     pub presented_at: i64,
+    /// When the issuer signed the credential (its validity start).
+    pub credential_not_before: i64,
     pub credential_expires: i64,
     pub status_index: u32,
 }
@@ -313,6 +315,7 @@ pub fn verify(
         pairwise_id: hex(&pairwise),
         mode,
         presented_at,
+        credential_not_before: mso.not_before,
         credential_expires: mso.expires,
         status_index: mso.status_index,
     })
