@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod issuer;
 pub mod keys;
+pub mod library;
 pub mod login_sessions;
 pub mod openapi;
 pub mod ops;
@@ -141,6 +142,7 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(recommend::router())
         .merge(applications::router())
+        .merge(library::router())
         .merge(push::router())
         .merge(login_sessions::router())
         .routes(utoipa_axum::routes!(ops::metrics))

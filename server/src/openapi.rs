@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         (name = "recommendations", description = "Proactive recommendations: rule sets, the feed, consent and opt-outs"),
         (name = "events", description = "Life events posted by departments"),
         (name = "catalog", description = "The service catalog: matters (事项), their versions and forms"),
+        (name = "library", description = "The e-licence library (电子证照库): licence types and the trust list"),
         (name = "admin", description = "Operator routes (admin token)"),
         (name = "operations", description = "Probes, metrics, this document"),
     )

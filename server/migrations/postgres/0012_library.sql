@@ -1,0 +1,65 @@
+-- The e-licence library (电子证照库), first part: licence types and the
+-- issuing authorities of the trust list (互认共享) with their keys.
+--
+-- Licence types: GB/T 36904 type code (the defining authority's USCC and a
+-- 3-digit sequence), names, the kind of department that issues it, who holds
+-- it (citizen, organisation or any), its validity in years (0 = 长期), and the
+-- claims a verifying department is shown by default (space-separated names).
+-- The codes other than those of the demo catalog are illustrative.
+CREATE TABLE licence_types (
+    type_code       TEXT PRIMARY KEY NOT NULL,
+    name_zh         TEXT NOT NULL,
+    name_en         TEXT NOT NULL,
+    department_kind TEXT NOT NULL,
+    holder_kind     TEXT NOT NULL,
+    validity_years  BIGINT NOT NULL,
+    claims          TEXT NOT NULL
+);
+
+INSERT INTO licence_types (type_code, name_zh, name_en, department_kind, holder_kind, validity_years, claims) VALUES
+('11100000000013338W001', '居民身份证', 'Resident identity card', 'public_security', 'citizen', 20, 'licence_name type_code number identifier holder_name_masked valid_until'),
+('11100000000013338W002', '居民户口簿', 'Household register', 'public_security', 'citizen', 0, 'licence_name type_code number identifier holder_name_masked jurisdiction'),
+('11100000000013338W003', '居住证', 'Residence permit', 'public_security', 'citizen', 1, 'licence_name type_code number identifier holder_name_masked valid_until jurisdiction'),
+('11100000000013338W011', '机动车驾驶证', 'Motor vehicle driving licence', 'public_security', 'citizen', 6, 'licence_name type_code number identifier holder_name_masked valid_until'),
+('11100000MB0143028R001', '出生医学证明', 'Medical birth certificate', 'health', 'citizen', 0, 'licence_name type_code number identifier holder_name issue_date'),
+('11100000MB0143028R002', '结婚证', 'Marriage certificate', 'civil_affairs', 'citizen', 0, 'licence_name type_code number identifier holder_name_masked issue_date'),
+('11100000MB0143028R003', '离婚证', 'Divorce certificate', 'civil_affairs', 'citizen', 0, 'licence_name type_code number identifier holder_name_masked issue_date'),
+('11100000000014035R001', '残疾人证', 'Disability certificate', 'disabled_persons_federation', 'citizen', 10, 'licence_name type_code number identifier holder_name_masked valid_until'),
+('111000000000141401001', '社会保障卡', 'Social security card', 'human_resources', 'citizen', 10, 'licence_name type_code number identifier holder_name_masked valid_until'),
+('111000000000141401002', '职业资格证书', 'Vocational qualification certificate', 'human_resources', 'citizen', 0, 'licence_name type_code number identifier holder_name_masked issue_date'),
+('111000000000160068001', '不动产权证书', 'Real estate title certificate', 'natural_resources', 'any', 0, 'licence_name type_code number identifier holder_name_masked jurisdiction'),
+('11100000MB01735922001', '营业执照', 'Business licence', 'market_regulation', 'organisation', 0, 'licence_name type_code number identifier holder_name holder_code valid_until'),
+('11100000MB01735922002', '食品经营许可证', 'Food business licence', 'market_regulation', 'organisation', 5, 'licence_name type_code number identifier holder_name holder_code valid_until'),
+('11100000MB15812954001', '老年人优待证', 'Senior citizen card', 'civil_affairs', 'citizen', 0, 'licence_name type_code number identifier holder_name_masked'),
+('11100000000012345D001', '学历证书', 'Academic certificate', 'education', 'citizen', 0, 'licence_name type_code number identifier holder_name_masked issue_date'),
+('11100000000014501N001', '退役军人优待证', 'Veteran preferential card', 'veterans_affairs', 'citizen', 0, 'licence_name type_code number identifier holder_name_masked'),
+('11100000MB1725183T001', '道路运输从业资格证', 'Road transport qualification certificate', 'transport', 'citizen', 6, 'licence_name type_code number identifier holder_name_masked valid_until');
+
+-- Issuing authorities on the trust list: USCC, name, region, the types they
+-- may issue (space-separated), and whether they are this library's own (keys
+-- held here, issuing through this server) or another region's (public keys
+-- only, listed for mutual recognition).
+CREATE TABLE authorities (
+    uscc          TEXT PRIMARY KEY NOT NULL,
+    name          TEXT NOT NULL,
+    region        TEXT NOT NULL,
+    licence_types TEXT NOT NULL,
+    local         BIGINT NOT NULL,
+    created_ms    BIGINT NOT NULL,
+    updated_ms    BIGINT NOT NULL
+);
+
+-- An authority's keys, trusted for what they signed in [not_before_ms,
+-- not_after_ms]. Local keys keep their private key and secret, sealed like
+-- the issuer's; another region's keys have none.
+CREATE TABLE authority_keys (
+    kid           TEXT PRIMARY KEY NOT NULL,
+    uscc          TEXT NOT NULL,
+    suite         TEXT NOT NULL,
+    public_pem    TEXT NOT NULL,
+    private_pem   TEXT,
+    secret_hex    TEXT,
+    not_before_ms BIGINT NOT NULL,
+    not_after_ms  BIGINT
+);
+CREATE INDEX authority_keys_by_authority ON authority_keys (uscc);

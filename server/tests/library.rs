@@ -1,0 +1,287 @@
+//! The e-licence library's licence types and trust list: authorities of two
+//! regions (one whose keys this server holds, one listed by its public key),
+//! key rotation, the signed list read back with the core, and bad input — on
+//! SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{bearer, call, code, get, post};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use yiwang_core::credential::{
+    HolderCode, Issuer, Licence, PresentationRequest, TrustList, VerificationPolicy, verify_trusted,
+};
+use yiwang_core::crypto::{KeyAlias, KeyStore, SoftwareKeyStore, Suite, VerifyingKey};
+use yiwang_core::identity::{IdNumber, LicenceId, RegionCode, Uscc};
+use yiwang_server::db::testing;
+use yiwang_server::issuer::now;
+use yiwang_server::{AppState, Config, app};
+
+const ADMIN: &str = "test-admin-token-0123456789";
+const FUJIAN: &str = "91350100M000100Y43";
+const SHENZHEN: &str = "11100000MB1725183T";
+const MARRIAGE: &str = "11100000MB0143028R002";
+const BIRTH: &str = "11100000MB0143028R001";
+
+async fn state(db: &yiwang_server::db::Db) -> AppState {
+    let config = Config {
+        admin_token: Some(ADMIN.into()),
+        ..Config::default()
+    };
+    AppState::with_config(db.clone(), config).await.unwrap()
+}
+
+fn admin_post(path: &str, body: Value) -> Request<Body> {
+    bearer(post(path, body), ADMIN)
+}
+
+async fn raw(app: &axum::Router, path: &str) -> (StatusCode, String, Vec<u8>) {
+    let response = app.clone().oneshot(get(path)).await.unwrap();
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, kind, body.to_vec())
+}
+
+/// Another region's authority: its signing key lives with it, not here.
+fn other_region() -> Issuer {
+    let store = Arc::new(SoftwareKeyStore::in_memory());
+    let alias = KeyAlias::new("shenzhen").unwrap();
+    store.generate(&alias, Suite::Gm).unwrap();
+    Issuer::new(store, alias, [5; 32]).unwrap()
+}
+
+fn licence(type_code: &str, issuer: &str) -> Licence {
+    let issuer = Uscc::parse(issuer).unwrap();
+    Licence {
+        name: "出生医学证明".into(),
+        identifier: LicenceId::new(type_code, &issuer, "S4403002026000001", 1).unwrap(),
+        number: "S440300-2026-000001".into(),
+        issuer_name: "深圳市卫生健康委员会".into(),
+        issue_date: time::macros::date!(2026 - 03 - 01),
+        holder_name: "张小明".into(),
+        holder: HolderCode::Citizen(IdNumber::parse("11010519491231002X").unwrap()),
+        valid_from: time::macros::date!(2026 - 03 - 01),
+        valid_until: None,
+        jurisdiction: RegionCode::parse("440300").unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn licence_types_and_a_trust_list_of_two_regions() {
+    for test_db in testing::all("library_trust").await {
+        let app = app(state(&test_db.db).await);
+
+        // At least 15 common types are seeded.
+        let (status, types) = call(&app, get("/v1/licence-types")).await;
+        assert_eq!(status, StatusCode::OK);
+        let types = types.as_array().unwrap();
+        assert!(types.len() >= 15, "{}", types.len());
+        let marriage = types.iter().find(|t| t["type_code"] == MARRIAGE).unwrap();
+        assert_eq!(marriage["name_zh"], "结婚证");
+        assert_eq!(marriage["department_kind"], "civil_affairs");
+        assert_eq!(marriage["validity_years"], 0);
+        assert!(
+            types
+                .iter()
+                .any(|t| t["name_zh"] == "营业执照" && t["holder_kind"] == "organisation")
+        );
+
+        // This library's own authority: a key generated here.
+        let (status, fujian) = call(
+            &app,
+            admin_post(
+                "/v1/admin/authorities",
+                json!({"uscc": FUJIAN, "name": "福州市民政局", "region": "350100",
+                       "licence_types": [MARRIAGE, MARRIAGE]}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{fujian}");
+        assert_eq!(fujian["local"], true);
+        assert_eq!(fujian["licence_types"], json!([MARRIAGE]));
+        assert_eq!(fujian["keys"].as_array().unwrap().len(), 1);
+        assert!(fujian["keys"][0]["not_after"].is_null());
+
+        // Another region's, by its public key.
+        let shenzhen = other_region();
+        let since = now() - 86_400;
+        let (status, listed) = call(
+            &app,
+            admin_post(
+                "/v1/admin/authorities",
+                json!({"uscc": SHENZHEN, "name": "深圳市卫生健康委员会", "region": "440300",
+                       "licence_types": [BIRTH],
+                       "public_keys": [{"public_key_pem": shenzhen.public_key().to_spki_pem(),
+                                        "not_before": since}]}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{listed}");
+        assert_eq!(listed["local"], false);
+        assert_eq!(listed["keys"][0]["not_before"], since);
+
+        // Rotation: the old key ends, a new one begins after it.
+        let (status, rotated) = call(
+            &app,
+            admin_post(&format!("/v1/admin/authorities/{FUJIAN}/keys"), json!({})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{rotated}");
+        let keys = rotated["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 2);
+        let ended = keys[0]["not_after"].as_i64().unwrap();
+        assert!(keys[1]["not_after"].is_null());
+        assert!(keys[1]["not_before"].as_i64().unwrap() > ended);
+
+        // The signed list, read as an app reads it: anchored in the 网证 issuer key.
+        let (status, kind, token) = raw(&app, "/v1/trust-list").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(kind, "application/cose");
+        let (_, issuer) = call(&app, get("/v1/issuer")).await;
+        let anchor =
+            VerifyingKey::from_spki_pem(issuer["public_key_pem"].as_str().unwrap()).unwrap();
+        let trust = TrustList::verify(&token, &anchor, now()).unwrap();
+        assert_eq!(trust.authorities.len(), 3);
+        assert!(trust.authorities[0].network_id && trust.authorities[0].uscc.is_none());
+        let fj = trust
+            .authorities
+            .iter()
+            .find(|a| a.uscc.as_ref().is_some_and(|u| u.as_str() == FUJIAN))
+            .unwrap();
+        assert_eq!(fj.keys.len(), 2);
+        assert_eq!(fj.keys[0].not_after, Some(ended));
+        // Signed by another key, it is not a trust list.
+        assert_eq!(
+            TrustList::verify(&token, shenzhen.public_key(), now())
+                .unwrap_err()
+                .code(),
+            "YW-1421"
+        );
+
+        // A licence the other region issued verifies against this server's list;
+        // the same key signing a type it is not listed for does not.
+        let device = SoftwareKeyStore::in_memory();
+        let alias = KeyAlias::new("device").unwrap();
+        let device_key = device.generate(&alias, Suite::Gm).unwrap();
+        let request = PresentationRequest::new("window:440300-01")
+            .with_disclosure_list("licence_name,type_code,identifier")
+            .unwrap();
+        let policy = VerificationPolicy::new(Vec::new(), "window:440300-01", now());
+        let birth = shenzhen
+            .issue_licence(&licence(BIRTH, SHENZHEN), &device_key, 1, now() - 60)
+            .unwrap();
+        let qr = birth.present(&request, &device, &alias, now()).unwrap();
+        let verified = verify_trusted(&qr, &trust, &policy).unwrap();
+        assert_eq!(verified.claims.len(), 3);
+        let wrong = shenzhen
+            .issue_licence(&licence(MARRIAGE, SHENZHEN), &device_key, 2, now() - 60)
+            .unwrap();
+        let qr = wrong.present(&request, &device, &alias, now()).unwrap();
+        assert_eq!(
+            verify_trusted(&qr, &trust, &policy).unwrap_err().code(),
+            "YW-1424"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_authorities_are_refused_with_their_codes() {
+    for test_db in testing::all("library_bad_input").await {
+        let app = app(state(&test_db.db).await);
+        let good = json!({"uscc": FUJIAN, "name": "福州市民政局", "region": "350100",
+                          "licence_types": [MARRIAGE]});
+        let with = |key: &str, value: Value| {
+            let mut body = good.clone();
+            body[key] = value;
+            body
+        };
+        let pem = other_region().public_key().to_spki_pem();
+        let cases = [
+            (with("uscc", json!("91350100M000100Y44")), "YW-4740"),
+            (with("region", json!("990000")), "YW-4740"),
+            (with("name", json!("")), "YW-4018"),
+            (
+                with("licence_types", json!(["11100000MB0143028R999"])),
+                "YW-4741",
+            ),
+            (with("licence_types", json!([])), "YW-4741"),
+            (with("public_keys", json!([])), "YW-4742"),
+            (
+                with(
+                    "public_keys",
+                    json!([{"public_key_pem": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "not_before": 0}]),
+                ),
+                "YW-4742",
+            ),
+            (
+                with(
+                    "public_keys",
+                    json!([{"public_key_pem": pem, "not_before": 100, "not_after": 50}]),
+                ),
+                "YW-4742",
+            ),
+            (with("extra", json!(1)), "YW-4002"),
+        ];
+        for (body, expected) in cases {
+            let (status, answer) = call(&app, admin_post("/v1/admin/authorities", body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+            assert_eq!(code(&answer), Some(expected), "{answer}");
+        }
+        // Without the admin token; then twice; then rotations that cannot be.
+        let (status, answer) = call(&app, post("/v1/admin/authorities", good.clone())).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNAUTHORIZED, Some("YW-4015"))
+        );
+        let (status, _) = call(&app, admin_post("/v1/admin/authorities", good.clone())).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, answer) = call(&app, admin_post("/v1/admin/authorities", good)).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::CONFLICT, Some("YW-4099"))
+        );
+        let (status, answer) = call(
+            &app,
+            admin_post(&format!("/v1/admin/authorities/{SHENZHEN}/keys"), json!({})),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::NOT_FOUND, Some("YW-4052"))
+        );
+        let external = json!({"uscc": SHENZHEN, "name": "深圳", "region": "440300",
+                              "licence_types": [BIRTH],
+                              "public_keys": [{"public_key_pem": pem, "not_before": 0}]});
+        let (status, _) = call(&app, admin_post("/v1/admin/authorities", external)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, answer) = call(
+            &app,
+            admin_post(&format!("/v1/admin/authorities/{SHENZHEN}/keys"), json!({})),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::CONFLICT, Some("YW-4743"))
+        );
+        // Nothing half-registered: the list holds the two, each with one key.
+        let (_, _, token) = raw(&app, "/v1/trust-list").await;
+        let (_, issuer) = call(&app, get("/v1/issuer")).await;
+        let anchor =
+            VerifyingKey::from_spki_pem(issuer["public_key_pem"].as_str().unwrap()).unwrap();
+        let trust = TrustList::verify(&token, &anchor, now()).unwrap();
+        assert_eq!(trust.authorities.len(), 3);
+        assert!(trust.authorities.iter().all(|a| a.keys.len() == 1));
+    }
+}
