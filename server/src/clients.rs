@@ -34,6 +34,7 @@ fn is_known_scope(scope: &str) -> bool {
     SCOPES.contains(&scope)
         || crate::events::is_event_scope(scope)
         || crate::applications::department_of_scope(scope).is_some()
+        || crate::library::licences::authority_of_scope(scope).is_some()
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

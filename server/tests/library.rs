@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{bearer, call, code, get, post};
+use common::{basic, bearer, call, code, enrolled_person, get, login, post, service_client};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use yiwang_core::credential::{
-    HolderCode, Issuer, Licence, PresentationRequest, TrustList, VerificationPolicy, verify_trusted,
+    HolderCode, Issuer, Licence, PresentationRequest, TrustList, VerificationPolicy,
+    VerifiedStatusList, verify_trusted,
 };
 use yiwang_core::crypto::{KeyAlias, KeyStore, SoftwareKeyStore, Suite, VerifyingKey};
 use yiwang_core::identity::{IdNumber, LicenceId, RegionCode, Uscc};
@@ -283,5 +284,254 @@ async fn bad_authorities_are_refused_with_their_codes() {
         let trust = TrustList::verify(&token, &anchor, now()).unwrap();
         assert_eq!(trust.authorities.len(), 3);
         assert!(trust.authorities.iter().all(|a| a.keys.len() == 1));
+    }
+}
+
+const CITIZEN: &str = "330106198506120023";
+const NEVER_ENROLLED: &str = "440304200001010017";
+const DIVORCE: &str = "11100000MB0143028R003";
+
+fn marriage(number: &str) -> Value {
+    json!({"issuer_uscc": FUJIAN, "number": number, "type_code": MARRIAGE,
+           "holder": {"id_number": CITIZEN, "name": "王芳"},
+           "issue_date": "2026-05-20", "jurisdiction": "350102"})
+}
+
+/// The status list of `kid`, checked against the trust list's keys.
+async fn status_of(app: &axum::Router, kid: &str, index: u32) -> bool {
+    let (status, _, token) = raw(app, &format!("/v1/status-lists/{kid}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, list) = raw(app, "/v1/trust-list").await;
+    let (_, issuer) = call(app, get("/v1/issuer")).await;
+    let anchor = VerifyingKey::from_spki_pem(issuer["public_key_pem"].as_str().unwrap()).unwrap();
+    let trust = TrustList::verify(&list, &anchor, now()).unwrap();
+    let verified = VerifiedStatusList::verify(&token, &trust.verifying_keys()).unwrap();
+    verified.list.is_revoked(index)
+}
+
+#[tokio::test]
+async fn departments_issue_suspend_and_revoke_their_own_licence_types() {
+    for test_db in testing::all("library_issue").await {
+        let app = app(state(&test_db.db).await);
+        let (status, _) = call(
+            &app,
+            admin_post(
+                "/v1/admin/authorities",
+                json!({"uscc": FUJIAN, "name": "福州市鼓楼区民政局", "region": "350100",
+                       "licence_types": [MARRIAGE, DIVORCE]}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (id, secret) = service_client(&app, ADMIN, &[&format!("licences:{FUJIAN}")]).await;
+        let dept = |request: Request<Body>| basic(request, &id, &secret);
+        let phone = enrolled_person(&app, CITIZEN).await;
+        let token = login(&app, &phone).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // Issued: a valid GB/T 36904 identifier from the type, the authority and the number.
+        let (status, issued) = call(
+            &app,
+            dept(post("/v1/library/licences", marriage("J350102-2026-00123"))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{issued}");
+        let identifier = issued["identifier"].as_str().unwrap().to_owned();
+        let parsed = LicenceId::parse(&identifier).unwrap();
+        assert_eq!(parsed.type_code(), MARRIAGE);
+        assert_eq!(parsed.issuer().as_str(), FUJIAN);
+        assert_eq!(parsed.serial(), "J350102202600123");
+        assert_eq!(issued["status"], "active");
+        assert_eq!(issued["holder"], "3301**********0023");
+        assert!(issued["valid_until"].is_null(), "marriage is 长期");
+        assert!(!issued.to_string().contains(CITIZEN));
+
+        // Idempotent by the department's number; other content is a conflict.
+        let (status, again) = call(
+            &app,
+            dept(post("/v1/library/licences", marriage("J350102-2026-00123"))),
+        )
+        .await;
+        assert_eq!(
+            (status, &again["identifier"]),
+            (StatusCode::OK, &issued["identifier"])
+        );
+        let mut changed = marriage("J350102-2026-00123");
+        changed["holder"]["name"] = json!("王芳芳");
+        let (status, answer) = call(&app, dept(post("/v1/library/licences", changed))).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::CONFLICT, Some("YW-4090"))
+        );
+
+        // The holder is told, and the rules hear of it.
+        let (status, inbox) = call(&app, bearer(get("/v1/inbox"), &token)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(inbox.to_string().contains("电子证照：结婚证"), "{inbox}");
+        let events: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE source = 'library' AND event_type = 'licence_issued'",
+        )
+        .fetch_one(test_db.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(events, 1);
+        // The number is not stored in plain anywhere in the licence row.
+        let row: (String, String) =
+            sqlx::query_as("SELECT holder_key, body FROM licences WHERE identifier = $1")
+                .bind(&identifier)
+                .fetch_one(test_db.db.pool())
+                .await
+                .unwrap();
+        assert!(!row.0.contains(CITIZEN));
+
+        // Bad input, each with its code.
+        let with = |key: &str, value: Value| {
+            let mut body = marriage("J350102-2026-00999");
+            body[key] = value;
+            body
+        };
+        let cases = [
+            (
+                with("type_code", json!(BIRTH)),
+                StatusCode::FORBIDDEN,
+                "YW-4034",
+            ),
+            (
+                with(
+                    "holder",
+                    json!({"id_number": NEVER_ENROLLED, "name": "李四"}),
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-4745",
+            ),
+            (
+                with(
+                    "holder",
+                    json!({"id_number": "330106198506120024", "name": "李四"}),
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-1008",
+            ),
+            (
+                with("holder", json!({"uscc": FUJIAN, "name": "某公司"})),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-4744",
+            ),
+            (
+                with("number", json!("---")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-4746",
+            ),
+            (
+                with("issue_date", json!("2026-02-30")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-4747",
+            ),
+            (
+                with("jurisdiction", json!("99")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-1419",
+            ),
+            (
+                with("issuer_uscc", json!(SHENZHEN)),
+                StatusCode::FORBIDDEN,
+                "YW-4033",
+            ),
+        ];
+        for (body, expected_status, expected) in cases {
+            let (status, answer) = call(&app, dept(post("/v1/library/licences", body))).await;
+            assert_eq!(
+                (status, code(&answer)),
+                (expected_status, Some(expected)),
+                "{answer}"
+            );
+        }
+        let (status, answer) = call(
+            &app,
+            post("/v1/library/licences", marriage("J350102-2026-00124")),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNAUTHORIZED, Some("YW-4023"))
+        );
+
+        // Suspended and reinstated: the status-list bit follows.
+        let kid = issued["kid"].as_str().unwrap().to_owned();
+        let index = u32::try_from(issued["status_index"].as_i64().unwrap()).unwrap();
+        assert!(!status_of(&app, &kid, index).await);
+        let status_path = format!("/v1/library/licences/{identifier}/status");
+        let change = |to: &str| {
+            dept(post(
+                &status_path,
+                json!({"status": to, "reason": "核查中"}),
+            ))
+        };
+        let (status, suspended) = call(&app, change("suspended")).await;
+        assert_eq!(
+            (status, &suspended["status"]),
+            (StatusCode::OK, &json!("suspended"))
+        );
+        assert!(status_of(&app, &kid, index).await);
+        let (_, active) = call(&app, change("active")).await;
+        assert_eq!(active["status"], "active");
+        assert!(!status_of(&app, &kid, index).await);
+        // Revoked is final.
+        let (_, revoked) = call(&app, change("revoked")).await;
+        assert_eq!(revoked["status"], "revoked");
+        assert_eq!(revoked["version"], 4);
+        assert!(status_of(&app, &kid, index).await);
+        let (status, answer) = call(&app, change("active")).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::CONFLICT, Some("YW-4089"))
+        );
+        let (status, inbox) = call(&app, bearer(get("/v1/inbox"), &token)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(inbox.to_string().contains("已被注销"), "{inbox}");
+
+        // Identifiers that are not GB/T 36904, or have a wrong check character.
+        let mut wrong_check = identifier.clone();
+        let last = wrong_check.pop().unwrap();
+        wrong_check.push(if last == '0' { '1' } else { '0' });
+        for bad in ["nonsense", wrong_check.as_str()] {
+            let (status, answer) = call(
+                &app,
+                dept(post(
+                    &format!("/v1/library/licences/{bad}/status"),
+                    json!({"status": "revoked", "reason": "x"}),
+                )),
+            )
+            .await;
+            assert_eq!(
+                (status, code(&answer)),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4746")),
+                "{answer}"
+            );
+        }
+        let (status, answer) = call(
+            &app,
+            dept(post(&status_path, json!({"status": "lost", "reason": "x"}))),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4748"))
+        );
+        let long = "因".repeat(201);
+        let (status, answer) = call(
+            &app,
+            dept(post(
+                &status_path,
+                json!({"status": "suspended", "reason": long}),
+            )),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4748"))
+        );
     }
 }

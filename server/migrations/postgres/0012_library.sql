@@ -63,3 +63,35 @@ CREATE TABLE authority_keys (
     not_after_ms  BIGINT
 );
 CREATE INDEX authority_keys_by_authority ON authority_keys (uscc);
+
+-- Licences the library's own authorities issued. The holder is kept as the
+-- keyed hash of their ID number (the issuer's person key) and their 网号, or
+-- as `org:<USCC>`; the licence JSON itself (which carries the holder's number,
+-- as GB/T 36903 requires) is sealed like the private keys. Unique per issuer
+-- and the issuer's own licence number, so issuing is idempotent. `seq` orders
+-- changes for wallet sync. `kid` and `status_index` place it on the issuing
+-- key's status list (suspended and revoked licences are set there).
+CREATE TABLE licences (
+    identifier   TEXT PRIMARY KEY NOT NULL,
+    issuer_uscc  TEXT NOT NULL,
+    number       TEXT NOT NULL,
+    type_code    TEXT NOT NULL,
+    holder_key   TEXT NOT NULL,
+    network_id   TEXT,
+    body         TEXT NOT NULL,
+    digest       TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    kid          TEXT NOT NULL,
+    status_index BIGINT NOT NULL,
+    valid_until  TEXT,
+    version      BIGINT NOT NULL,
+    seq          BIGINT NOT NULL,
+    issued_ms    BIGINT NOT NULL,
+    updated_ms   BIGINT NOT NULL,
+    UNIQUE (issuer_uscc, number)
+);
+CREATE INDEX licences_by_holder ON licences (network_id, seq);
+
+INSERT INTO notification_templates (template_id, version, category, title_zh, body_zh, title_en, body_en, created_ms) VALUES
+('licence.changed', 1, 'application_status', '电子证照：{licence_zh}', '{detail_zh}',
+ 'E-licence: {licence_en}', '{detail_en}', 0);

@@ -40,8 +40,11 @@ pub const TRUST_MAX_AGE_SECS: u32 = 24 * 3600;
 const PEM_COLUMN: &str = "authority_keys.private_pem";
 const SECRET_COLUMN: &str = "authority_keys.secret_hex";
 
+pub mod licences;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(licences::router())
         .routes(routes!(licence_types))
         .routes(routes!(register_authority))
         .routes(routes!(rotate_key))

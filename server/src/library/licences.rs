@@ -1,0 +1,694 @@
+//! Issuing licences: a department (a service client with the scope
+//! `licences:<its USCC>`, for an authority of this library) issues a licence
+//! to a citizen or an organisation, and suspends, reinstates or revokes it.
+//!
+//! - Only the authority's own types; a citizen holder must have enrolled
+//!   (the library links the licence to their 网号, keeps the keyed hash of the
+//!   number, and seals the licence JSON).
+//! - Idempotent by the department's licence number: the same licence again
+//!   is `200` with the first answer; other content is `409` YW-4090.
+//! - The identifier is GB/T 36904: the type code, the authority's USCC, the
+//!   number's letters and digits (upper case) as serial, version 001.
+//! - Every change: a status-list bit for suspension and revocation, a
+//!   `licence_issued` event for the rules on issue, the holder told (inbox and
+//!   push, template `licence.changed`), and the audit log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use time::Date;
+use utoipa::ToSchema;
+use yiwang_core::credential::{Issuer, Licence, StatusList, china_date};
+use yiwang_core::crypto::{KeyAlias, SigningKey, SoftwareKeyStore, Suite};
+use yiwang_core::identity::{IdNumber, LicenceId, Uscc};
+
+use super::{PEM_COLUMN, SECRET_COLUMN};
+use crate::AppState;
+use crate::audit;
+use crate::clients::authenticate_where;
+use crate::error::{ApiError, ErrorBody};
+use crate::issuer::{STATUS_MAX_AGE_SECS, now};
+use crate::push::now_ms;
+use crate::push::send::{AccountSend, Send, enqueue_accounts};
+use crate::push::templates;
+
+/// The column the sealed licence JSON is stored in.
+const BODY_COLUMN: &str = "licences.body";
+/// The counter row ordering licence changes (in `status_counters`).
+const SEQ_COUNTER: &str = "library:seq";
+
+/// The authority a `licences:<USCC>` scope names.
+pub fn authority_of_scope(scope: &str) -> Option<&str> {
+    scope
+        .strip_prefix("licences:")
+        .filter(|u| Uscc::parse(u).is_ok())
+}
+
+/// A local authority and its current key (whose status list new licences go on).
+struct LocalAuthority {
+    name: String,
+    types: Vec<String>,
+    kid: String,
+}
+
+fn issuer_from(
+    state: &AppState,
+    kid: &str,
+    stored_pem: &str,
+    stored_secret: &str,
+) -> Result<Issuer, ApiError> {
+    let vault = state.vault();
+    let pem = vault.open(PEM_COLUMN, kid, stored_pem)?;
+    let secret = vault.open(SECRET_COLUMN, kid, stored_secret)?;
+    let secret: [u8; 32] = hex::decode(secret.trim())
+        .ok()
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| ApiError::internal("authority secret is not 32 bytes of hex"))?;
+    let store = Arc::new(SoftwareKeyStore::in_memory());
+    let alias = KeyAlias::new("authority").map_err(ApiError::internal)?;
+    store
+        .insert(
+            &alias,
+            SigningKey::from_pkcs8_pem(&pem).map_err(ApiError::internal)?,
+        )
+        .map_err(ApiError::internal)?;
+    Issuer::new(store, alias, secret).map_err(ApiError::internal)
+}
+
+async fn local_authority(state: &AppState, uscc: &str) -> Result<LocalAuthority, ApiError> {
+    let pool = state.db().pool();
+    let row = sqlx::query("SELECT name, licence_types, local FROM authorities WHERE uscc = $1")
+        .bind(uscc)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found("YW-4052", "no authority with this uscc"))?;
+    if row.try_get::<i64, _>("local")? != 1 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "YW-4743",
+            "another region's authority issues through its own library",
+        ));
+    }
+    let kid: String = sqlx::query_scalar(
+        "SELECT kid FROM authority_keys \
+         WHERE uscc = $1 AND not_after_ms IS NULL AND private_pem IS NOT NULL \
+         ORDER BY not_before_ms DESC LIMIT 1",
+    )
+    .bind(uscc)
+    .fetch_one(pool)
+    .await?;
+    let types: String = row.try_get("licence_types")?;
+    Ok(LocalAuthority {
+        name: row.try_get("name")?,
+        types: types.split(' ').map(str::to_owned).collect(),
+        kid,
+    })
+}
+
+/// The signed status list of a local authority key, or `None` for a kid
+/// this library holds no private key for.
+pub async fn authority_status_list(
+    state: &AppState,
+    kid: &str,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let pool = state.db().pool();
+    let Some(key) = sqlx::query(
+        "SELECT private_pem, secret_hex FROM authority_keys WHERE kid = $1 AND private_pem IS NOT NULL",
+    )
+    .bind(kid)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let issuer = issuer_from(
+        state,
+        kid,
+        &key.try_get::<String, _>("private_pem")?,
+        &key.try_get::<String, _>("secret_hex")?,
+    )?;
+    let mut list = StatusList::new();
+    for index in sqlx::query_scalar::<_, i64>("SELECT idx FROM revocations WHERE kid = $1")
+        .bind(kid)
+        .fetch_all(pool)
+        .await?
+    {
+        list.revoke(u32::try_from(index).map_err(ApiError::internal)?);
+    }
+    issuer
+        .sign_status_list(&list, now(), STATUS_MAX_AGE_SECS)
+        .map(Some)
+        .map_err(ApiError::internal)
+}
+
+/// The holder of a licence to issue: a citizen by ID number or an organisation by USCC.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HolderRequest {
+    #[serde(default)]
+    id_number: Option<String>,
+    #[serde(default)]
+    uscc: Option<String>,
+    /// 持证主体: the citizen's or organisation's name.
+    name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    /// The issuing authority (one of the caller's `licences:<USCC>` scopes).
+    issuer_uscc: String,
+    /// 证照编号: the department's own number, the idempotency key.
+    number: String,
+    type_code: String,
+    holder: HolderRequest,
+    /// `YYYY-MM-DD`; default today (China).
+    #[serde(default)]
+    issue_date: Option<String>,
+    /// Default the issue date.
+    #[serde(default)]
+    valid_from: Option<String>,
+    /// `YYYY-MM-DD` or `长期`; default from the type's validity.
+    #[serde(default)]
+    valid_until: Option<String>,
+    /// GB/T 2260 code of the jurisdiction.
+    jurisdiction: String,
+}
+
+/// A licence as the library reports it to its issuer (no personal data).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LicenceRecord {
+    identifier: String,
+    number: String,
+    type_code: String,
+    /// `active`, `suspended` or `revoked`.
+    status: String,
+    version: i64,
+    /// The status list (`GET /v1/status-lists/{kid}`) and index it is on.
+    kid: String,
+    status_index: i64,
+    valid_until: Option<String>,
+    /// The holder, masked.
+    holder: String,
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::unprocessable(code, message)
+}
+
+/// The issuer a department may act for: the admin for any, a client for its scopes.
+async fn acting_for(state: &AppState, headers: &HeaderMap, uscc: &str) -> Result<String, ApiError> {
+    let sender = authenticate_where(state, headers, "licences:<authority USCC>", |s| {
+        authority_of_scope(s).is_some()
+    })
+    .await?;
+    if sender.client_id.is_some()
+        && !sender
+            .scopes
+            .iter()
+            .any(|s| s == &format!("licences:{uscc}"))
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "YW-4033",
+            "this client is not allowed to issue for this authority",
+        ));
+    }
+    Ok(sender.actor)
+}
+
+fn date(text: &str, what: &str) -> Result<Date, ApiError> {
+    let parts: Vec<&str> = text.split('-').collect();
+    let parsed = match parts[..] {
+        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => (|| {
+            let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+            Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
+        })(),
+        _ => None,
+    };
+    parsed.ok_or_else(|| bad("YW-4747", format!("{what}: YYYY-MM-DD, a real date")))
+}
+
+/// `POST /v1/library/licences` → 201: a licence issued to its holder.
+#[utoipa::path(post, path = "/v1/library/licences", tag = "library",
+    security(("client" = []), ("admin" = [])), request_body = IssueRequest, responses(
+    (status = 200, description = "Issued before with the same content", body = LicenceRecord),
+    (status = 201, description = "Issued; the holder is told", body = LicenceRecord),
+    (status = 401, description = "YW-4023 client authentication required", body = ErrorBody),
+    (status = 403, description = "YW-4033 not this client's authority, YW-4034 a type the authority does not issue", body = ErrorBody),
+    (status = 404, description = "YW-4052 no such authority", body = ErrorBody),
+    (status = 409, description = "YW-4090 this number (or identifier) was issued with other content, YW-4743 not a local authority", body = ErrorBody),
+    (status = 422, description = "YW-4744 holder, YW-4745 unknown holder, YW-4746 number unusable as a serial, YW-4747 dates, YW-1419 licence fields, YW-10xx ID number", body = ErrorBody)))]
+async fn issue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<IssueRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body?;
+    let actor = acting_for(&state, &headers, &request.issuer_uscc).await?;
+    let issuer_uscc = Uscc::parse(&request.issuer_uscc)
+        .map_err(|e| bad("YW-4740", format!("issuer_uscc: {e}")))?;
+    let authority = local_authority(&state, issuer_uscc.as_str()).await?;
+    if !authority.types.contains(&request.type_code) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "YW-4034",
+            "this authority is not registered for this licence type",
+        ));
+    }
+    let db = state.db();
+    let kind = sqlx::query(
+        "SELECT name_zh, name_en, holder_kind, validity_years FROM licence_types WHERE type_code = $1",
+    )
+    .bind(&request.type_code)
+    .fetch_one(db.pool())
+    .await?;
+    let (name_zh, name_en): (String, String) = (kind.try_get("name_zh")?, kind.try_get("name_en")?);
+    let holder_kind: String = kind.try_get("holder_kind")?;
+    let validity_years: i64 = kind.try_get("validity_years")?;
+
+    // The holder.
+    let holder = &request.holder;
+    let (code, code_type, holder_key, network_id) = match (&holder.id_number, &holder.uscc) {
+        (Some(id), None) if holder_kind != "organisation" => {
+            let id =
+                IdNumber::parse(id).map_err(|e| bad(e.code(), format!("holder.id_number: {e}")))?;
+            let key = state.issuer().issuer().person_key(&id);
+            let network_id: Option<String> =
+                sqlx::query_scalar("SELECT network_id FROM accounts WHERE person_key = $1")
+                    .bind(&key)
+                    .fetch_optional(db.pool())
+                    .await?;
+            let network_id = network_id.ok_or_else(|| {
+                bad(
+                    "YW-4745",
+                    "unknown holder: this citizen has not enrolled for the 网证",
+                )
+            })?;
+            (id.as_str().to_owned(), "111", key, Some(network_id))
+        }
+        (None, Some(uscc)) if holder_kind != "citizen" => {
+            let uscc =
+                Uscc::parse(uscc).map_err(|e| bad("YW-4744", format!("holder.uscc: {e}")))?;
+            let key = format!("org:{}", uscc.as_str());
+            (uscc.as_str().to_owned(), "001", key, None)
+        }
+        _ => {
+            return Err(bad(
+                "YW-4744",
+                format!("holder: give id_number or uscc (this type is held by: {holder_kind})"),
+            ));
+        }
+    };
+
+    // Dates and identifier.
+    let issue_date = match &request.issue_date {
+        Some(d) => date(d, "issue_date")?,
+        None => china_date(now()).ok_or_else(|| ApiError::internal("clock"))?,
+    };
+    let valid_from = match &request.valid_from {
+        Some(d) => date(d, "valid_from")?,
+        None => issue_date,
+    };
+    let valid_until = match request.valid_until.as_deref() {
+        Some("长期") => None,
+        Some(d) => Some(date(d, "valid_until")?),
+        None if validity_years > 0 => valid_from
+            .replace_year(valid_from.year() + i32::try_from(validity_years).unwrap_or(0))
+            .ok()
+            .and_then(Date::previous_day),
+        None => None,
+    };
+    let serial: String = request
+        .number
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let identifier = LicenceId::new(&request.type_code, &issuer_uscc, &serial, 1).map_err(|e| {
+        bad(
+            "YW-4746",
+            format!(
+                "number: cannot make a GB/T 36904 serial of it ({})",
+                e.code()
+            ),
+        )
+    })?;
+    let json = serde_json::json!({
+        "name": name_zh, "identifier": identifier.as_str(), "number": request.number,
+        "issuer_name": authority.name, "issue_date": issue_date.to_string(),
+        "holder_name": holder.name, "holder_code": code, "holder_code_type": code_type,
+        "valid_from": valid_from.to_string(),
+        "valid_until": valid_until.map_or_else(|| "长期".to_owned(), |d| d.to_string()),
+        "jurisdiction": request.jurisdiction,
+    });
+    let licence = Licence::from_json(&json.to_string())
+        .map_err(|e| bad(e.code(), format!("licence: {e}")))?;
+    let canonical = licence.to_json();
+    let digest = hex::encode(Suite::Intl.hash(canonical.as_bytes()));
+
+    // Issued before?
+    if let Some(existing) = find(&state, issuer_uscc.as_str(), &request.number).await? {
+        let same: String = sqlx::query_scalar("SELECT digest FROM licences WHERE identifier = $1")
+            .bind(&existing.identifier)
+            .fetch_one(db.pool())
+            .await?;
+        if same == digest {
+            return Ok((StatusCode::OK, Json(existing)).into_response());
+        }
+        return Err(other_content());
+    }
+
+    let template = templates::load(db.pool(), "licence.changed", None)
+        .await?
+        .ok_or_else(|| ApiError::internal("template licence.changed is missing"))?;
+    let at = now_ms();
+    let sealed = state
+        .vault()
+        .seal(BODY_COLUMN, identifier.as_str(), &canonical)?;
+    let mut write = db.begin_write().await?;
+    let tx = &mut write.tx;
+    let index = next(tx, &authority.kid).await?;
+    let seq = next(tx, SEQ_COUNTER).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO licences (identifier, issuer_uscc, number, type_code, holder_key, network_id, \
+         body, digest, status, kid, status_index, valid_until, version, seq, issued_ms, updated_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, 1, $12, $13, $13) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(identifier.as_str())
+    .bind(issuer_uscc.as_str())
+    .bind(&request.number)
+    .bind(&request.type_code)
+    .bind(&holder_key)
+    .bind(network_id.as_deref())
+    .bind(&sealed)
+    .bind(&digest)
+    .bind(&authority.kid)
+    .bind(index)
+    .bind(valid_until.map(|d| d.to_string()))
+    .bind(seq)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() != 1 {
+        // Issued by another request meanwhile, or another number with the same serial.
+        return Err(other_content());
+    }
+    if let Some(network_id) = &network_id {
+        let data = serde_json::json!({
+            "licence_id": identifier.as_str(),
+            "licence_type": request.type_code,
+            "valid_until": valid_until.map(|d| d.to_string()),
+        })
+        .to_string();
+        sqlx::query(
+            "INSERT INTO events (source, event_id, event_type, network_id, occurred_ms, data, digest, \
+             received_ms, status) VALUES ('library', $1, 'licence_issued', $2, $3, $4, $5, $3, 'pending') \
+             ON CONFLICT (source, event_id) DO NOTHING",
+        )
+        .bind(identifier.as_str())
+        .bind(network_id)
+        .bind(at)
+        .bind(&data)
+        .bind(hex::encode(Suite::Intl.hash(data.as_bytes())))
+        .execute(&mut **tx)
+        .await?;
+        let detail = (
+            format!("{}已向您签发{name_zh}，已可在卡包中使用。", authority.name),
+            format!(
+                "{} issued you a {name_en}; it is in your wallet.",
+                authority.name
+            ),
+        );
+        tell(
+            &state,
+            tx,
+            &actor,
+            network_id,
+            template,
+            (&name_zh, &name_en),
+            detail,
+        )
+        .await?;
+    }
+    audit::record(&mut **tx, &actor, "licence.issued", network_id.as_deref()).await?;
+    write.tx.commit().await?;
+    state.push_wake().notify_one();
+    state.events_wake().notify_one();
+    let record = find(&state, issuer_uscc.as_str(), &request.number)
+        .await?
+        .ok_or_else(|| ApiError::internal("licence vanished"))?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+fn other_content() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "YW-4090",
+        "a licence with this number (or identifier) was issued with other content",
+    )
+}
+
+/// The next value of a counter in `status_counters` (from 0).
+async fn next(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    counter: &str,
+) -> Result<i64, ApiError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO status_counters (kid, next_index) VALUES ($1, 1) \
+         ON CONFLICT (kid) DO UPDATE SET next_index = status_counters.next_index + 1 \
+         RETURNING next_index - 1",
+    )
+    .bind(counter)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Tells the holder (inbox and push) inside `tx`.
+async fn tell(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    actor: &str,
+    network_id: &str,
+    template: templates::Template,
+    (name_zh, name_en): (&str, &str),
+    (detail_zh, detail_en): (String, String),
+) -> Result<(), ApiError> {
+    let params = BTreeMap::from([
+        ("licence_zh".to_owned(), name_zh.to_owned()),
+        ("licence_en".to_owned(), name_en.to_owned()),
+        ("detail_zh".to_owned(), detail_zh),
+        ("detail_en".to_owned(), detail_en),
+    ]);
+    templates::check_params(&template, &params)?;
+    let send = AccountSend {
+        id: format!("ntf_{}", crate::auth::random_token(12)?),
+        network_id: network_id.to_owned(),
+        send: Send::to_account(network_id, template, params),
+        idempotency_key: None,
+        request_hash: String::new(),
+    };
+    enqueue_accounts(tx, &state.config().push, actor, &[send]).await
+}
+
+async fn find(
+    state: &AppState,
+    issuer_uscc: &str,
+    number: &str,
+) -> Result<Option<LicenceRecord>, ApiError> {
+    let row = sqlx::query("SELECT identifier FROM licences WHERE issuer_uscc = $1 AND number = $2")
+        .bind(issuer_uscc)
+        .bind(number)
+        .fetch_optional(state.db().pool())
+        .await?;
+    match row {
+        Some(row) => record(state, &row.try_get::<String, _>("identifier")?).await,
+        None => Ok(None),
+    }
+}
+
+async fn record(state: &AppState, identifier: &str) -> Result<Option<LicenceRecord>, ApiError> {
+    let Some(row) = sqlx::query(
+        "SELECT identifier, number, type_code, status, version, kid, status_index, valid_until, \
+         body FROM licences WHERE identifier = $1",
+    )
+    .bind(identifier)
+    .fetch_optional(state.db().pool())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let body = state
+        .vault()
+        .open(BODY_COLUMN, identifier, &row.try_get::<String, _>("body")?)?;
+    let licence = Licence::from_json(&body).map_err(ApiError::internal)?;
+    Ok(Some(LicenceRecord {
+        identifier: row.try_get("identifier")?,
+        number: row.try_get("number")?,
+        type_code: row.try_get("type_code")?,
+        status: row.try_get("status")?,
+        version: row.try_get("version")?,
+        kid: row.try_get("kid")?,
+        status_index: row.try_get("status_index")?,
+        valid_until: row.try_get("valid_until")?,
+        holder: licence.holder.masked(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceStatusRequest {
+    /// `active` (reinstate), `suspended` or `revoked` (final).
+    status: String,
+    /// Why, 1-200 characters; the holder is told.
+    reason: String,
+}
+
+/// `POST /v1/library/licences/{identifier}/status` → the licence in its new
+/// status; suspension and revocation set its status-list bit.
+#[utoipa::path(post, path = "/v1/library/licences/{identifier}/status", tag = "library",
+    security(("client" = []), ("admin" = [])),
+    params(("identifier" = String, Path, description = "The GB/T 36904 identifier")),
+    request_body = LicenceStatusRequest, responses(
+    (status = 200, description = "Changed (or already so)", body = LicenceRecord),
+    (status = 401, description = "YW-4023 client authentication required", body = ErrorBody),
+    (status = 403, description = "YW-4033 not this client's authority", body = ErrorBody),
+    (status = 404, description = "YW-4053 no such licence", body = ErrorBody),
+    (status = 409, description = "YW-4089 a revoked licence does not change", body = ErrorBody),
+    (status = 422, description = "YW-4746 malformed identifier or wrong check character, YW-4748 bad status or reason", body = ErrorBody)))]
+async fn change_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(identifier): Path<String>,
+    body: Result<Json<LicenceStatusRequest>, JsonRejection>,
+) -> Result<Json<LicenceRecord>, ApiError> {
+    let id = LicenceId::parse(&identifier)
+        .map_err(|e| bad("YW-4746", format!("identifier: {e} ({})", e.code())))?;
+    let actor = acting_for(&state, &headers, id.issuer().as_str()).await?;
+    let Json(request) = body?;
+    let to = request.status.as_str();
+    if !matches!(to, "active" | "suspended" | "revoked") {
+        return Err(bad("YW-4748", "status: active, suspended or revoked"));
+    }
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+        return Err(bad("YW-4748", "reason: 1-200 characters"));
+    }
+    let db = state.db();
+    let missing = || ApiError::not_found("YW-4053", "no such licence");
+    let row = sqlx::query(
+        "SELECT l.status, l.kid, l.status_index, l.network_id, t.name_zh, t.name_en \
+         FROM licences l JOIN licence_types t ON t.type_code = l.type_code \
+         WHERE l.identifier = $1",
+    )
+    .bind(id.as_str())
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(missing)?;
+    let from: String = row.try_get("status")?;
+    if from == to {
+        return record(&state, id.as_str())
+            .await?
+            .map(Json)
+            .ok_or_else(missing);
+    }
+    if from == "revoked" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "YW-4089",
+            "a revoked licence does not change; issue a new one",
+        ));
+    }
+    let (kid, index): (String, i64) = (row.try_get("kid")?, row.try_get("status_index")?);
+    let network_id: Option<String> = row.try_get("network_id")?;
+    let (name_zh, name_en): (String, String) = (row.try_get("name_zh")?, row.try_get("name_en")?);
+    let template = templates::load(db.pool(), "licence.changed", None)
+        .await?
+        .ok_or_else(|| ApiError::internal("template licence.changed is missing"))?;
+    let at = now_ms();
+    let mut write = db.begin_write().await?;
+    let tx = &mut write.tx;
+    let seq = next(tx, SEQ_COUNTER).await?;
+    let changed = sqlx::query(
+        "UPDATE licences SET status = $1, version = version + 1, seq = $2, updated_ms = $3 \
+         WHERE identifier = $4 AND status = $5",
+    )
+    .bind(to)
+    .bind(seq)
+    .bind(at)
+    .bind(id.as_str())
+    .bind(&from)
+    .execute(&mut **tx)
+    .await?;
+    if changed.rows_affected() != 1 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "YW-4089",
+            "the licence changed meanwhile; read it and try again",
+        ));
+    }
+    if to == "active" {
+        sqlx::query("DELETE FROM revocations WHERE kid = $1 AND idx = $2")
+            .bind(&kid)
+            .bind(index)
+            .execute(&mut **tx)
+            .await?;
+    } else {
+        sqlx::query(
+            "INSERT INTO revocations (kid, idx, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&kid)
+        .bind(index)
+        .bind(at / 1000)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(network_id) = &network_id {
+        let (zh, en) = match to {
+            "active" => ("已恢复有效", "is valid again"),
+            "suspended" => ("已暂停使用", "is suspended"),
+            _ => ("已被注销", "has been revoked"),
+        };
+        let detail = (
+            format!("您的{name_zh}{zh}：{reason}"),
+            format!("Your {name_en} {en}: {reason}"),
+        );
+        tell(
+            &state,
+            tx,
+            &actor,
+            network_id,
+            template,
+            (&name_zh, &name_en),
+            detail,
+        )
+        .await?;
+    }
+    audit::record(
+        &mut **tx,
+        &actor,
+        &format!("licence.{to}"),
+        network_id.as_deref(),
+    )
+    .await?;
+    write.tx.commit().await?;
+    state.push_wake().notify_one();
+    record(&state, id.as_str())
+        .await?
+        .map(Json)
+        .ok_or_else(missing)
+}
+
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(issue))
+        .routes(utoipa_axum::routes!(change_status))
+}
