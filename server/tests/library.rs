@@ -14,8 +14,8 @@ use common::{basic, bearer, call, code, enrolled_person, get, login, post, servi
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use yiwang_core::credential::{
-    HolderCode, Issuer, Licence, PresentationRequest, TrustList, VerificationPolicy,
-    VerifiedStatusList, verify_trusted,
+    HolderCode, HolderCredential, Issuer, Licence, PresentationRequest, TrustList,
+    VerificationPolicy, VerifiedStatusList, verify_trusted,
 };
 use yiwang_core::crypto::{KeyAlias, KeyStore, SoftwareKeyStore, Suite, VerifyingKey};
 use yiwang_core::identity::{IdNumber, LicenceId, RegionCode, Uscc};
@@ -533,5 +533,189 @@ async fn departments_issue_suspend_and_revoke_their_own_licence_types() {
             (status, code(&answer)),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4748"))
         );
+    }
+}
+
+async fn bytes_of(app: &axum::Router, path: &str) -> Vec<u8> {
+    let (status, _, body) = raw(app, path).await;
+    assert_eq!(status, StatusCode::OK);
+    body
+}
+
+#[tokio::test]
+async fn the_wallet_syncs_its_licences_and_a_window_verifies_them_against_the_trust_list() {
+    use base64ct::{Base64, Encoding};
+    for test_db in testing::all("library_sync").await {
+        let app = app(state(&test_db.db).await);
+        let (status, _) = call(
+            &app,
+            admin_post(
+                "/v1/admin/authorities",
+                json!({"uscc": FUJIAN, "name": "福州市鼓楼区民政局", "region": "350100",
+                       "licence_types": [MARRIAGE, DIVORCE]}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (id, secret) = service_client(&app, ADMIN, &[&format!("licences:{FUJIAN}")]).await;
+        let dept = |request: Request<Body>| basic(request, &id, &secret);
+        let phone = enrolled_person(&app, CITIZEN).await;
+        let token = login(&app, &phone).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, first) = call(
+            &app,
+            dept(post("/v1/library/licences", marriage("J350102-2026-00001"))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let mut divorce = marriage("L350102-2026-00002");
+        divorce["type_code"] = json!(DIVORCE);
+        let (status, second) = call(&app, dept(post("/v1/library/licences", divorce))).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // The wallet's device key; pages of one.
+        let device = SoftwareKeyStore::in_memory();
+        let alias = KeyAlias::new("wallet").unwrap();
+        let pem = device.generate(&alias, Suite::Gm).unwrap().to_spki_pem();
+        let sync = |since: i64, limit: i64| {
+            bearer(
+                post(
+                    "/v1/licences/sync",
+                    json!({"since": since, "device_public_key": pem, "limit": limit}),
+                ),
+                &token,
+            )
+        };
+        let (status, page) = call(&app, sync(0, 1)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["licences"].as_array().unwrap().len(), 1);
+        assert_eq!(page["more"], true);
+        assert_eq!(page["licences"][0]["identifier"], first["identifier"]);
+        let (_, rest) = call(&app, sync(page["next"].as_i64().unwrap(), 100)).await;
+        assert_eq!(rest["licences"][0]["identifier"], second["identifier"]);
+        assert_eq!(rest["more"], false);
+        let cursor = rest["next"].as_i64().unwrap();
+        let (_, nothing) = call(&app, sync(cursor, 100)).await;
+        assert_eq!(nothing["licences"], json!([]));
+
+        // The holder file is bound to the device and signed by the authority:
+        // shown at a window, it verifies against the trust list and status list.
+        let credential = HolderCredential::from_bytes(
+            &Base64::decode_vec(page["licences"][0]["credential"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            credential.text(yiwang_core::credential::Claim::LicenceName),
+            Some("结婚证")
+        );
+        let window = "window:350102-01";
+        let request = PresentationRequest::new(window)
+            .with_disclosure_list("licence_name,type_code,identifier,holder_name_masked")
+            .unwrap();
+        let qr = credential
+            .present(&request, &device, &alias, now())
+            .unwrap();
+        let (_, issuer) = call(&app, get("/v1/issuer")).await;
+        let anchor =
+            VerifyingKey::from_spki_pem(issuer["public_key_pem"].as_str().unwrap()).unwrap();
+        let trust =
+            TrustList::verify(&bytes_of(&app, "/v1/trust-list").await, &anchor, now()).unwrap();
+        let kid = first["kid"].as_str().unwrap();
+        let status_list = VerifiedStatusList::verify(
+            &bytes_of(&app, &format!("/v1/status-lists/{kid}")).await,
+            &trust.verifying_keys(),
+        )
+        .unwrap();
+        let policy = VerificationPolicy {
+            status_lists: vec![status_list],
+            require_status: true,
+            ..VerificationPolicy::new(Vec::new(), window, now())
+        };
+        let verified = verify_trusted(&qr, &trust, &policy).unwrap();
+        assert_eq!(verified.claims.len(), 4);
+
+        // Revoked: the next sync says so and carries no credential; the window refuses it.
+        let (status, _) = call(
+            &app,
+            dept(post(
+                &format!(
+                    "/v1/library/licences/{}/status",
+                    first["identifier"].as_str().unwrap()
+                ),
+                json!({"status": "revoked", "reason": "登记错误"}),
+            )),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, changed) = call(&app, sync(cursor, 100)).await;
+        assert_eq!(changed["licences"][0]["status"], "revoked");
+        assert!(changed["licences"][0]["credential"].is_null());
+        let status_list = VerifiedStatusList::verify(
+            &bytes_of(&app, &format!("/v1/status-lists/{kid}")).await,
+            &trust.verifying_keys(),
+        )
+        .unwrap();
+        let policy = VerificationPolicy {
+            status_lists: vec![status_list],
+            ..policy
+        };
+        assert_eq!(
+            verify_trusted(&qr, &trust, &policy).unwrap_err().code(),
+            "YW-1413"
+        );
+
+        // Another citizen sees none of it; bad requests have their codes.
+        let other = enrolled_person(&app, "110108198807154325").await;
+        let other_token = login(&app, &other).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, theirs) = call(
+            &app,
+            bearer(
+                post(
+                    "/v1/licences/sync",
+                    json!({"since": 0, "device_public_key": pem}),
+                ),
+                &other_token,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, theirs["licences"].clone()),
+            (StatusCode::OK, json!([]))
+        );
+        let (status, answer) = call(
+            &app,
+            post(
+                "/v1/licences/sync",
+                json!({"since": 0, "device_public_key": pem}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNAUTHORIZED, Some("YW-4010"))
+        );
+        let (status, answer) = call(&app, sync(0, 0)).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4749"))
+        );
+        let (status, answer) = call(
+            &app,
+            bearer(
+                post(
+                    "/v1/licences/sync",
+                    json!({"since": 0, "device_public_key": "nope"}),
+                ),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(code(&answer).unwrap().starts_with("YW-11"), "{answer}");
     }
 }

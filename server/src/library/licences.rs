@@ -21,6 +21,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64ct::Encoding;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::Date;
@@ -691,4 +692,139 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(issue))
         .routes(utoipa_axum::routes!(change_status))
+        .routes(utoipa_axum::routes!(sync))
+}
+
+/// Most licences in one sync answer.
+const SYNC_LIMIT: i64 = 100;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// The `next` of the previous answer; 0 the first time.
+    #[serde(default)]
+    since: i64,
+    /// The wallet's device key (SPKI PEM): each licence comes bound to it.
+    device_public_key: String,
+    /// 1-100 (default 100).
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// One changed licence for the wallet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncedLicence {
+    identifier: String,
+    type_code: String,
+    name: String,
+    /// `active`, `suspended`, `revoked` or `expired`.
+    status: String,
+    version: i64,
+    valid_until: Option<String>,
+    /// Base64 of the holder file (docs/formats.md), bound to the device key
+    /// and signed by the issuing authority; absent when revoked or expired
+    /// (the wallet deletes its copy).
+    credential: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncAnswer {
+    licences: Vec<SyncedLicence>,
+    /// The `since` of the next call.
+    next: i64,
+    /// More changes wait: call again with `next`.
+    more: bool,
+}
+
+/// `POST /v1/licences/sync` → the citizen's licences changed since a cursor,
+/// each signed for the wallet's device key.
+#[utoipa::path(post, path = "/v1/licences/sync", tag = "library", security(("bearer" = [])),
+    request_body = SyncRequest, responses(
+    (status = 200, description = "Changes in order", body = SyncAnswer),
+    (status = 401, description = "YW-4010 bearer token", body = ErrorBody),
+    (status = 422, description = "YW-11xx bad device key, YW-4749 bad since or limit", body = ErrorBody)))]
+async fn sync(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<SyncRequest>, JsonRejection>,
+) -> Result<Json<SyncAnswer>, ApiError> {
+    let citizen = crate::auth::authenticate(&state, &headers).await?;
+    let Json(request) = body?;
+    let device_key = yiwang_core::crypto::VerifyingKey::from_spki_pem(&request.device_public_key)
+        .map_err(|e| bad(e.code(), format!("device_public_key: {e}")))?;
+    let limit = request.limit.unwrap_or(SYNC_LIMIT);
+    if !(1..=SYNC_LIMIT).contains(&limit) || request.since < 0 {
+        return Err(bad("YW-4749", "since: 0 or more; limit: 1-100"));
+    }
+    let rows = sqlx::query(
+        "SELECT l.identifier, l.type_code, l.status, l.version, l.kid, l.status_index, \
+         l.valid_until, l.body, l.seq, t.name_zh FROM licences l \
+         JOIN licence_types t ON t.type_code = l.type_code \
+         WHERE l.network_id = $1 AND l.seq >= $2 ORDER BY l.seq LIMIT $3",
+    )
+    .bind(&citizen.network_id)
+    .bind(request.since)
+    .bind(limit + 1)
+    .fetch_all(state.db().pool())
+    .await?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(0);
+    let mut issuers: BTreeMap<String, Issuer> = BTreeMap::new();
+    let mut licences = Vec::new();
+    let mut next = request.since;
+    let at = now();
+    for row in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
+        let identifier: String = row.try_get("identifier")?;
+        let mut status: String = row.try_get("status")?;
+        next = row.try_get::<i64, _>("seq")? + 1;
+        let mut credential = None;
+        if status != "revoked" {
+            let kid: String = row.try_get("kid")?;
+            if !issuers.contains_key(&kid) {
+                let key = sqlx::query(
+                    "SELECT private_pem, secret_hex FROM authority_keys WHERE kid = $1",
+                )
+                .bind(&kid)
+                .fetch_one(state.db().pool())
+                .await?;
+                let issuer = issuer_from(
+                    &state,
+                    &kid,
+                    &key.try_get::<String, _>("private_pem")?,
+                    &key.try_get::<String, _>("secret_hex")?,
+                )?;
+                issuers.insert(kid.clone(), issuer);
+            }
+            let body =
+                state
+                    .vault()
+                    .open(BODY_COLUMN, &identifier, &row.try_get::<String, _>("body")?)?;
+            let licence = Licence::from_json(&body).map_err(ApiError::internal)?;
+            let index = u32::try_from(row.try_get::<i64, _>("status_index")?)
+                .map_err(ApiError::internal)?;
+            let today = china_date(at).ok_or_else(|| ApiError::internal("clock"))?;
+            if licence.valid_until.is_some_and(|end| end < today) {
+                // Past its end date: nothing to sign.
+                status = "expired".to_owned();
+            } else {
+                let signed = issuers[&kid]
+                    .issue_licence(&licence, &device_key, index, at)
+                    .map_err(ApiError::internal)?;
+                credential = Some(base64ct::Base64::encode_string(&signed.to_bytes()));
+            }
+        }
+        licences.push(SyncedLicence {
+            identifier,
+            type_code: row.try_get("type_code")?,
+            name: row.try_get("name_zh")?,
+            status,
+            version: row.try_get("version")?,
+            valid_until: row.try_get("valid_until")?,
+            credential,
+        });
+    }
+    Ok(Json(SyncAnswer {
+        licences,
+        next,
+        more,
+    }))
 }
