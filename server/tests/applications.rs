@@ -756,3 +756,224 @@ async fn drafts_are_reminded_once_before_they_expire_and_then_deleted() {
         test_db.cleanup().await;
     }
 }
+
+/// 用证: the library issues the birth certificate the application references;
+/// the department fetches it with the citizen's reason and verifies the
+/// attestation against the trust list; the citizen reads who used it; a type
+/// not authorised is refused (and recorded); revoked, its next use is refused.
+#[tokio::test]
+async fn departments_use_licences_through_the_library_only_as_the_citizen_allowed() {
+    use base64ct::{Base64, Encoding};
+    use yiwang_core::credential::{TrustList, verify_attestation};
+    use yiwang_core::crypto::VerifyingKey;
+    const AUTHORITY: &str = "91350100M000100Y43";
+    const BIRTH_CERT: &str = "11100000MB0143028R001";
+    for test_db in testing::all("licence_use").await {
+        let app = app(state(&test_db.db).await);
+        let other = token(&app, OTHER).await;
+        let token = token(&app, MOTHER).await;
+        // The birth certificate of the draft, issued by the library.
+        let (status, _) = call(
+            &app,
+            bearer(
+                post(
+                    "/v1/admin/authorities",
+                    json!({"uscc": AUTHORITY, "name": "杭州市卫生健康委员会", "region": "330100",
+                           "licence_types": [BIRTH_CERT]}),
+                ),
+                ADMIN,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, issued) = call(
+            &app,
+            bearer(
+                post(
+                    "/v1/library/licences",
+                    json!({"issuer_uscc": AUTHORITY, "number": "2026ZJ000123",
+                           "type_code": BIRTH_CERT, "holder": {"id_number": MOTHER, "name": "李梅"},
+                           "jurisdiction": "330106"}),
+                ),
+                ADMIN,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{issued}");
+        assert_eq!(issued["identifier"], licence_id());
+
+        let (schema, draft) = birth_draft(&app).await;
+        let today = time::OffsetDateTime::now_utc().date();
+        let submission = serde_json::to_value(draft.submission(&schema, today).unwrap()).unwrap();
+        let (status, _, application) =
+            send(&app, bearer(post("/v1/applications", submission), &token)).await;
+        assert_eq!(status, StatusCode::CREATED, "{application}");
+        let receipt = application["receipt_no"].as_str().unwrap().to_owned();
+        let (dept_id, dept_secret) =
+            common::service_client(&app, ADMIN, &[&format!("applications:{BIRTH_DEPT}")]).await;
+        let path = format!("/v1/department/applications/{receipt}/licences");
+        let fetch = |body: Value| basic(post(&path, body), &dept_id, &dept_secret);
+
+        // By reference, with the citizen's reason: an attestation for this department.
+        let (status, used) = call(&app, fetch(json!({"licence_id": licence_id()}))).await;
+        assert_eq!(status, StatusCode::OK, "{used}");
+        assert_eq!(used["reason"], "办理新生儿出生一件事");
+        let (_, issuer) = call(&app, get("/v1/issuer")).await;
+        let anchor =
+            VerifyingKey::from_spki_pem(issuer["public_key_pem"].as_str().unwrap()).unwrap();
+        let response = app.clone().oneshot(get("/v1/trust-list")).await.unwrap();
+        let list = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let now = yiwang_server::issuer::now();
+        let trust = TrustList::verify(&list, &anchor, now).unwrap();
+        let attestation = Base64::decode_vec(used["attestation"].as_str().unwrap()).unwrap();
+        let verified = verify_attestation(&attestation, &trust, BIRTH_DEPT, now).unwrap();
+        assert_eq!(verified.licence.identifier.as_str(), licence_id());
+        assert_eq!(verified.licence.holder.as_str(), MOTHER);
+        assert_eq!(verified.context, receipt);
+        assert_eq!(
+            verify_attestation(&attestation, &trust, "11100000MB0143028R", now)
+                .unwrap_err()
+                .code(),
+            "YW-1411"
+        );
+
+        // By type: refused until the citizen authorises it for this application.
+        let by_type = json!({"licence_type": BIRTH_CERT});
+        let (status, answer) = call(&app, fetch(by_type.clone())).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::FORBIDDEN, Some("YW-4035"))
+        );
+        let authorise = |body: Value| {
+            bearer(
+                post(
+                    &format!("/v1/applications/{receipt}/licence-authorisations"),
+                    body,
+                ),
+                &token,
+            )
+        };
+        let long = "因".repeat(201);
+        for (body, expected) in [
+            (
+                json!({"licence_type": BIRTH_CERT, "reason": long}),
+                "YW-4751",
+            ),
+            (
+                json!({"licence_type": "11100000MB0143028R999", "reason": "核验"}),
+                "YW-4741",
+            ),
+        ] {
+            let (status, answer) = call(&app, authorise(body)).await;
+            assert_eq!(
+                (status, code(&answer)),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(expected))
+            );
+        }
+        let (status, _) = call(
+            &app,
+            authorise(json!({"licence_type": BIRTH_CERT, "reason": "核验新生儿出生信息"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, used) = call(&app, fetch(by_type.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{used}");
+        assert_eq!(used["reason"], "核验新生儿出生信息");
+        // Another citizen cannot authorise for this application; another department cannot use it.
+        let (status, answer) = call(
+            &app,
+            bearer(
+                post(
+                    &format!("/v1/applications/{receipt}/licence-authorisations"),
+                    json!({"licence_type": BIRTH_CERT, "reason": "x"}),
+                ),
+                &other,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::NOT_FOUND, Some("YW-4051"))
+        );
+        let (other_dept, other_secret) =
+            common::service_client(&app, ADMIN, &["applications:11100000MB0143028R"]).await;
+        let (status, answer) = call(
+            &app,
+            basic(
+                post(&path, json!({"licence_id": licence_id()})),
+                &other_dept,
+                &other_secret,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::NOT_FOUND, Some("YW-4051"))
+        );
+        for (body, expected) in [
+            (json!({"licence_id": "1.2.156.3005.2.x"}), "YW-4746"),
+            (json!({}), "YW-4750"),
+        ] {
+            let (status, answer) = call(&app, fetch(body)).await;
+            assert_eq!(
+                (status, code(&answer)),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(expected))
+            );
+        }
+
+        // Revoked: the next use is refused.
+        let (status, _) = call(
+            &app,
+            bearer(
+                post(
+                    &format!("/v1/library/licences/{}/status", licence_id()),
+                    json!({"status": "revoked", "reason": "信息有误"}),
+                ),
+                ADMIN,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, answer) = call(&app, fetch(json!({"licence_id": licence_id()}))).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::CONFLICT, Some("YW-4088"))
+        );
+
+        // The citizen's trail: two uses and two refusals, newest first (bad requests
+        // and other departments' calls never reached a licence).
+        let (status, trail) = call(&app, bearer(get("/v1/licences/uses"), &token)).await;
+        assert_eq!(status, StatusCode::OK);
+        let uses = trail["uses"].as_array().unwrap();
+        let outcomes: Vec<(&str, Option<&str>)> = uses
+            .iter()
+            .map(|u| (u["outcome"].as_str().unwrap(), u["code"].as_str()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("refused", Some("YW-4088")),
+                ("used", None),
+                ("refused", Some("YW-4035")),
+                ("used", None),
+            ],
+            "{trail}"
+        );
+        assert_eq!(uses[3]["licence_name"], "出生医学证明");
+        assert_eq!(uses[3]["department"], BIRTH_DEPT);
+        assert_eq!(uses[3]["receipt_no"], receipt.as_str());
+        assert_eq!(uses[3]["reason"], "办理新生儿出生一件事");
+        let (_, theirs) = call(&app, bearer(get("/v1/licences/uses"), &other)).await;
+        assert_eq!(theirs["uses"], json!([]));
+        // Each use and refusal is in the audit log too.
+        let audited: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action IN ('licence.used', 'licence.use_refused')",
+        )
+        .fetch_one(test_db.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(audited, 4);
+    }
+}

@@ -27,7 +27,7 @@ mod verify;
 
 pub use error::CredentialError;
 pub use issuer::{Enrolment, HolderCredential, Issuer};
-pub use licence::{HolderCode, Licence};
+pub use licence::{HolderCode, Licence, MAX_REASON_CHARS};
 pub use presentation::{DerivedRequest, PresentationRequest};
 pub use status::{StatusList, VerifiedStatusList};
 pub use trust::{

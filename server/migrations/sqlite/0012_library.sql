@@ -95,3 +95,30 @@ CREATE INDEX licences_by_holder ON licences (network_id, seq);
 INSERT INTO notification_templates (template_id, version, category, title_zh, body_zh, title_en, body_en, created_ms) VALUES
 ('licence.changed', 1, 'application_status', '电子证照：{licence_zh}', '{detail_zh}',
  'E-licence: {licence_en}', '{detail_en}', 0);
+
+-- 用证: who used which licence, when, for which application and why — and
+-- each refusal — for the citizen's trail ("谁用了我的证照").
+CREATE TABLE licence_uses (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    network_id  TEXT NOT NULL,
+    identifier  TEXT,
+    type_code   TEXT,
+    receipt_no  TEXT NOT NULL,
+    department  TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    reason      TEXT,
+    outcome     TEXT NOT NULL,
+    code        TEXT,
+    at_ms       BIGINT NOT NULL
+);
+CREATE INDEX licence_uses_by_citizen ON licence_uses (network_id, at_ms);
+
+-- A citizen's authorisation, for one application, to let its department
+-- fetch their licence of a type from the library directly.
+CREATE TABLE licence_authorisations (
+    receipt_no TEXT NOT NULL,
+    type_code  TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    at_ms      BIGINT NOT NULL,
+    PRIMARY KEY (receipt_no, type_code)
+);

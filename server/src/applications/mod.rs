@@ -840,7 +840,7 @@ async fn supplement(
 }
 
 /// The departments a caller acts for (`None`: the admin, all).
-async fn department(
+pub(crate) async fn department(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(String, Option<Vec<String>>), ApiError> {

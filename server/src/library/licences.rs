@@ -41,7 +41,7 @@ use crate::push::send::{AccountSend, Send, enqueue_accounts};
 use crate::push::templates;
 
 /// The column the sealed licence JSON is stored in.
-const BODY_COLUMN: &str = "licences.body";
+pub(super) const BODY_COLUMN: &str = "licences.body";
 /// The counter row ordering licence changes (in `status_counters`).
 const SEQ_COUNTER: &str = "library:seq";
 
@@ -111,6 +111,24 @@ async fn local_authority(state: &AppState, uscc: &str) -> Result<LocalAuthority,
         types: types.split(' ').map(str::to_owned).collect(),
         kid,
     })
+}
+
+/// The signer of a local authority's current key.
+pub(super) async fn authority_issuer(state: &AppState, uscc: &str) -> Result<Issuer, ApiError> {
+    let key = sqlx::query(
+        "SELECT kid, private_pem, secret_hex FROM authority_keys \
+         WHERE uscc = $1 AND not_after_ms IS NULL AND private_pem IS NOT NULL \
+         ORDER BY not_before_ms DESC LIMIT 1",
+    )
+    .bind(uscc)
+    .fetch_one(state.db().pool())
+    .await?;
+    issuer_from(
+        state,
+        &key.try_get::<String, _>("kid")?,
+        &key.try_get::<String, _>("private_pem")?,
+        &key.try_get::<String, _>("secret_hex")?,
+    )
 }
 
 /// The signed status list of a local authority key, or `None` for a kid

@@ -41,10 +41,12 @@ const PEM_COLUMN: &str = "authority_keys.private_pem";
 const SECRET_COLUMN: &str = "authority_keys.secret_hex";
 
 pub mod licences;
+pub mod uses;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(licences::router())
+        .merge(uses::router())
         .routes(routes!(licence_types))
         .routes(routes!(register_authority))
         .routes(routes!(rotate_key))
