@@ -73,10 +73,11 @@ pub use error::{ClientError, NO_ERROR_BODY};
 pub use types::{
     ApnsEnvironment, Application, ApplicationPage, ApplicationStatus, Challenge, Department,
     Device, DraftConflict, DraftPut, DraftSummary, DraftSync, DraftUpload, Enrolment,
-    EnrolmentRequest, FieldConflict, InboxMessage, InboxPage, InboxQuery, IssuerInfo, LifeEvent,
-    LoginSessionInfo, LoginSessionStatus, Matter, MatterPage, MatterQuery, MatterSummary, Me,
-    PushProvider, PushRegistration, PushRegistrationRequest, QuietHours, Recommendation,
-    RecommendationSettings, RelyingParty, RemoteDraft, ServerProblem, StatusChange, Tokens,
+    EnrolmentRequest, FieldConflict, InboxMessage, InboxPage, InboxQuery, IssuerInfo, LicenceSync,
+    LicenceUse, LifeEvent, LoginSessionInfo, LoginSessionStatus, Matter, MatterPage, MatterQuery,
+    MatterSummary, Me, PushProvider, PushRegistration, PushRegistrationRequest, QuietHours,
+    Recommendation, RecommendationSettings, RelyingParty, RemoteDraft, ServerProblem, StatusChange,
+    SyncedLicence, Tokens,
 };
 
 use crate::credential::HolderCredential;
@@ -84,7 +85,8 @@ use crate::crypto::random_bytes;
 use crate::forms::{Draft, Submission, is_matter_code};
 use crate::scan::LoginRequest;
 use types::{
-    ApproveBody, DevicesWire, DraftsWire, EnrolmentWire, ErrorWire, LoginBody, ProblemsWire,
+    ApproveBody, AuthorisationBody, DevicesWire, DraftsWire, EnrolmentWire, ErrorWire,
+    LicenceSyncBody, LicenceSyncWire, LicenceUsesWire, LoginBody, ProblemsWire,
     RecommendationsWire, RefreshBody, SnoozeBody, StatusWire,
 };
 
@@ -792,6 +794,101 @@ impl ApiClient {
         let path = ["v1", "applications", receipt_no, "supplement"];
         let call = Call::creating(Method::POST, &path, submission)?.bearer(access_token);
         self.json(call, "application").await
+    }
+
+    /// `GET /v1/trust-list`: the signed trust list, checked against `anchor`
+    /// (the 网证 issuer key the app pins, [`IssuerInfo::public_key`]) at `now`.
+    /// A list not signed by the anchor is YW-1421, an old one YW-1422.
+    pub async fn trust_list(
+        &self,
+        anchor: &crate::crypto::VerifyingKey,
+        now: i64,
+    ) -> Result<crate::credential::TrustList, ClientError> {
+        let token = self.send(Call::get(&["v1", "trust-list"])).await?.body;
+        Ok(crate::credential::TrustList::verify(&token, anchor, now)?)
+    }
+
+    /// `POST /v1/licences/sync`: the citizen's licences changed since
+    /// `since` (0 at first, then the answer's [`LicenceSync::next`]), each
+    /// bound to `device_key` and signed by its issuing authority. Call
+    /// again while [`LicenceSync::more`]. Store the credentials in the
+    /// wallet; delete the ones that come without (revoked or expired).
+    pub async fn sync_licences(
+        &self,
+        access_token: &str,
+        since: i64,
+        device_key: &crate::crypto::VerifyingKey,
+    ) -> Result<LicenceSync, ClientError> {
+        let body = LicenceSyncBody {
+            since,
+            device_public_key: device_key.to_spki_pem(),
+        };
+        // Reading only: safe to repeat, but a POST (the key is a body).
+        let call =
+            Call::creating(Method::POST, &["v1", "licences", "sync"], &body)?.bearer(access_token);
+        let wire: LicenceSyncWire = self.json(call, "licence sync").await?;
+        let mut licences = Vec::with_capacity(wire.licences.len());
+        for l in wire.licences {
+            let credential =
+                match l.credential {
+                    Some(text) => {
+                        let bytes = Base64::decode_vec(&text)
+                            .map_err(|_| protocol("licence sync", "credential is not Base64"))?;
+                        Some(HolderCredential::from_bytes(&bytes).map_err(|_| {
+                            protocol("licence sync", "credential is not a holder file")
+                        })?)
+                    }
+                    None => None,
+                };
+            licences.push(SyncedLicence {
+                identifier: l.identifier,
+                type_code: l.type_code,
+                name: l.name,
+                status: l.status,
+                version: l.version,
+                valid_until: l.valid_until,
+                credential,
+            });
+        }
+        Ok(LicenceSync {
+            licences,
+            next: wire.next,
+            more: wire.more,
+        })
+    }
+
+    /// `GET /v1/licences/uses`: who used the citizen's licences, and who was
+    /// refused ("谁用了我的证照"), newest first.
+    pub async fn licence_uses(&self, access_token: &str) -> Result<Vec<LicenceUse>, ClientError> {
+        let call = Call::get(&["v1", "licences", "uses"]).bearer(access_token);
+        let wire: LicenceUsesWire = self.json(call, "licence uses").await?;
+        Ok(wire.uses)
+    }
+
+    /// `POST /v1/applications/{receipt_no}/licence-authorisations`: lets the
+    /// application's department fetch the citizen's licence of
+    /// `licence_type` from the library, for `reason` (用证事由, 1-200
+    /// characters). Safe to retry (idempotency key).
+    pub async fn authorise_licence(
+        &self,
+        access_token: &str,
+        receipt_no: &str,
+        licence_type: &str,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        let receipt_no = path_id(receipt_no, "receipt_no")?;
+        let chars = reason.trim().chars().count();
+        if chars == 0 || chars > crate::credential::MAX_REASON_CHARS {
+            return Err(ClientError::InvalidArgument("reason"));
+        }
+        let body = AuthorisationBody {
+            licence_type,
+            reason,
+        };
+        let path = ["v1", "applications", receipt_no, "licence-authorisations"];
+        let call = Call::creating(Method::POST, &path, &body)?.bearer(access_token);
+        self.send(call).await?;
+        Ok(())
     }
 
     /// Whether `server` (a scanned login request's) is this client's server:

@@ -17,6 +17,7 @@ use yiwang_core::identity::{LicenceId, Uscc};
 const BIRTH: &str = include_str!("../forms/birth.json");
 const SENIOR: &str = include_str!("../forms/senior-card.json");
 const DRIVING: &str = include_str!("../forms/driving-licence-renewal.json");
+const MARRIAGE: &str = include_str!("../forms/marriage-household.json");
 
 const TODAY: Date = date!(2025 - 06 - 15);
 const T0: i64 = 1_749_945_600; // 2025-06-15T00:00:00Z
@@ -29,6 +30,7 @@ const DRIVER_ID: &str = "440304198801014569";
 const ISSUER: &str = "91350100M000100Y43";
 const BIRTH_CERT_TYPE: &str = "11100000MB0143028R001";
 const DRIVING_LICENCE_TYPE: &str = "11100000000013338W011";
+const MARRIAGE_CERT_TYPE: &str = "11100000MB0143028R002";
 
 /// A wallet stand-in: the keys a real wallet would answer.
 struct FakeWallet(BTreeMap<&'static str, Value>);
@@ -280,6 +282,60 @@ fn driving_example_is_valid() {
     let submission = draft.submission(&schema, TODAY).unwrap();
     assert_eq!(submission.licence_refs.len(), 1);
     assert_eq!(submission.attachments.len(), 1);
+}
+
+#[test]
+fn marriage_example_is_valid_and_broken() {
+    let mut who = wallet("王芳", APPLICANT_ID, "1990-03-07", "female");
+    who.0.insert(
+        "licence.11100000MB0143028R002.number",
+        json!("J350102-2026-00123"),
+    );
+    let values = [
+        ("phone", json!("13800138000")),
+        (
+            "marriage_certificate",
+            json!({"licence_id": licence(MARRIAGE_CERT_TYPE, "J350102202600123"), "reason": "婚后户口迁移"}),
+        ),
+        ("spouse_name", json!("李强")),
+        ("spouse_id_number", json!(OTHER_PARENT_ID)),
+        (
+            "move_to",
+            json!({"region": "350102", "detail": "鼓楼区五四路1号"}),
+        ),
+    ];
+    let (schema, mut draft, prefilled) = filled(MARRIAGE, &who, &values);
+    assert_eq!(prefilled, ["name", "id_number", "certificate_number"]);
+    assert_eq!(draft.validate(&schema, TODAY), vec![]);
+    let submission = draft.submission(&schema, TODAY).unwrap();
+    assert_eq!(submission.licence_refs.len(), 1);
+    assert_eq!(submission.licence_refs[0].reason, "婚后户口迁移");
+    fill(
+        &mut draft,
+        &schema,
+        &[
+            ("spouse_id_number", json!(APPLICANT_ID)),
+            (
+                "marriage_certificate",
+                json!({"licence_id": licence(BIRTH_CERT_TYPE, "440300000123"), "reason": "迁户"}),
+            ),
+        ],
+    );
+    let found = draft.validate(&schema, TODAY);
+    let problems = codes(&found)
+        .into_iter()
+        .map(|(p, c)| (p.to_owned(), c))
+        .collect::<Vec<_>>();
+    assert!(
+        problems.contains(&("marriage.spouse_id_number".to_owned(), "YW-1620")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|(p, _)| p == "marriage.marriage_certificate"),
+        "{problems:?}"
+    );
 }
 
 /// The server's side: a submission is checked again against the schema, and

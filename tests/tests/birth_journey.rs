@@ -8,23 +8,23 @@
 //! department's system would) → the status push arrives.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
+use common::{Department, pushed, sign_in};
 use serde_json::{Value, json};
 use yiwang_core::client::{
-    ApiClient, ApplicationStatus, ClientConfig, EnrolmentRequest, InboxMessage, InboxQuery,
-    PushProvider, PushRegistrationRequest, QuietHours, Tokens,
+    ApiClient, ApplicationStatus, ClientConfig, EnrolmentRequest, PushProvider,
+    PushRegistrationRequest, QuietHours,
 };
-use yiwang_core::credential::HolderCredential;
 use yiwang_core::crypto::{KeyAlias, KeyStore, SoftwareKeyStore, Suite};
 use yiwang_core::forms::{Draft, DraftError, FormSchema};
 use yiwang_core::identity::{IdNumber, LicenceId, Uscc};
 use yiwang_core::wallet::{Wallet, WalletOptions};
+use yiwang_e2e::Server;
 use yiwang_e2e::fake_push::FakePush;
-use yiwang_e2e::{Server, curl};
 use yiwang_server::issuer::now;
 
 const ADMIN: &str = "birth-admin-token-0123456789";
@@ -34,113 +34,6 @@ const OTHER_PARENT: &str = "110108198807154325";
 const BIRTH: &str = "11100000000013338W3110000000001";
 const BIRTH_DEPT: &str = "11100000MB1692364P";
 const PUSH_TOKEN: &str = "huawei-parent-phone-token-0001";
-
-fn json_of(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// A department's system: a service client registered by the operator.
-struct Department {
-    base: String,
-    basic: String,
-}
-
-impl Department {
-    fn register(base: &str, scopes: &[&str]) -> Self {
-        let body = json!({"name": "卫生健康委员会", "scopes": scopes}).to_string();
-        let (status, text) = curl(&[
-            "-X",
-            "POST",
-            "-H",
-            &format!("Authorization: Bearer {ADMIN}"),
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body,
-            &format!("{base}/v1/admin/service-clients"),
-        ]);
-        assert_eq!(status, 201, "{text}");
-        let client = json_of(&text);
-        Department {
-            base: base.to_owned(),
-            basic: format!(
-                "{}:{}",
-                client["client_id"].as_str().unwrap(),
-                client["client_secret"].as_str().unwrap()
-            ),
-        }
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let (status, text) = curl(&[
-            "-X",
-            "POST",
-            "-u",
-            &self.basic,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body.to_string(),
-            &format!("{}{path}", self.base),
-        ]);
-        (status, json_of(&text))
-    }
-}
-
-/// Waits until the fake Huawei endpoint has delivered a push to the
-/// parent's phone for an inbox message that `wanted` accepts; that message.
-async fn pushed(
-    fakes: &FakePush,
-    client: &ApiClient,
-    access_token: &str,
-    wanted: impl Fn(&InboxMessage) -> bool,
-) -> InboxMessage {
-    for _ in 0..300 {
-        let delivered: BTreeSet<String> = fakes
-            .huawei
-            .fake
-            .delivered()
-            .into_iter()
-            .filter(|r| r.token == PUSH_TOKEN)
-            .filter_map(|r| r.message_id)
-            .collect();
-        let inbox = client
-            .inbox(access_token, &InboxQuery::default())
-            .await
-            .unwrap();
-        if let Some(m) = inbox
-            .messages
-            .into_iter()
-            .find(|m| wanted(m) && delivered.contains(&m.id))
-        {
-            return m;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the expected push did not reach the parent's phone within 30 s");
-}
-
-async fn sign_in(
-    client: &ApiClient,
-    credential: &HolderCredential,
-    store: &SoftwareKeyStore,
-    alias: &KeyAlias,
-    device: &str,
-) -> Tokens {
-    let challenge = client.challenge().await.unwrap();
-    let presentation = credential
-        .present(
-            &challenge.presentation_request().unwrap(),
-            store,
-            alias,
-            now(),
-        )
-        .unwrap();
-    client
-        .login(&presentation, &challenge.nonce, Some(device))
-        .await
-        .unwrap()
-}
 
 fn address(detail: &str) -> Value {
     json!({"region": "330106", "detail": detail})
@@ -204,7 +97,8 @@ async fn journey(server: &Server, fakes: &FakePush, workdir: &Path) {
     assert_ne!(phone.device_id, tablet.device_id);
 
     // The birth is registered: the department posts the event.
-    let registry = Department::register(base, &["events:birth_registered"]);
+    let registry =
+        Department::register(base, ADMIN, "卫生健康委员会", &["events:birth_registered"]);
     let (status, answer) = registry.post(
         "/v1/events",
         &json!({"events": [{"event_id": "birth-2026-000417", "type": "birth_registered",
@@ -218,7 +112,7 @@ async fn journey(server: &Server, fakes: &FakePush, workdir: &Path) {
     );
 
     // The push arrives, and the feed offers 出生一件事 with the reason.
-    let message = pushed(fakes, &client, &phone.access_token, |m| {
+    let message = pushed(fakes, PUSH_TOKEN, &client, &phone.access_token, |m| {
         m.title.contains("新生儿出生一件事")
     })
     .await;
@@ -370,13 +264,18 @@ async fn journey(server: &Server, fakes: &FakePush, workdir: &Path) {
     let receipt = application.receipt_no.clone();
     assert_eq!(application.licence_refs[0].reason, "办理新生儿出生一件事");
     // The submission confirmation is pushed too.
-    pushed(fakes, &client, &phone.access_token, |m| {
+    pushed(fakes, PUSH_TOKEN, &client, &phone.access_token, |m| {
         m.category == "application_status" && m.body.contains("已提交")
     })
     .await;
 
     // The department accepts and approves; each change is pushed.
-    let health = Department::register(base, &[&format!("applications:{BIRTH_DEPT}")]);
+    let health = Department::register(
+        base,
+        ADMIN,
+        "卫生健康委员会",
+        &[&format!("applications:{BIRTH_DEPT}")],
+    );
     let status_path = format!("/v1/department/applications/{receipt}/status");
     for next in ["accepted", "approved"] {
         let (status, moved) = health.post(&status_path, &json!({"status": next}));
@@ -390,7 +289,7 @@ async fn journey(server: &Server, fakes: &FakePush, workdir: &Path) {
         } else {
             "审批通过"
         };
-        let message = pushed(fakes, &client, &phone.access_token, |m| {
+        let message = pushed(fakes, PUSH_TOKEN, &client, &phone.access_token, |m| {
             m.category == "application_status" && m.body.contains(words)
         })
         .await;
@@ -414,37 +313,11 @@ async fn journey(server: &Server, fakes: &FakePush, workdir: &Path) {
     }
 }
 
-fn config(dir: &Path, fakes: &FakePush) -> String {
-    let text = format!(
-        "admin_token = \"{ADMIN}\"\n\n[push]\npoll_ms = 50\nlease_secs = 5\n\n{}",
-        fakes.toml
-    );
-    let path = dir.join("yiwang.toml");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
-fn run(database_url: Option<&str>) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let fakes = runtime.block_on(FakePush::start_all());
-    let workdir = tempfile::tempdir().unwrap();
-    let config = config(workdir.path(), &fakes);
-    let env: Vec<(&str, &str)> = database_url
-        .map(|url| ("YIWANG_DATABASE_URL", url))
-        .into_iter()
-        .collect();
-    let server = Server::start(workdir.path(), &["--config", &config], &env);
-    runtime.block_on(journey(&server, &fakes, workdir.path()));
-    assert!(server.terminate(Duration::from_secs(20)).unwrap().success());
-}
-
 #[test]
 fn the_birth_journey_on_sqlite() {
-    run(None);
+    common::run(None, ADMIN, |server, fakes, dir| {
+        Box::pin(journey(server, fakes, dir))
+    });
 }
 
 #[test]
@@ -455,6 +328,8 @@ fn the_birth_journey_on_postgresql() {
     )) else {
         return;
     };
-    run(Some(&test_db.url));
+    common::run(Some(&test_db.url), ADMIN, |server, fakes, dir| {
+        Box::pin(journey(server, fakes, dir))
+    });
     runtime.block_on(test_db.cleanup());
 }

@@ -91,6 +91,10 @@ pub enum ClientError {
     /// The system random source failed (making an idempotency key).
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// A signed document from the server did not verify (a trust list:
+    /// YW-1421 not signed by the anchor, YW-1422 too old).
+    #[error(transparent)]
+    Credential(#[from] crate::credential::CredentialError),
 }
 
 impl ClientError {
@@ -111,6 +115,7 @@ impl ClientError {
             | Self::InvalidSubmission { code, .. }
             | Self::Server { code, .. } => code,
             Self::Crypto(e) => e.code(),
+            Self::Credential(e) => e.code(),
         }
     }
 

@@ -1128,3 +1128,95 @@ pub(crate) struct ErrorWire {
 pub(crate) struct ProblemsWire {
     pub(crate) problems: Vec<ServerProblem>,
 }
+
+#[derive(Serialize)]
+pub(crate) struct LicenceSyncBody {
+    pub(crate) since: i64,
+    pub(crate) device_public_key: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LicenceSyncWire {
+    pub(crate) licences: Vec<SyncedLicenceWire>,
+    pub(crate) next: i64,
+    pub(crate) more: bool,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SyncedLicenceWire {
+    pub(crate) identifier: String,
+    pub(crate) type_code: String,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) version: i64,
+    pub(crate) valid_until: Option<String>,
+    pub(crate) credential: Option<String>,
+}
+
+/// A licence that changed, from [`super::ApiClient::sync_licences`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SyncedLicence {
+    /// 证照标识 (GB/T 36904).
+    pub identifier: String,
+    /// 证照类型代码.
+    pub type_code: String,
+    /// The type's name, e.g. 结婚证.
+    pub name: String,
+    /// `active`, `suspended`, `revoked` or `expired`.
+    pub status: String,
+    /// 1 at issue, +1 for each change.
+    pub version: i64,
+    /// `YYYY-MM-DD`, or `None` for 长期.
+    pub valid_until: Option<String>,
+    /// The licence for the wallet, bound to the device key; `None` when
+    /// revoked or expired (delete the wallet's copy).
+    pub credential: Option<HolderCredential>,
+}
+
+/// One page of licence changes.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct LicenceSync {
+    /// The changes, in order.
+    pub licences: Vec<SyncedLicence>,
+    /// The `since` of the next call.
+    pub next: i64,
+    /// More changes wait.
+    pub more: bool,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LicenceUsesWire {
+    pub(crate) uses: Vec<LicenceUse>,
+}
+
+/// One use of the citizen's licences by a department, or a refusal.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct LicenceUse {
+    /// The licence (none when a type was asked for and none is held).
+    pub licence_id: Option<String>,
+    /// Its type code.
+    pub type_code: Option<String>,
+    /// The licence type's name.
+    pub licence_name: Option<String>,
+    /// The department's code.
+    pub department: String,
+    /// The application it was for.
+    pub receipt_no: String,
+    /// The citizen's reason for use (用证事由).
+    pub reason: Option<String>,
+    /// `used` or `refused`.
+    pub outcome: String,
+    /// Why it was refused (`YW-4035` no consent, `YW-4088` revoked, …).
+    pub code: Option<String>,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct AuthorisationBody<'a> {
+    pub(crate) licence_type: &'a str,
+    pub(crate) reason: &'a str,
+}

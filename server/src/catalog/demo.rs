@@ -24,6 +24,10 @@ const FORMS: &[(&str, &str)] = &[
         "driving-licence-renewal.json",
         include_str!("../../../core/forms/driving-licence-renewal.json"),
     ),
+    (
+        "marriage-household.json",
+        include_str!("../../../core/forms/marriage-household.json"),
+    ),
 ];
 
 /// The demo matters as documents.
