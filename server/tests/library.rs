@@ -719,3 +719,97 @@ async fn the_wallet_syncs_its_licences_and_a_window_verifies_them_against_the_tr
         assert!(code(&answer).unwrap().starts_with("YW-11"), "{answer}");
     }
 }
+
+#[tokio::test]
+async fn holders_are_reminded_once_per_threshold_before_a_licence_ends() {
+    use yiwang_server::library::licences::expiry_notices;
+    for test_db in testing::all("library_expiry").await {
+        let state = state(&test_db.db).await;
+        let app = app(state.clone());
+        let (status, _) = call(
+            &app,
+            admin_post(
+                "/v1/admin/authorities",
+                json!({"uscc": FUJIAN, "name": "福州市鼓楼区民政局", "region": "350100",
+                       "licence_types": [MARRIAGE, DIVORCE]}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let phone = enrolled_person(&app, CITIZEN).await;
+        let token = login(&app, &phone).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let today = yiwang_core::credential::china_date(now()).unwrap();
+        let number = |d: time::Date| {
+            i64::from(d.year()) * 10_000 + i64::from(u8::from(d.month())) * 100 + i64::from(d.day())
+        };
+        // Ends in 20 days; another revoked one ends in 10; a 长期 one never.
+        let mut ending = marriage("J350102-2026-00300");
+        ending["valid_until"] = json!((today + time::Duration::days(20)).to_string());
+        let (status, ending) =
+            call(&app, bearer(post("/v1/library/licences", ending), ADMIN)).await;
+        assert_eq!(status, StatusCode::CREATED, "{ending}");
+        let mut revoked = marriage("J350102-2026-00301");
+        revoked["type_code"] = json!(DIVORCE);
+        revoked["valid_until"] = json!((today + time::Duration::days(10)).to_string());
+        let (_, revoked) = call(&app, bearer(post("/v1/library/licences", revoked), ADMIN)).await;
+        let (status, _) = call(
+            &app,
+            bearer(
+                post(
+                    &format!(
+                        "/v1/library/licences/{}/status",
+                        revoked["identifier"].as_str().unwrap()
+                    ),
+                    json!({"status": "revoked", "reason": "撤销"}),
+                ),
+                ADMIN,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, _) = call(
+            &app,
+            bearer(
+                post("/v1/library/licences", marriage("J350102-2026-00302")),
+                ADMIN,
+            ),
+        )
+        .await;
+
+        let push = &state.config().push;
+        let run = |day: time::Date| expiry_notices(&test_db.db, push, number(day), now() * 1000);
+        // 20 days left: the 30-day reminder, once however often the job runs.
+        assert_eq!(run(today).await.unwrap(), 1);
+        assert_eq!(run(today).await.unwrap(), 0);
+        assert_eq!(run(today + time::Duration::days(5)).await.unwrap(), 0);
+        // 6 days left: the 7-day reminder.
+        assert_eq!(run(today + time::Duration::days(14)).await.unwrap(), 1);
+        // Past its end: nothing more.
+        assert_eq!(run(today + time::Duration::days(21)).await.unwrap(), 0);
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT event_id FROM events WHERE source = 'library' AND event_type = 'licence_expiring' ORDER BY id",
+        )
+        .fetch_all(test_db.db.pool())
+        .await
+        .unwrap();
+        let identifier = ending["identifier"].as_str().unwrap();
+        assert_eq!(
+            ids,
+            [
+                format!("{identifier}:expiring:30"),
+                format!("{identifier}:expiring:7")
+            ]
+        );
+        let (_, inbox) = call(&app, bearer(get("/v1/inbox"), &token)).await;
+        let reminders = inbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["title"] == "证照即将到期：结婚证")
+            .count();
+        assert_eq!(reminders, 2, "{inbox}");
+    }
+}

@@ -706,6 +706,102 @@ async fn change_status(
         .ok_or_else(missing)
 }
 
+/// Days before a licence's end on which its holder is reminded, largest first.
+pub const EXPIRY_REMINDERS: [i64; 3] = [90, 30, 7];
+
+/// The daily expiry job: for each active licence of an enrolled holder
+/// ending within [`EXPIRY_REMINDERS`]`[0]` days, the smallest threshold not
+/// below the days left fires once (a missed day still reminds once per
+/// threshold): a `licence_expiring` event for the rules (source `library`,
+/// event id `<identifier>:expiring:<days>`, so it exists once however often
+/// the job runs) and, with it, a reminder to the holder (template
+/// `licence.expiring`, inbox and push). `today` is `YYYYMMDD` in China.
+/// Answers how many licences were reminded.
+pub async fn expiry_notices(
+    db: &crate::db::Db,
+    push: &crate::config::PushSettings,
+    today: i64,
+    now_ms: i64,
+) -> Result<usize, ApiError> {
+    let day = Date::from_calendar_date(
+        i32::try_from(today / 10_000).map_err(ApiError::internal)?,
+        time::Month::try_from(u8::try_from(today / 100 % 100).map_err(ApiError::internal)?)
+            .map_err(ApiError::internal)?,
+        u8::try_from(today % 100).map_err(ApiError::internal)?,
+    )
+    .map_err(ApiError::internal)?;
+    let horizon = day + time::Duration::days(EXPIRY_REMINDERS[0]);
+    // Read before the writing transaction (one connection on in-memory SQLite).
+    let template = templates::load(db.pool(), "licence.expiring", None)
+        .await?
+        .ok_or_else(|| ApiError::internal("template licence.expiring is missing"))?;
+    let rows = sqlx::query(
+        "SELECT l.identifier, l.type_code, l.network_id, l.valid_until, t.name_zh, t.name_en \
+         FROM licences l JOIN licence_types t ON t.type_code = l.type_code \
+         WHERE l.status = 'active' AND l.network_id IS NOT NULL AND l.valid_until IS NOT NULL \
+         AND l.valid_until >= $1 AND l.valid_until <= $2",
+    )
+    .bind(day.to_string())
+    .bind(horizon.to_string())
+    .fetch_all(db.pool())
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut write = db.begin_write().await?;
+    let tx = &mut write.tx;
+    let mut sends = Vec::new();
+    for row in rows {
+        let until: String = row.try_get("valid_until")?;
+        let end = date(&until, "valid_until")?;
+        let left = (end - day).whole_days();
+        let Some(threshold) = EXPIRY_REMINDERS.iter().rev().find(|&&d| d >= left) else {
+            continue;
+        };
+        let identifier: String = row.try_get("identifier")?;
+        let network_id: String = row.try_get("network_id")?;
+        let type_code: String = row.try_get("type_code")?;
+        let data = serde_json::json!({"licence_type": type_code, "expires_on": until}).to_string();
+        let inserted = sqlx::query(
+            "INSERT INTO events (source, event_id, event_type, network_id, occurred_ms, data, digest, \
+             received_ms, status) VALUES ('library', $1, 'licence_expiring', $2, $3, $4, $5, $3, 'pending') \
+             ON CONFLICT (source, event_id) DO NOTHING",
+        )
+        .bind(format!("{identifier}:expiring:{threshold}"))
+        .bind(&network_id)
+        .bind(now_ms)
+        .bind(&data)
+        .bind(hex::encode(Suite::Intl.hash(data.as_bytes())))
+        .execute(&mut **tx)
+        .await?;
+        if inserted.rows_affected() != 1 {
+            continue;
+        }
+        let params = BTreeMap::from([
+            (
+                "licence_zh".to_owned(),
+                row.try_get::<String, _>("name_zh")?,
+            ),
+            (
+                "licence_en".to_owned(),
+                row.try_get::<String, _>("name_en")?,
+            ),
+            ("date".to_owned(), until),
+        ]);
+        templates::check_params(&template, &params)?;
+        sends.push(AccountSend {
+            id: format!("ntf_{}", crate::auth::random_token(12)?),
+            network_id: network_id.clone(),
+            send: Send::to_account(&network_id, template.clone(), params),
+            idempotency_key: None,
+            request_hash: String::new(),
+        });
+    }
+    enqueue_accounts(tx, push, "library", &sends).await?;
+    write.tx.commit().await?;
+    Ok(sends.len())
+}
+
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(issue))

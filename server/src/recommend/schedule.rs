@@ -1,6 +1,7 @@
 //! Scheduled triggers: the daily scan for age milestones (`on.age`) and
 //! licence expiry windows (`on.licence_expiry`), then the drafts job
-//! (expiry reminders, deletion: [`crate::applications::drafts::remind_and_expire`]).
+//! (expiry reminders, deletion: [`crate::applications::drafts::remind_and_expire`])
+//! and the library's expiry job ([`crate::library::licences::expiry_notices`]).
 //!
 //! Once per day (Asia/Shanghai) one process runs the scan: it claims the
 //! day in `schedule_runs` (an insert only one process wins, or taking over a
@@ -43,6 +44,9 @@ pub struct ScanReport {
     pub recommendations: usize,
     /// Drafts reminded of their expiry, and expired drafts deleted.
     pub drafts: crate::applications::drafts::DraftSweep,
+    /// Library licences whose holders were reminded of their end (and
+    /// `licence_expiring` events made).
+    pub licences_expiring: usize,
 }
 
 fn number(date: Date) -> i64 {
@@ -93,6 +97,8 @@ impl Matcher {
         let mut report = self.scan(today).await?;
         report.drafts =
             crate::applications::drafts::remind_and_expire(db, &self.inner.push, now_ms()).await?;
+        report.licences_expiring =
+            crate::library::licences::expiry_notices(db, &self.inner.push, today, now_ms()).await?;
         sqlx::query(
             "UPDATE schedule_runs SET done_ms = $1, recommendations = $2 \
              WHERE job = 'daily' AND day = $3 AND owner = $4",
@@ -109,6 +115,7 @@ impl Matcher {
             recommendations = report.recommendations,
             drafts_reminded = report.drafts.reminded,
             drafts_expired = report.drafts.expired,
+            licences_expiring = report.licences_expiring,
             "daily scan done"
         );
         Ok(report)

@@ -469,10 +469,26 @@ pub(super) async fn load_profiles(
                     .collect();
             }
         }
-        // Licences held: those whose issue was reported as an event.
+        // Licences held: the library's active ones, and those another
+        // library's issue was reported for as an event.
+        for row in query(format!(
+            "SELECT network_id, type_code FROM licences WHERE status = 'active' \
+             AND network_id IN ({list})"
+        ))
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            let id: String = row.try_get("network_id")?;
+            let licence: String = row.try_get("type_code")?;
+            if let Some(p) = profiles.get_mut(&id)
+                && !p.licences.contains(&licence)
+            {
+                p.licences.push(licence);
+            }
+        }
         for row in query(format!(
             "SELECT network_id, data FROM events WHERE event_type = 'licence_issued' \
-             AND network_id IN ({list})"
+             AND source <> 'library' AND network_id IN ({list})"
         ))
         .fetch_all(&mut **tx)
         .await?
