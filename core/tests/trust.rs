@@ -28,11 +28,7 @@ fn issuer(suite: Suite, seed: u8) -> Issuer {
 }
 
 fn key(issuer: &Issuer, not_before: i64, not_after: Option<i64>) -> TrustedKey {
-    TrustedKey {
-        key: issuer.public_key().clone(),
-        not_before,
-        not_after,
-    }
+    TrustedKey::new(issuer.public_key().clone(), not_before, not_after)
 }
 
 fn authority(uscc: &str, region: &str, types: &[&str], keys: Vec<TrustedKey>) -> Authority {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::licence::RawLicence;
 use super::{
     Claim, CredentialError, DocType, Issuer, Licence, Sign1, VerificationPolicy,
-    VerifiedPresentation, verify,
+    VerifiedPresentation,
 };
 use crate::crypto::VerifyingKey;
 use crate::identity::{LicenceId, Uscc};
@@ -37,9 +37,26 @@ pub struct TrustedKey {
     pub not_before: i64,
     /// Unix seconds; `None` while the key is in service.
     pub not_after: Option<i64>,
+    /// The key's COSE `kid`, computed once (a lookup compares many).
+    kid: [u8; 8],
 }
 
 impl TrustedKey {
+    pub fn new(key: VerifyingKey, not_before: i64, not_after: Option<i64>) -> Self {
+        let kid = key.key_id();
+        Self {
+            key,
+            not_before,
+            not_after,
+            kid,
+        }
+    }
+
+    /// The key's COSE `kid`.
+    pub fn kid(&self) -> &[u8; 8] {
+        &self.kid
+    }
+
     /// Whether something signed at `signed_at` falls in this key's validity.
     pub fn covers(&self, signed_at: i64) -> bool {
         signed_at >= self.not_before && self.not_after.is_none_or(|end| signed_at <= end)
@@ -107,7 +124,7 @@ impl TrustList {
         self.authorities.iter().find_map(|a| {
             a.keys
                 .iter()
-                .find(|k| k.key.key_id().as_slice() == kid)
+                .find(|k| k.kid.as_slice() == kid)
                 .map(|k| (a, k))
         })
     }
@@ -139,7 +156,7 @@ impl TrustList {
                         .keys
                         .iter()
                         .map(|k| RawKey {
-                            kid: super::issuer::hex(&k.key.key_id()),
+                            kid: super::issuer::hex(&k.kid),
                             public_key_pem: k.key.to_spki_pem(),
                             not_before: k.not_before,
                             not_after: k.not_after,
@@ -178,14 +195,11 @@ impl TrustList {
             let mut keys = Vec::with_capacity(a.keys.len());
             for k in a.keys {
                 let key = VerifyingKey::from_spki_pem(&k.public_key_pem).map_err(|_| bad())?;
-                if super::issuer::hex(&key.key_id()) != k.kid {
+                let key = TrustedKey::new(key, k.not_before, k.not_after);
+                if super::issuer::hex(&key.kid) != k.kid {
                     return Err(bad());
                 }
-                keys.push(TrustedKey {
-                    key,
-                    not_before: k.not_before,
-                    not_after: k.not_after,
-                });
+                keys.push(key);
             }
             authorities.push(Authority {
                 uscc,
@@ -251,17 +265,14 @@ impl Issuer {
 /// listed, its key was valid when the credential was signed, and it is listed
 /// for what it signed. A licence presentation must disclose its type code;
 /// a disclosed identifier or issuer code must name the signing authority.
-/// `policy.trusted_issuers` is replaced by the list's keys.
+/// `policy.trusted_issuers` is not used: the list's keys are.
 pub fn verify_trusted(
     text: &str,
     trust: &TrustList,
     policy: &VerificationPolicy,
 ) -> Result<VerifiedPresentation, CredentialError> {
-    let policy = VerificationPolicy {
-        trusted_issuers: trust.verifying_keys(),
-        ..policy.clone()
-    };
-    let verified = verify(text, &policy)?;
+    let verified =
+        super::verify::verify_with(text, policy, |kid| trust.key(kid).map(|(_, k)| &k.key))?;
     let kid = hex_bytes(&verified.issuer_key_id);
     let authority = trust.signer(&kid, verified.credential_not_before)?;
     match verified.doctype {

@@ -105,6 +105,18 @@ pub fn verify(
     text: &str,
     policy: &VerificationPolicy,
 ) -> Result<VerifiedPresentation, CredentialError> {
+    verify_with(text, policy, |kid| {
+        trusted_key(&policy.trusted_issuers, kid)
+    })
+}
+
+/// [`verify`] with the issuer key found by `issuer_key` (from the COSE `kid`)
+/// instead of in `policy.trusted_issuers`.
+pub(crate) fn verify_with<'k>(
+    text: &str,
+    policy: &VerificationPolicy,
+    issuer_key: impl Fn(&[u8]) -> Option<&'k VerifyingKey>,
+) -> Result<VerifiedPresentation, CredentialError> {
     let text = text.trim();
     let encoded = text
         .strip_prefix(PRESENTATION_PREFIX)
@@ -122,8 +134,7 @@ pub fn verify(
     // 1. The issuer: known, and its signature holds.
     let mso_bytes = items.bytes()?;
     let sign1 = Sign1::parse(&mso_bytes, "issuer-signed data")?;
-    let issuer =
-        trusted_key(&policy.trusted_issuers, &sign1.kid).ok_or(CredentialError::UnknownIssuer)?;
+    let issuer = issuer_key(&sign1.kid).ok_or(CredentialError::UnknownIssuer)?;
     if !sign1.verify(issuer) {
         return Err(CredentialError::BadIssuerSignature);
     }

@@ -431,11 +431,11 @@ pub async fn current_trust_list(state: &AppState, at: i64) -> Result<TrustList, 
         region: "CN".to_owned(),
         network_id: true,
         licence_types: Vec::new(),
-        keys: vec![TrustedKey {
-            key: issuer.public_key().clone(),
-            not_before: issuer_since,
-            not_after: None,
-        }],
+        keys: vec![TrustedKey::new(
+            issuer.public_key().clone(),
+            issuer_since,
+            None,
+        )],
     }];
     let usccs: Vec<String> = sqlx::query_scalar("SELECT uscc FROM authorities ORDER BY uscc")
         .fetch_all(db.pool())
@@ -446,11 +446,11 @@ pub async fn current_trust_list(state: &AppState, at: i64) -> Result<TrustList, 
         };
         let mut keys = Vec::with_capacity(info.keys.len());
         for k in info.keys {
-            keys.push(TrustedKey {
-                key: VerifyingKey::from_spki_pem(&k.public_key_pem).map_err(ApiError::internal)?,
-                not_before: k.not_before,
-                not_after: k.not_after,
-            });
+            keys.push(TrustedKey::new(
+                VerifyingKey::from_spki_pem(&k.public_key_pem).map_err(ApiError::internal)?,
+                k.not_before,
+                k.not_after,
+            ));
         }
         authorities.push(Authority {
             uscc: Some(Uscc::parse(&info.uscc).map_err(ApiError::internal)?),
