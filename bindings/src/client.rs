@@ -9,8 +9,10 @@ use yiwang_core::identity::IdNumber;
 use yiwang_core::scan;
 
 use crate::YiwangError;
-use crate::credential::{Credential, PresentationRequest};
+use crate::credential::{Credential, PresentationRequest, TrustList};
 use crate::forms::{Conflict, Draft, FormSchema, conflicts, submission_of};
+use crate::keystore::PlatformKeyStore;
+use crate::wallet::{Wallet, delete_licence};
 
 /// How to reach `yiwang serve`. Unset values take the library's defaults
 /// (10 s per attempt, 4 attempts, backoff from 200 ms doubling up to 5 s).
@@ -686,9 +688,122 @@ pub struct ApplicationPage {
     pub next_before: Option<String>,
 }
 
+/// Where a licence in the e-licence library stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum LicenceStatus {
+    Active,
+    /// Suspended by its department (its bit set on the status list); it may
+    /// be reinstated.
+    Suspended,
+    /// Revoked by its department: final.
+    Revoked,
+    /// Past its end date.
+    Expired,
+    /// A status this library version does not know.
+    Unknown,
+}
+
+/// A licence a sync brought (`sync_licences`), and what became of the
+/// wallet's copy. `toString()` / `description` leaves out the identifier
+/// (it carries the licence number).
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct SyncedLicence {
+    /// 证照标识 (GB/T 36904): `Wallet.licence(identifier)`.
+    pub identifier: String,
+    /// 证照类型代码 (21 characters).
+    pub type_code: String,
+    /// The type's name, e.g. 结婚证.
+    pub name: String,
+    pub status: LicenceStatus,
+    /// 1 at issue, + 1 for each change.
+    pub version: i64,
+    /// `YYYY-MM-DD`, or null for 长期.
+    pub valid_until: Option<String>,
+    /// It came with its credential, now stored in the wallet (replacing the
+    /// previous copy).
+    pub stored: bool,
+    /// It came without (revoked or expired) and the wallet's copy was deleted.
+    pub removed: bool,
+}
+
+impl std::fmt::Debug for SyncedLicence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncedLicence")
+            .field("type_code", &self.type_code)
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .field("stored", &self.stored)
+            .field("removed", &self.removed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One page of licence changes synced into the wallet.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LicenceSyncResult {
+    /// The changes, in order.
+    pub licences: Vec<SyncedLicence>,
+    /// The `since` of the next sync: keep it (0 at first).
+    pub next: i64,
+    /// More changes wait: sync again with `next` now.
+    pub more: bool,
+}
+
+/// What came of a department's request for one of the citizen's licences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum LicenceUseOutcome {
+    /// The library gave it (用证).
+    Used,
+    /// Refused: see `LicenceUse.code`.
+    Refused,
+    /// An outcome this library version does not know.
+    Unknown,
+}
+
+/// One use of the citizen's licences by a department, or a refusal ("谁用了我的
+/// 证照"). `toString()` / `description` leaves out the identifier and the
+/// reason.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug)]
+pub struct LicenceUse {
+    /// The licence (null when a type was asked for and none is held).
+    pub licence_id: Option<String>,
+    /// Its type code.
+    pub type_code: Option<String>,
+    /// The licence type's name, e.g. 结婚证.
+    pub licence_name: Option<String>,
+    /// The department's code.
+    pub department: String,
+    /// The application it was for.
+    pub receipt_no: String,
+    /// The citizen's reason for use (用证事由).
+    pub reason: Option<String>,
+    pub outcome: LicenceUseOutcome,
+    /// Why it was refused (`YW-4035` no consent, `YW-4088` revoked or
+    /// suspended, `YW-4053` not the citizen's).
+    pub code: Option<String>,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+}
+
+impl std::fmt::Debug for LicenceUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LicenceUse")
+            .field("type_code", &self.type_code)
+            .field("department", &self.department)
+            .field("receipt_no", &self.receipt_no)
+            .field("outcome", &self.outcome)
+            .field("code", &self.code)
+            .field("at_ms", &self.at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
 /// devices, scan-to-login, push registration, the inbox, the service catalog,
-/// the recommendations, draft sync and applications. Every call is async;
+/// the recommendations, draft sync, applications and the e-licence library
+/// (trust list, licence sync, uses, authorisations). Every call is async;
 /// idempotent calls are retried with backoff.
 #[derive(Debug, uniffi::Object)]
 pub struct ApiClient {
@@ -1202,9 +1317,125 @@ impl ApiClient {
             .await?
             .into())
     }
+
+    /// The signed trust list (`GET /v1/trust-list`), verified against
+    /// `anchor_pem`, the 网证 issuer key the app pins (SubjectPublicKeyInfo
+    /// PEM, as `IssuerInfo.public_key_pem`), at `now` (Unix seconds). Not
+    /// signed by the anchor: Rejected YW-1421; older than its maximum age:
+    /// Rejected YW-1422; an anchor that is not a public key: Crypto.
+    pub async fn trust_list(
+        &self,
+        anchor_pem: String,
+        now: i64,
+    ) -> Result<Arc<TrustList>, YiwangError> {
+        let anchor = VerifyingKey::from_spki_pem(&anchor_pem)?;
+        let inner = self.inner.trust_list(&anchor, now).await?;
+        Ok(Arc::new(TrustList { inner }))
+    }
+
+    /// Syncs the citizen's licences changed since `since` (0 at first, then
+    /// the previous result's `next`) into `wallet`: each comes bound to the
+    /// device key `device_key_alias` of `key_store` (the 网证's, as
+    /// `Credential.present` uses it) and is stored, replacing the wallet's
+    /// copy; one revoked or expired comes without and the wallet's copy is
+    /// deleted. Sync again with `next` while `more`. Stopped by an error,
+    /// sync again from the same `since` (storing is idempotent).
+    pub async fn sync_licences(
+        &self,
+        access_token: String,
+        wallet: Arc<Wallet>,
+        since: i64,
+        key_store: Arc<dyn PlatformKeyStore>,
+        device_key_alias: String,
+    ) -> Result<LicenceSyncResult, YiwangError> {
+        let device_key = VerifyingKey::from_spki_der(&key_store.public_key(device_key_alias)?)?;
+        let sync = self
+            .inner
+            .sync_licences(&access_token, since, &device_key)
+            .await?;
+        let now = unix_now();
+        let mut licences = Vec::with_capacity(sync.licences.len());
+        for l in sync.licences {
+            let (stored, removed) = match &l.credential {
+                Some(credential) => {
+                    wallet.inner.put_credential(credential, now).await?;
+                    (true, false)
+                }
+                None => (false, delete_licence(&wallet.inner, &l.identifier).await?),
+            };
+            licences.push(SyncedLicence {
+                identifier: l.identifier,
+                type_code: l.type_code,
+                name: l.name,
+                status: licence_status(&l.status),
+                version: l.version,
+                valid_until: l.valid_until,
+                stored,
+                removed,
+            });
+        }
+        Ok(LicenceSyncResult {
+            licences,
+            next: sync.next,
+            more: sync.more,
+        })
+    }
+
+    /// Who used the citizen's licences, and who was refused ("谁用了我的
+    /// 证照"), newest first (the last 200).
+    pub async fn licence_uses(&self, access_token: String) -> Result<Vec<LicenceUse>, YiwangError> {
+        let uses = self.inner.licence_uses(&access_token).await?;
+        Ok(uses
+            .into_iter()
+            .map(|u| LicenceUse {
+                licence_id: u.licence_id,
+                type_code: u.type_code,
+                licence_name: u.licence_name,
+                department: u.department,
+                receipt_no: u.receipt_no,
+                reason: u.reason,
+                outcome: match u.outcome.as_str() {
+                    "used" => LicenceUseOutcome::Used,
+                    "refused" => LicenceUseOutcome::Refused,
+                    _ => LicenceUseOutcome::Unknown,
+                },
+                code: u.code,
+                at_ms: u.at_ms,
+            })
+            .collect())
+    }
+
+    /// Lets the department of application `receipt_no` fetch the citizen's
+    /// licence of `licence_type` from the library, for `reason` (用证事由,
+    /// 1 to 200 characters, else InvalidInput YW-1807 before any request);
+    /// again for the same type replaces the reason. Another's application:
+    /// Rejected YW-4051; an unknown type: Rejected YW-4741.
+    pub async fn authorise_licence(
+        &self,
+        access_token: String,
+        receipt_no: String,
+        licence_type: String,
+        reason: String,
+    ) -> Result<(), YiwangError> {
+        Ok(self
+            .inner
+            .authorise_licence(&access_token, &receipt_no, &licence_type, &reason)
+            .await?)
+    }
 }
 
-/// The system clock, Unix seconds (draft revisions made by a sync).
+/// The status of a synced licence.
+fn licence_status(status: &str) -> LicenceStatus {
+    match status {
+        "active" => LicenceStatus::Active,
+        "suspended" => LicenceStatus::Suspended,
+        "revoked" => LicenceStatus::Revoked,
+        "expired" => LicenceStatus::Expired,
+        _ => LicenceStatus::Unknown,
+    }
+}
+
+/// The system clock, Unix seconds (draft revisions made by a sync, licences stored).
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -356,35 +356,153 @@ pub fn verify_presentation(
         .iter()
         .map(|pem| VerifyingKey::from_spki_pem(pem))
         .collect::<Result<Vec<_>, _>>()?;
+    let core_policy = core_policy(policy, issuers)?;
+    Ok(core::verify(&text, &core_policy)?.into())
+}
+
+/// Verifies a scanned presentation against a trust list (a verifier app, a
+/// service window): the signer is listed, its key was valid when the
+/// credential was signed, and it is listed for what it signed (the 网证, or
+/// the licence's type: a licence presentation must disclose `type_code`).
+/// `policy.trusted_issuers` is ignored (the list's keys are used); its
+/// `status_lists` are checked against the list's keys. Each refusal is
+/// `YiwangError.Rejected` (YW-1403 unknown issuer, YW-1423 key not valid
+/// then, YW-1424 not listed for it, …) or InvalidInput YW-1418 (no
+/// `type_code` disclosed).
+#[uniffi::export]
+pub fn verify_trusted(
+    text: String,
+    trust_list: Arc<TrustList>,
+    policy: VerifierPolicy,
+) -> Result<VerifiedPresentation, YiwangError> {
+    // The core looks the issuer up in the list; its keys are copied only to
+    // check status lists.
+    let keys = if policy.status_lists.is_empty() {
+        Vec::new()
+    } else {
+        trust_list.inner.verifying_keys()
+    };
+    let core_policy = core_policy(policy, keys)?;
+    Ok(core::verify_trusted(&text, &trust_list.inner, &core_policy)?.into())
+}
+
+/// The core's policy: `issuers` trusted (status lists checked against them).
+fn core_policy(
+    policy: VerifierPolicy,
+    issuers: Vec<VerifyingKey>,
+) -> Result<core::VerificationPolicy, YiwangError> {
     let status_lists = policy
         .status_lists
         .iter()
         .map(|token| VerifiedStatusList::verify(token, &issuers))
         .collect::<Result<Vec<_>, _>>()?;
-    let core_policy = core::VerificationPolicy {
+    Ok(core::VerificationPolicy {
         nonce: policy.nonce,
         max_skew_secs: policy.max_skew_secs,
         status_lists,
         require_status: policy.require_status,
         ..core::VerificationPolicy::new(issuers, policy.audience, policy.now)
-    };
-    let verified = core::verify(&text, &core_policy)?;
-    Ok(VerifiedPresentation {
-        document_type: verified.doctype.into(),
-        issuer_key_id: verified.issuer_key_id,
-        suite: verified.suite.into(),
-        claims: verified
-            .claims
-            .iter()
-            .map(|(c, v)| (c.name().to_owned(), claim_text(v)))
-            .collect(),
-        derived: verified.derived.iter().map(|d| d.name()).collect(),
-        age_range: verified.age_range,
-        pairwise_id: verified.pairwise_id,
-        mode: verified.mode.into(),
-        presented_at: verified.presented_at,
-        credential_expires: verified.credential_expires,
     })
+}
+
+impl From<core::VerifiedPresentation> for VerifiedPresentation {
+    fn from(verified: core::VerifiedPresentation) -> Self {
+        Self {
+            document_type: verified.doctype.into(),
+            issuer_key_id: verified.issuer_key_id,
+            suite: verified.suite.into(),
+            claims: verified
+                .claims
+                .iter()
+                .map(|(c, v)| (c.name().to_owned(), claim_text(v)))
+                .collect(),
+            derived: verified.derived.iter().map(|d| d.name()).collect(),
+            age_range: verified.age_range,
+            pairwise_id: verified.pairwise_id,
+            mode: verified.mode.into(),
+            presented_at: verified.presented_at,
+            credential_expires: verified.credential_expires,
+        }
+    }
+}
+
+/// The trust list (互认共享), verified against the pinned 网证 issuer key
+/// (`ApiClient.trust_list`): which authorities may issue the 网证 and which
+/// licence types, with which keys and when. For `verify_trusted`.
+#[derive(Debug, uniffi::Object)]
+pub struct TrustList {
+    pub(crate) inner: core::TrustList,
+}
+
+/// An issuing authority on the trust list.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TrustedAuthority {
+    /// Its unified social credit code (null only for a 网证 issuer that is
+    /// not a licence authority).
+    pub uscc: Option<String>,
+    pub name: String,
+    /// GB/T 2260 code of the region it serves.
+    pub region: String,
+    /// Whether it issues the 网证.
+    pub network_id: bool,
+    /// The GB/T 36904 licence type codes it may issue.
+    pub licence_types: Vec<String>,
+    pub keys: Vec<TrustedKey>,
+}
+
+/// One key of an authority, trusted for what it signed in
+/// `[not_before, not_after]`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TrustedKey {
+    /// Hex key id (`VerifiedPresentation.issuer_key_id`; the `kid` of its
+    /// status list, `ApiClient.status_list`).
+    pub key_id: String,
+    pub suite: CryptoSuite,
+    /// SubjectPublicKeyInfo PEM.
+    pub public_key_pem: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds; null while the key is in service.
+    pub not_after: Option<i64>,
+}
+
+#[uniffi::export]
+impl TrustList {
+    /// When the list was signed, Unix seconds.
+    pub fn issued_at(&self) -> i64 {
+        self.inner.issued_at
+    }
+
+    /// How long after `issued_at` the list may be relied on.
+    pub fn max_age_secs(&self) -> u32 {
+        self.inner.max_age_secs
+    }
+
+    /// The listed authorities, in the list's order.
+    pub fn authorities(&self) -> Vec<TrustedAuthority> {
+        self.inner
+            .authorities
+            .iter()
+            .map(|a| TrustedAuthority {
+                uscc: a.uscc.as_ref().map(|u| u.as_str().to_owned()),
+                name: a.name.clone(),
+                region: a.region.clone(),
+                network_id: a.network_id,
+                licence_types: a.licence_types.clone(),
+                keys: a
+                    .keys
+                    .iter()
+                    .map(|k| TrustedKey {
+                        key_id: k.kid().iter().map(|b| format!("{b:02x}")).collect(),
+                        suite: k.key.suite().into(),
+                        public_key_pem: k.key.to_spki_pem(),
+                        not_before: k.not_before,
+                        not_after: k.not_after,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 /// Whatever a scanner read.

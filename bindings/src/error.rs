@@ -127,6 +127,9 @@ impl From<ClientError> for YiwangError {
         let http_status = e.http_status();
         match e {
             ClientError::Crypto(c) => c.into(),
+            // A signed answer that did not verify (a trust list: YW-1421,
+            // YW-1422): refused like any other signature, not a network failure.
+            ClientError::Credential(c) => c.into(),
             ClientError::InvalidConfig(_) | ClientError::InvalidArgument(_) => {
                 Self::invalid(&code, e)
             }
@@ -190,4 +193,25 @@ pub(crate) fn first_line(text: &str) -> String {
         .chars()
         .take(200)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trust_list_that_does_not_verify_is_rejected_with_its_code() {
+        for (e, code) in [
+            (CredentialError::BadTrustList, "YW-1421"),
+            (CredentialError::TrustListTooOld, "YW-1422"),
+        ] {
+            match YiwangError::from(ClientError::Credential(e)) {
+                YiwangError::Rejected { code: got, detail } => {
+                    assert_eq!(got, code);
+                    assert!(!detail.is_empty());
+                }
+                other => panic!("{code}: expected Rejected, got {other:?}"),
+            }
+        }
+    }
 }

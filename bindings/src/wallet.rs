@@ -10,7 +10,7 @@ use crate::keystore::{CryptoSuite, ForeignKeyStore, PlatformKeyStore};
 /// The on-device wallet (encrypted SQLite). All calls are async.
 #[derive(Debug, uniffi::Object)]
 pub struct Wallet {
-    inner: core::Wallet,
+    pub(crate) inner: core::Wallet,
 }
 
 fn credentials(
@@ -19,6 +19,17 @@ fn credentials(
     list.into_iter()
         .map(|(_, inner)| Arc::new(Credential { inner }))
         .collect()
+}
+
+/// Deletes the wallet's copy of a licence; whether there was one.
+pub(crate) async fn delete_licence(
+    wallet: &core::Wallet,
+    identifier: &str,
+) -> Result<bool, YiwangError> {
+    match wallet.licence(identifier).await? {
+        Some((id, _)) => Ok(wallet.delete(id).await?),
+        None => Ok(false),
+    }
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -58,6 +69,24 @@ impl Wallet {
 
     pub async fn licences(&self) -> Result<Vec<Arc<Credential>>, YiwangError> {
         Ok(credentials(self.inner.licences().await?))
+    }
+
+    /// The licence with this GB/T 36904 identifier, if stored.
+    pub async fn licence(
+        &self,
+        identifier: String,
+    ) -> Result<Option<Arc<Credential>>, YiwangError> {
+        Ok(self
+            .inner
+            .licence(&identifier)
+            .await?
+            .map(|(_, inner)| Arc::new(Credential { inner })))
+    }
+
+    /// Deletes the licence with this identifier (its bytes overwritten);
+    /// false when none was stored.
+    pub async fn delete_licence(&self, identifier: String) -> Result<bool, YiwangError> {
+        delete_licence(&self.inner, &identifier).await
     }
 
     /// Licences ending within `within_days` of `today` (`YYYY-MM-DD`), soonest first.

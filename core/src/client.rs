@@ -829,17 +829,23 @@ impl ApiClient {
         let wire: LicenceSyncWire = self.json(call, "licence sync").await?;
         let mut licences = Vec::with_capacity(wire.licences.len());
         for l in wire.licences {
-            let credential =
-                match l.credential {
-                    Some(text) => {
-                        let bytes = Base64::decode_vec(&text)
-                            .map_err(|_| protocol("licence sync", "credential is not Base64"))?;
-                        Some(HolderCredential::from_bytes(&bytes).map_err(|_| {
-                            protocol("licence sync", "credential is not a holder file")
-                        })?)
+            let credential = match l.credential {
+                Some(text) => {
+                    let bytes = Base64::decode_vec(&text)
+                        .map_err(|_| protocol("licence sync", "credential is not Base64"))?;
+                    let credential = HolderCredential::from_bytes(&bytes)
+                        .map_err(|_| protocol("licence sync", "credential is not a holder file"))?;
+                    // Only what this device can present is stored.
+                    if credential.device_key() != device_key {
+                        return Err(protocol(
+                            "licence sync",
+                            "credential is bound to another device key",
+                        ));
                     }
-                    None => None,
-                };
+                    Some(credential)
+                }
+                None => None,
+            };
             licences.push(SyncedLicence {
                 identifier: l.identifier,
                 type_code: l.type_code,

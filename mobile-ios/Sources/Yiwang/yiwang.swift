@@ -642,7 +642,8 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
  * devices, scan-to-login, push registration, the inbox, the service catalog,
- * the recommendations, draft sync and applications. Every call is async;
+ * the recommendations, draft sync, applications and the e-licence library
+ * (trust list, licence sync, uses, authorisations). Every call is async;
  * idempotent calls are retried with backoff.
  */
 public protocol ApiClientProtocol: AnyObject, Sendable {
@@ -664,6 +665,15 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
      * Approves a session with a presentation made for it.
      */
     func approveLogin(accessToken: String, sessionId: String, presentation: String) async throws  -> LoginSessionStatus
+    
+    /**
+     * Lets the department of application `receipt_no` fetch the citizen's
+     * licence of `licence_type` from the library, for `reason` (用证事由,
+     * 1 to 200 characters, else InvalidInput YW-1807 before any request);
+     * again for the same type replaces the reason. Another's application:
+     * Rejected YW-4051; an unknown type: Rejected YW-4741.
+     */
+    func authoriseLicence(accessToken: String, receiptNo: String, licenceType: String, reason: String) async throws 
     
     /**
      * The server's base URL, as configured.
@@ -714,6 +724,12 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
      * The issuer's public key, for verifier policies.
      */
     func issuer() async throws  -> IssuerInfo
+    
+    /**
+     * Who used the citizen's licences, and who was refused ("谁用了我的
+     * 证照"), newest first (the last 200).
+     */
+    func licenceUses(accessToken: String) async throws  -> [LicenceUse]
     
     /**
      * The life events matters are grouped by, in display order.
@@ -856,6 +872,26 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     func syncDraft(accessToken: String, draft: Draft) async throws  -> DraftSyncResult
     
     /**
+     * Syncs the citizen's licences changed since `since` (0 at first, then
+     * the previous result's `next`) into `wallet`: each comes bound to the
+     * device key `device_key_alias` of `key_store` (the 网证's, as
+     * `Credential.present` uses it) and is stored, replacing the wallet's
+     * copy; one revoked or expired comes without and the wallet's copy is
+     * deleted. Sync again with `next` while `more`. Stopped by an error,
+     * sync again from the same `since` (storing is idempotent).
+     */
+    func syncLicences(accessToken: String, wallet: Wallet, since: Int64, keyStore: PlatformKeyStore, deviceKeyAlias: String) async throws  -> LicenceSyncResult
+    
+    /**
+     * The signed trust list (`GET /v1/trust-list`), verified against
+     * `anchor_pem`, the 网证 issuer key the app pins (SubjectPublicKeyInfo
+     * PEM, as `IssuerInfo.public_key_pem`), at `now` (Unix seconds). Not
+     * signed by the anchor: Rejected YW-1421; older than its maximum age:
+     * Rejected YW-1422; an anchor that is not a public key: Crypto.
+     */
+    func trustList(anchorPem: String, now: Int64) async throws  -> TrustList
+    
+    /**
      * No more pushes to this device (its inbox stays).
      */
     func unregisterPush(accessToken: String) async throws 
@@ -864,7 +900,8 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
  * devices, scan-to-login, push registration, the inbox, the service catalog,
- * the recommendations, draft sync and applications. Every call is async;
+ * the recommendations, draft sync, applications and the e-licence library
+ * (trust list, licence sync, uses, authorisations). Every call is async;
  * idempotent calls are retried with backoff.
  */
 open class ApiClient: ApiClientProtocol, @unchecked Sendable {
@@ -988,6 +1025,29 @@ open func approveLogin(accessToken: String, sessionId: String, presentation: Str
             completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeLoginSessionStatus_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Lets the department of application `receipt_no` fetch the citizen's
+     * licence of `licence_type` from the library, for `reason` (用证事由,
+     * 1 to 200 characters, else InvalidInput YW-1807 before any request);
+     * again for the same type replaces the reason. Another's application:
+     * Rejected YW-4051; an unknown type: Rejected YW-4741.
+     */
+open func authoriseLicence(accessToken: String, receiptNo: String, licenceType: String, reason: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_authorise_licence(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterString.lower(receiptNo),FfiConverterString.lower(licenceType),FfiConverterString.lower(reason)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_void,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_void,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_void,
+            liftFunc: { $0 },
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -1157,6 +1217,26 @@ open func issuer()async throws  -> IssuerInfo  {
             completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeIssuerInfo_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Who used the citizen's licences, and who was refused ("谁用了我的
+     * 证照"), newest first (the last 200).
+     */
+open func licenceUses(accessToken: String)async throws  -> [LicenceUse]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_licence_uses(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeLicenceUse.lift,
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -1605,6 +1685,54 @@ open func syncDraft(accessToken: String, draft: Draft)async throws  -> DraftSync
             completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDraftSyncResult_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * Syncs the citizen's licences changed since `since` (0 at first, then
+     * the previous result's `next`) into `wallet`: each comes bound to the
+     * device key `device_key_alias` of `key_store` (the 网证's, as
+     * `Credential.present` uses it) and is stored, replacing the wallet's
+     * copy; one revoked or expired comes without and the wallet's copy is
+     * deleted. Sync again with `next` while `more`. Stopped by an error,
+     * sync again from the same `since` (storing is idempotent).
+     */
+open func syncLicences(accessToken: String, wallet: Wallet, since: Int64, keyStore: PlatformKeyStore, deviceKeyAlias: String)async throws  -> LicenceSyncResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_sync_licences(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(accessToken),FfiConverterTypeWallet_lower(wallet),FfiConverterInt64.lower(since),FfiConverterTypePlatformKeyStore_lower(keyStore),FfiConverterString.lower(deviceKeyAlias)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLicenceSyncResult_lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * The signed trust list (`GET /v1/trust-list`), verified against
+     * `anchor_pem`, the 网证 issuer key the app pins (SubjectPublicKeyInfo
+     * PEM, as `IssuerInfo.public_key_pem`), at `now` (Unix seconds). Not
+     * signed by the anchor: Rejected YW-1421; older than its maximum age:
+     * Rejected YW-1422; an anchor that is not a public key: Crypto.
+     */
+open func trustList(anchorPem: String, now: Int64)async throws  -> TrustList  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_apiclient_trust_list(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(anchorPem),FfiConverterInt64.lower(now)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_u64,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_u64,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeTrustList_lift,
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -3203,6 +3331,173 @@ public func FfiConverterTypePlatformKeyStore_lower(_ value: PlatformKeyStore) ->
 
 
 /**
+ * The trust list (互认共享), verified against the pinned 网证 issuer key
+ * (`ApiClient.trust_list`): which authorities may issue the 网证 and which
+ * licence types, with which keys and when. For `verify_trusted`.
+ */
+public protocol TrustListProtocol: AnyObject, Sendable {
+    
+    /**
+     * The listed authorities, in the list's order.
+     */
+    func authorities()  -> [TrustedAuthority]
+    
+    /**
+     * When the list was signed, Unix seconds.
+     */
+    func issuedAt()  -> Int64
+    
+    /**
+     * How long after `issued_at` the list may be relied on.
+     */
+    func maxAgeSecs()  -> UInt32
+    
+}
+/**
+ * The trust list (互认共享), verified against the pinned 网证 issuer key
+ * (`ApiClient.trust_list`): which authorities may issue the 网证 and which
+ * licence types, with which keys and when. For `verify_trusted`.
+ */
+open class TrustList: TrustListProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_yiwang_ffi_fn_clone_trustlist(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_yiwang_ffi_fn_free_trustlist(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The listed authorities, in the list's order.
+     */
+open func authorities() -> [TrustedAuthority]  {
+    return try!  FfiConverterSequenceTypeTrustedAuthority.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_trustlist_authorities(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * When the list was signed, Unix seconds.
+     */
+open func issuedAt() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_trustlist_issued_at(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How long after `issued_at` the list may be relied on.
+     */
+open func maxAgeSecs() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_trustlist_max_age_secs(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrustList: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = TrustList
+
+    public static func lift(_ handle: UInt64) throws -> TrustList {
+        return TrustList(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: TrustList) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrustList {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: TrustList, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustList_lift(_ handle: UInt64) throws -> TrustList {
+    return try FfiConverterTypeTrustList.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustList_lower(_ value: TrustList) -> UInt64 {
+    return FfiConverterTypeTrustList.lower(value)
+}
+
+
+
+
+
+
+/**
  * The on-device wallet (encrypted SQLite). All calls are async.
  */
 public protocol WalletProtocol: AnyObject, Sendable {
@@ -3210,6 +3505,12 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func credentials() async throws  -> [Credential]
     
     func deleteDraft(id: String) async throws  -> Bool
+    
+    /**
+     * Deletes the licence with this identifier (its bytes overwritten);
+     * false when none was stored.
+     */
+    func deleteLicence(identifier: String) async throws  -> Bool
     
     func draft(id: String) async throws  -> Draft?
     
@@ -3224,6 +3525,11 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * Adds a backup's records; returns how many.
      */
     func importBackup(backup: Data, passphrase: String) async throws  -> UInt32
+    
+    /**
+     * The licence with this GB/T 36904 identifier, if stored.
+     */
+    func licence(identifier: String) async throws  -> Credential?
     
     func licences() async throws  -> [Credential]
     
@@ -3364,6 +3670,26 @@ open func deleteDraft(id: String)async throws  -> Bool  {
         )
 }
     
+    /**
+     * Deletes the licence with this identifier (its bytes overwritten);
+     * false when none was stored.
+     */
+open func deleteLicence(identifier: String)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_wallet_delete_licence(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(identifier)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_i8,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_i8,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
 open func draft(id: String)async throws  -> Draft?  {
     return
         try  await uniffiRustCallAsync(
@@ -3430,6 +3756,25 @@ open func importBackup(backup: Data, passphrase: String)async throws  -> UInt32 
             completeFunc: ffi_yiwang_ffi_rust_future_complete_u32,
             freeFunc: ffi_yiwang_ffi_rust_future_free_u32,
             liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeYiwangError_lift
+        )
+}
+    
+    /**
+     * The licence with this GB/T 36904 identifier, if stored.
+     */
+open func licence(identifier: String)async throws  -> Credential?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_yiwang_ffi_fn_method_wallet_licence(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(identifier)
+                )
+            },
+            pollFunc: ffi_yiwang_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_yiwang_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_yiwang_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeCredential.lift,
             errorHandler: FfiConverterTypeYiwangError_lift
         )
 }
@@ -5346,6 +5691,233 @@ public func FfiConverterTypeLicenceRef_lower(_ value: LicenceRef) -> RustBuffer 
 
 
 /**
+ * One page of licence changes synced into the wallet.
+ */
+public struct LicenceSyncResult: Equatable, Hashable {
+    /**
+     * The changes, in order.
+     */
+    public var licences: [SyncedLicence]
+    /**
+     * The `since` of the next sync: keep it (0 at first).
+     */
+    public var next: Int64
+    /**
+     * More changes wait: sync again with `next` now.
+     */
+    public var more: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The changes, in order.
+         */licences: [SyncedLicence], 
+        /**
+         * The `since` of the next sync: keep it (0 at first).
+         */next: Int64, 
+        /**
+         * More changes wait: sync again with `next` now.
+         */more: Bool) {
+        self.licences = licences
+        self.next = next
+        self.more = more
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LicenceSyncResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLicenceSyncResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LicenceSyncResult {
+        return
+            try LicenceSyncResult(
+                licences: FfiConverterSequenceTypeSyncedLicence.read(from: &buf), 
+                next: FfiConverterInt64.read(from: &buf), 
+                more: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LicenceSyncResult, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeSyncedLicence.write(value.licences, into: &buf)
+        FfiConverterInt64.write(value.next, into: &buf)
+        FfiConverterBool.write(value.more, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceSyncResult_lift(_ buf: RustBuffer) throws -> LicenceSyncResult {
+    return try FfiConverterTypeLicenceSyncResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceSyncResult_lower(_ value: LicenceSyncResult) -> RustBuffer {
+    return FfiConverterTypeLicenceSyncResult.lower(value)
+}
+
+
+/**
+ * One use of the citizen's licences by a department, or a refusal ("谁用了我的
+ * 证照"). `toString()` / `description` leaves out the identifier and the
+ * reason.
+ */
+public struct LicenceUse: Equatable, Hashable, CustomDebugStringConvertible {
+    /**
+     * The licence (null when a type was asked for and none is held).
+     */
+    public var licenceId: String?
+    /**
+     * Its type code.
+     */
+    public var typeCode: String?
+    /**
+     * The licence type's name, e.g. 结婚证.
+     */
+    public var licenceName: String?
+    /**
+     * The department's code.
+     */
+    public var department: String
+    /**
+     * The application it was for.
+     */
+    public var receiptNo: String
+    /**
+     * The citizen's reason for use (用证事由).
+     */
+    public var reason: String?
+    public var outcome: LicenceUseOutcome
+    /**
+     * Why it was refused (`YW-4035` no consent, `YW-4088` revoked or
+     * suspended, `YW-4053` not the citizen's).
+     */
+    public var code: String?
+    /**
+     * Unix milliseconds.
+     */
+    public var atMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The licence (null when a type was asked for and none is held).
+         */licenceId: String?, 
+        /**
+         * Its type code.
+         */typeCode: String?, 
+        /**
+         * The licence type's name, e.g. 结婚证.
+         */licenceName: String?, 
+        /**
+         * The department's code.
+         */department: String, 
+        /**
+         * The application it was for.
+         */receiptNo: String, 
+        /**
+         * The citizen's reason for use (用证事由).
+         */reason: String?, outcome: LicenceUseOutcome, 
+        /**
+         * Why it was refused (`YW-4035` no consent, `YW-4088` revoked or
+         * suspended, `YW-4053` not the citizen's).
+         */code: String?, 
+        /**
+         * Unix milliseconds.
+         */atMs: Int64) {
+        self.licenceId = licenceId
+        self.typeCode = typeCode
+        self.licenceName = licenceName
+        self.department = department
+        self.receiptNo = receiptNo
+        self.reason = reason
+        self.outcome = outcome
+        self.code = code
+        self.atMs = atMs
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_licenceuse_uniffi_trait_debug(
+            FfiConverterTypeLicenceUse_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension LicenceUse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLicenceUse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LicenceUse {
+        return
+            try LicenceUse(
+                licenceId: FfiConverterOptionString.read(from: &buf), 
+                typeCode: FfiConverterOptionString.read(from: &buf), 
+                licenceName: FfiConverterOptionString.read(from: &buf), 
+                department: FfiConverterString.read(from: &buf), 
+                receiptNo: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterOptionString.read(from: &buf), 
+                outcome: FfiConverterTypeLicenceUseOutcome.read(from: &buf), 
+                code: FfiConverterOptionString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LicenceUse, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.licenceId, into: &buf)
+        FfiConverterOptionString.write(value.typeCode, into: &buf)
+        FfiConverterOptionString.write(value.licenceName, into: &buf)
+        FfiConverterString.write(value.department, into: &buf)
+        FfiConverterString.write(value.receiptNo, into: &buf)
+        FfiConverterOptionString.write(value.reason, into: &buf)
+        FfiConverterTypeLicenceUseOutcome.write(value.outcome, into: &buf)
+        FfiConverterOptionString.write(value.code, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceUse_lift(_ buf: RustBuffer) throws -> LicenceUse {
+    return try FfiConverterTypeLicenceUse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceUse_lower(_ value: LicenceUse) -> RustBuffer {
+    return FfiConverterTypeLicenceUse.lower(value)
+}
+
+
+/**
  * A life event matters are grouped by (出生, 养老, …).
  */
 public struct LifeEvent: Equatable, Hashable {
@@ -6958,6 +7530,144 @@ public func FfiConverterTypeSubmissionResult_lower(_ value: SubmissionResult) ->
 
 
 /**
+ * A licence a sync brought (`sync_licences`), and what became of the
+ * wallet's copy. `toString()` / `description` leaves out the identifier
+ * (it carries the licence number).
+ */
+public struct SyncedLicence: Equatable, Hashable, CustomDebugStringConvertible {
+    /**
+     * 证照标识 (GB/T 36904): `Wallet.licence(identifier)`.
+     */
+    public var identifier: String
+    /**
+     * 证照类型代码 (21 characters).
+     */
+    public var typeCode: String
+    /**
+     * The type's name, e.g. 结婚证.
+     */
+    public var name: String
+    public var status: LicenceStatus
+    /**
+     * 1 at issue, + 1 for each change.
+     */
+    public var version: Int64
+    /**
+     * `YYYY-MM-DD`, or null for 长期.
+     */
+    public var validUntil: String?
+    /**
+     * It came with its credential, now stored in the wallet (replacing the
+     * previous copy).
+     */
+    public var stored: Bool
+    /**
+     * It came without (revoked or expired) and the wallet's copy was deleted.
+     */
+    public var removed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 证照标识 (GB/T 36904): `Wallet.licence(identifier)`.
+         */identifier: String, 
+        /**
+         * 证照类型代码 (21 characters).
+         */typeCode: String, 
+        /**
+         * The type's name, e.g. 结婚证.
+         */name: String, status: LicenceStatus, 
+        /**
+         * 1 at issue, + 1 for each change.
+         */version: Int64, 
+        /**
+         * `YYYY-MM-DD`, or null for 长期.
+         */validUntil: String?, 
+        /**
+         * It came with its credential, now stored in the wallet (replacing the
+         * previous copy).
+         */stored: Bool, 
+        /**
+         * It came without (revoked or expired) and the wallet's copy was deleted.
+         */removed: Bool) {
+        self.identifier = identifier
+        self.typeCode = typeCode
+        self.name = name
+        self.status = status
+        self.version = version
+        self.validUntil = validUntil
+        self.stored = stored
+        self.removed = removed
+    }
+
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_method_syncedlicence_uniffi_trait_debug(
+            FfiConverterTypeSyncedLicence_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension SyncedLicence: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncedLicence: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncedLicence {
+        return
+            try SyncedLicence(
+                identifier: FfiConverterString.read(from: &buf), 
+                typeCode: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeLicenceStatus.read(from: &buf), 
+                version: FfiConverterInt64.read(from: &buf), 
+                validUntil: FfiConverterOptionString.read(from: &buf), 
+                stored: FfiConverterBool.read(from: &buf), 
+                removed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncedLicence, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.identifier, into: &buf)
+        FfiConverterString.write(value.typeCode, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeLicenceStatus.write(value.status, into: &buf)
+        FfiConverterInt64.write(value.version, into: &buf)
+        FfiConverterOptionString.write(value.validUntil, into: &buf)
+        FfiConverterBool.write(value.stored, into: &buf)
+        FfiConverterBool.write(value.removed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncedLicence_lift(_ buf: RustBuffer) throws -> SyncedLicence {
+    return try FfiConverterTypeSyncedLicence.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncedLicence_lower(_ value: SyncedLicence) -> RustBuffer {
+    return FfiConverterTypeSyncedLicence.lower(value)
+}
+
+
+/**
  * An access token (15 minutes) and a single-use refresh token.
  * `toString()` / `description` is the masked Rust `Debug`: no token or
  * personal datum ends up in an app log by printing this.
@@ -7056,6 +7766,201 @@ public func FfiConverterTypeTokens_lift(_ buf: RustBuffer) throws -> Tokens {
 #endif
 public func FfiConverterTypeTokens_lower(_ value: Tokens) -> RustBuffer {
     return FfiConverterTypeTokens.lower(value)
+}
+
+
+/**
+ * An issuing authority on the trust list.
+ */
+public struct TrustedAuthority: Equatable, Hashable {
+    /**
+     * Its unified social credit code (null only for a 网证 issuer that is
+     * not a licence authority).
+     */
+    public var uscc: String?
+    public var name: String
+    /**
+     * GB/T 2260 code of the region it serves.
+     */
+    public var region: String
+    /**
+     * Whether it issues the 网证.
+     */
+    public var networkId: Bool
+    /**
+     * The GB/T 36904 licence type codes it may issue.
+     */
+    public var licenceTypes: [String]
+    public var keys: [TrustedKey]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its unified social credit code (null only for a 网证 issuer that is
+         * not a licence authority).
+         */uscc: String?, name: String, 
+        /**
+         * GB/T 2260 code of the region it serves.
+         */region: String, 
+        /**
+         * Whether it issues the 网证.
+         */networkId: Bool, 
+        /**
+         * The GB/T 36904 licence type codes it may issue.
+         */licenceTypes: [String], keys: [TrustedKey]) {
+        self.uscc = uscc
+        self.name = name
+        self.region = region
+        self.networkId = networkId
+        self.licenceTypes = licenceTypes
+        self.keys = keys
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TrustedAuthority: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrustedAuthority: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrustedAuthority {
+        return
+            try TrustedAuthority(
+                uscc: FfiConverterOptionString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                region: FfiConverterString.read(from: &buf), 
+                networkId: FfiConverterBool.read(from: &buf), 
+                licenceTypes: FfiConverterSequenceString.read(from: &buf), 
+                keys: FfiConverterSequenceTypeTrustedKey.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TrustedAuthority, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.uscc, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.region, into: &buf)
+        FfiConverterBool.write(value.networkId, into: &buf)
+        FfiConverterSequenceString.write(value.licenceTypes, into: &buf)
+        FfiConverterSequenceTypeTrustedKey.write(value.keys, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustedAuthority_lift(_ buf: RustBuffer) throws -> TrustedAuthority {
+    return try FfiConverterTypeTrustedAuthority.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustedAuthority_lower(_ value: TrustedAuthority) -> RustBuffer {
+    return FfiConverterTypeTrustedAuthority.lower(value)
+}
+
+
+/**
+ * One key of an authority, trusted for what it signed in
+ * `[not_before, not_after]`.
+ */
+public struct TrustedKey: Equatable, Hashable {
+    /**
+     * Hex key id (`VerifiedPresentation.issuer_key_id`; the `kid` of its
+     * status list, `ApiClient.status_list`).
+     */
+    public var keyId: String
+    public var suite: CryptoSuite
+    /**
+     * SubjectPublicKeyInfo PEM.
+     */
+    public var publicKeyPem: String
+    /**
+     * Unix seconds.
+     */
+    public var notBefore: Int64
+    /**
+     * Unix seconds; null while the key is in service.
+     */
+    public var notAfter: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Hex key id (`VerifiedPresentation.issuer_key_id`; the `kid` of its
+         * status list, `ApiClient.status_list`).
+         */keyId: String, suite: CryptoSuite, 
+        /**
+         * SubjectPublicKeyInfo PEM.
+         */publicKeyPem: String, 
+        /**
+         * Unix seconds.
+         */notBefore: Int64, 
+        /**
+         * Unix seconds; null while the key is in service.
+         */notAfter: Int64?) {
+        self.keyId = keyId
+        self.suite = suite
+        self.publicKeyPem = publicKeyPem
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TrustedKey: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrustedKey: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrustedKey {
+        return
+            try TrustedKey(
+                keyId: FfiConverterString.read(from: &buf), 
+                suite: FfiConverterTypeCryptoSuite.read(from: &buf), 
+                publicKeyPem: FfiConverterString.read(from: &buf), 
+                notBefore: FfiConverterInt64.read(from: &buf), 
+                notAfter: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TrustedKey, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.keyId, into: &buf)
+        FfiConverterTypeCryptoSuite.write(value.suite, into: &buf)
+        FfiConverterString.write(value.publicKeyPem, into: &buf)
+        FfiConverterInt64.write(value.notBefore, into: &buf)
+        FfiConverterOptionInt64.write(value.notAfter, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustedKey_lift(_ buf: RustBuffer) throws -> TrustedKey {
+    return try FfiConverterTypeTrustedKey.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustedKey_lower(_ value: TrustedKey) -> RustBuffer {
+    return FfiConverterTypeTrustedKey.lower(value)
 }
 
 
@@ -7677,6 +8582,194 @@ public func FfiConverterTypeDocumentType_lift(_ buf: RustBuffer) throws -> Docum
 #endif
 public func FfiConverterTypeDocumentType_lower(_ value: DocumentType) -> RustBuffer {
     return FfiConverterTypeDocumentType.lower(value)
+}
+
+
+
+/**
+ * Where a licence in the e-licence library stands.
+ */
+
+public enum LicenceStatus: Equatable, Hashable {
+    
+    case active
+    /**
+     * Suspended by its department (its bit set on the status list); it may
+     * be reinstated.
+     */
+    case suspended
+    /**
+     * Revoked by its department: final.
+     */
+    case revoked
+    /**
+     * Past its end date.
+     */
+    case expired
+    /**
+     * A status this library version does not know.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LicenceStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLicenceStatus: FfiConverterRustBuffer {
+    typealias SwiftType = LicenceStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LicenceStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .active
+        
+        case 2: return .suspended
+        
+        case 3: return .revoked
+        
+        case 4: return .expired
+        
+        case 5: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LicenceStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .active:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .suspended:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceStatus_lift(_ buf: RustBuffer) throws -> LicenceStatus {
+    return try FfiConverterTypeLicenceStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceStatus_lower(_ value: LicenceStatus) -> RustBuffer {
+    return FfiConverterTypeLicenceStatus.lower(value)
+}
+
+
+
+/**
+ * What came of a department's request for one of the citizen's licences.
+ */
+
+public enum LicenceUseOutcome: Equatable, Hashable {
+    
+    /**
+     * The library gave it (用证).
+     */
+    case used
+    /**
+     * Refused: see `LicenceUse.code`.
+     */
+    case refused
+    /**
+     * An outcome this library version does not know.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LicenceUseOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLicenceUseOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = LicenceUseOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LicenceUseOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .used
+        
+        case 2: return .refused
+        
+        case 3: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LicenceUseOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .used:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .refused:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceUseOutcome_lift(_ buf: RustBuffer) throws -> LicenceUseOutcome {
+    return try FfiConverterTypeLicenceUseOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceUseOutcome_lower(_ value: LicenceUseOutcome) -> RustBuffer {
+    return FfiConverterTypeLicenceUseOutcome.lower(value)
 }
 
 
@@ -8321,6 +9414,30 @@ fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeCredential: FfiConverterRustBuffer {
+    typealias SwiftType = Credential?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCredential.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCredential.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeDraft: FfiConverterRustBuffer {
     typealias SwiftType = Draft?
 
@@ -8766,6 +9883,31 @@ fileprivate struct FfiConverterSequenceTypeLicenceRef: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeLicenceUse: FfiConverterRustBuffer {
+    typealias SwiftType = [LicenceUse]
+
+    public static func write(_ value: [LicenceUse], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLicenceUse.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LicenceUse] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LicenceUse]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLicenceUse.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeLifeEvent: FfiConverterRustBuffer {
     typealias SwiftType = [LifeEvent]
 
@@ -8883,6 +10025,81 @@ fileprivate struct FfiConverterSequenceTypeStatusChange: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeStatusChange.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSyncedLicence: FfiConverterRustBuffer {
+    typealias SwiftType = [SyncedLicence]
+
+    public static func write(_ value: [SyncedLicence], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSyncedLicence.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SyncedLicence] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SyncedLicence]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSyncedLicence.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTrustedAuthority: FfiConverterRustBuffer {
+    typealias SwiftType = [TrustedAuthority]
+
+    public static func write(_ value: [TrustedAuthority], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTrustedAuthority.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TrustedAuthority] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TrustedAuthority]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTrustedAuthority.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTrustedKey: FfiConverterRustBuffer {
+    typealias SwiftType = [TrustedKey]
+
+    public static func write(_ value: [TrustedKey], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTrustedKey.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TrustedKey] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TrustedKey]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTrustedKey.read(from: &buf))
         }
         return seq
     }
@@ -9049,6 +10266,27 @@ public func verifyPresentation(text: String, policy: VerifierPolicy)throws  -> V
 })
 }
 /**
+ * Verifies a scanned presentation against a trust list (a verifier app, a
+ * service window): the signer is listed, its key was valid when the
+ * credential was signed, and it is listed for what it signed (the 网证, or
+ * the licence's type: a licence presentation must disclose `type_code`).
+ * `policy.trusted_issuers` is ignored (the list's keys are used); its
+ * `status_lists` are checked against the list's keys. Each refusal is
+ * `YiwangError.Rejected` (YW-1403 unknown issuer, YW-1423 key not valid
+ * then, YW-1424 not listed for it, …) or InvalidInput YW-1418 (no
+ * `type_code` disclosed).
+ */
+public func verifyTrusted(text: String, trustList: TrustList, policy: VerifierPolicy)throws  -> VerifiedPresentation  {
+    return try  FfiConverterTypeVerifiedPresentation_lift(try rustCallWithError(FfiConverterTypeYiwangError_lift) {
+        uniffiCallStatus in
+    uniffi_yiwang_ffi_fn_func_verify_trusted(
+        FfiConverterString.lower(text),
+        FfiConverterTypeTrustList_lower(trustList),
+        FfiConverterTypeVerifierPolicy_lower(policy),uniffiCallStatus
+    )
+})
+}
+/**
  * Recognises a citizen ID number, USCC or licence identifier and checks it.
  */
 public func checkIdentity(text: String) -> IdentityCheck  {
@@ -9150,6 +10388,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_func_verify_presentation() != 7168) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_func_verify_trusted() != 19903) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_func_check_identity() != 56667) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9177,6 +10418,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_approve_login() != 27343) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_authorise_licence() != 61943) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_base_url() != 45943) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9202,6 +10446,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_issuer() != 35342) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_licence_uses() != 42071) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_life_events() != 9440) {
@@ -9270,6 +10517,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft() != 42108) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_sync_licences() != 14141) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_trust_list() != 36461) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push() != 23084) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9313,6 +10566,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_issuer_suite() != 59506) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_trustlist_authorities() != 38336) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_trustlist_issued_at() != 11360) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_trustlist_max_age_secs() != 34239) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_draft_clear() != 19788) {
@@ -9399,6 +10661,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_wallet_delete_draft() != 59577) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_yiwang_ffi_checksum_method_wallet_delete_licence() != 33672) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_yiwang_ffi_checksum_method_wallet_draft() != 471) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9409,6 +10674,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_wallet_import_backup() != 27479) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_yiwang_ffi_checksum_method_wallet_licence() != 34499) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_wallet_licences() != 10593) {

@@ -345,6 +345,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_applications(uint64_t ptr, RustBu
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_approve_login(uint64_t ptr, RustBuffer access_token, RustBuffer session_id, RustBuffer presentation
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_AUTHORISE_LICENCE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_AUTHORISE_LICENCE
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_authorise_licence(uint64_t ptr, RustBuffer access_token, RustBuffer receipt_no, RustBuffer licence_type, RustBuffer reason
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_BASE_URL
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_BASE_URL
 RustBuffer uniffi_yiwang_ffi_fn_method_apiclient_base_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -388,6 +393,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_inbox(uint64_t ptr, RustBuffer ac
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ISSUER
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_ISSUER
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_issuer(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LICENCE_USES
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LICENCE_USES
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_licence_uses(uint64_t ptr, RustBuffer access_token
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_LIFE_EVENTS
@@ -500,6 +510,16 @@ uint64_t uniffi_yiwang_ffi_fn_method_apiclient_supplement(uint64_t ptr, RustBuff
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_sync_draft(uint64_t ptr, RustBuffer access_token, uint64_t draft
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SYNC_LICENCES
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_SYNC_LICENCES
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_sync_licences(uint64_t ptr, RustBuffer access_token, uint64_t wallet, int64_t since, uint64_t key_store, RustBuffer device_key_alias
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_TRUST_LIST
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_TRUST_LIST
+uint64_t uniffi_yiwang_ffi_fn_method_apiclient_trust_list(uint64_t ptr, RustBuffer anchor_pem, int64_t now
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_UNREGISTER_PUSH
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_APICLIENT_UNREGISTER_PUSH
 uint64_t uniffi_yiwang_ffi_fn_method_apiclient_unregister_push(uint64_t ptr, RustBuffer access_token
@@ -603,6 +623,31 @@ RustBuffer uniffi_yiwang_ffi_fn_method_issuer_sign_status_list(uint64_t ptr, Rus
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ISSUER_SUITE
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ISSUER_SUITE
 RustBuffer uniffi_yiwang_ffi_fn_method_issuer_suite(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CLONE_TRUSTLIST
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CLONE_TRUSTLIST
+uint64_t uniffi_yiwang_ffi_fn_clone_trustlist(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FREE_TRUSTLIST
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FREE_TRUSTLIST
+void uniffi_yiwang_ffi_fn_free_trustlist(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_TRUSTLIST_AUTHORITIES
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_TRUSTLIST_AUTHORITIES
+RustBuffer uniffi_yiwang_ffi_fn_method_trustlist_authorities(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_TRUSTLIST_ISSUED_AT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_TRUSTLIST_ISSUED_AT
+int64_t uniffi_yiwang_ffi_fn_method_trustlist_issued_at(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_TRUSTLIST_MAX_AGE_SECS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_TRUSTLIST_MAX_AGE_SECS
+uint32_t uniffi_yiwang_ffi_fn_method_trustlist_max_age_secs(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_CLONE_DRAFT
@@ -810,6 +855,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_wallet_credentials(uint64_t ptr
 uint64_t uniffi_yiwang_ffi_fn_method_wallet_delete_draft(uint64_t ptr, RustBuffer id
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_DELETE_LICENCE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_DELETE_LICENCE
+uint64_t uniffi_yiwang_ffi_fn_method_wallet_delete_licence(uint64_t ptr, RustBuffer identifier
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_DRAFT
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_DRAFT
 uint64_t uniffi_yiwang_ffi_fn_method_wallet_draft(uint64_t ptr, RustBuffer id
@@ -828,6 +878,11 @@ uint64_t uniffi_yiwang_ffi_fn_method_wallet_export_backup(uint64_t ptr, RustBuff
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_IMPORT_BACKUP
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_IMPORT_BACKUP
 uint64_t uniffi_yiwang_ffi_fn_method_wallet_import_backup(uint64_t ptr, RustBuffer backup, RustBuffer passphrase
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_LICENCE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_LICENCE
+uint64_t uniffi_yiwang_ffi_fn_method_wallet_licence(uint64_t ptr, RustBuffer identifier
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_WALLET_LICENCES
@@ -895,6 +950,11 @@ RustBuffer uniffi_yiwang_ffi_fn_method_inboxmessage_uniffi_trait_debug(RustBuffe
 RustBuffer uniffi_yiwang_ffi_fn_method_licenceref_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_LICENCEUSE_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_LICENCEUSE_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_yiwang_ffi_fn_method_licenceuse_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ME_UNIFFI_TRAIT_DEBUG
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_ME_UNIFFI_TRAIT_DEBUG
 RustBuffer uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
@@ -908,6 +968,11 @@ RustBuffer uniffi_yiwang_ffi_fn_method_pushregistrationrequest_uniffi_trait_debu
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_STATUSCHANGE_UNIFFI_TRAIT_DEBUG
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_STATUSCHANGE_UNIFFI_TRAIT_DEBUG
 RustBuffer uniffi_yiwang_ffi_fn_method_statuschange_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_SYNCEDLICENCE_UNIFFI_TRAIT_DEBUG
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_SYNCEDLICENCE_UNIFFI_TRAIT_DEBUG
+RustBuffer uniffi_yiwang_ffi_fn_method_syncedlicence_uniffi_trait_debug(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_METHOD_TOKENS_UNIFFI_TRAIT_DEBUG
@@ -949,6 +1014,11 @@ RustBuffer uniffi_yiwang_ffi_fn_func_render_qr_svg(RustBuffer text, uint32_t mod
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FUNC_VERIFY_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FUNC_VERIFY_PRESENTATION
 RustBuffer uniffi_yiwang_ffi_fn_func_verify_presentation(RustBuffer text, RustBuffer policy, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FUNC_VERIFY_TRUSTED
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FUNC_VERIFY_TRUSTED
+RustBuffer uniffi_yiwang_ffi_fn_func_verify_trusted(RustBuffer text, uint64_t trust_list, RustBuffer policy, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_FN_FUNC_CHECK_IDENTITY
@@ -1284,6 +1354,12 @@ uint16_t uniffi_yiwang_ffi_checksum_func_verify_presentation(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_FUNC_VERIFY_TRUSTED
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_FUNC_VERIFY_TRUSTED
+uint16_t uniffi_yiwang_ffi_checksum_func_verify_trusted(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_FUNC_CHECK_IDENTITY
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_FUNC_CHECK_IDENTITY
 uint16_t uniffi_yiwang_ffi_checksum_func_check_identity(void
@@ -1338,6 +1414,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_approve_login(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_AUTHORISE_LICENCE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_AUTHORISE_LICENCE
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_authorise_licence(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_BASE_URL
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_BASE_URL
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_base_url(void
@@ -1389,6 +1471,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_inbox(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ISSUER
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_ISSUER
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_issuer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LICENCE_USES
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_LICENCE_USES
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_licence_uses(void
     
 );
 #endif
@@ -1524,6 +1612,18 @@ uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SYNC_LICENCES
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_SYNC_LICENCES
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_sync_licences(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_TRUST_LIST
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_TRUST_LIST
+uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_trust_list(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_UNREGISTER_PUSH
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_APICLIENT_UNREGISTER_PUSH
 uint16_t uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push(void
@@ -1611,6 +1711,24 @@ uint16_t uniffi_yiwang_ffi_checksum_method_issuer_sign_status_list(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_ISSUER_SUITE
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_ISSUER_SUITE
 uint16_t uniffi_yiwang_ffi_checksum_method_issuer_suite(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_TRUSTLIST_AUTHORITIES
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_TRUSTLIST_AUTHORITIES
+uint16_t uniffi_yiwang_ffi_checksum_method_trustlist_authorities(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_TRUSTLIST_ISSUED_AT
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_TRUSTLIST_ISSUED_AT
+uint16_t uniffi_yiwang_ffi_checksum_method_trustlist_issued_at(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_TRUSTLIST_MAX_AGE_SECS
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_TRUSTLIST_MAX_AGE_SECS
+uint16_t uniffi_yiwang_ffi_checksum_method_trustlist_max_age_secs(void
     
 );
 #endif
@@ -1782,6 +1900,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_wallet_delete_draft(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_DELETE_LICENCE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_DELETE_LICENCE
+uint16_t uniffi_yiwang_ffi_checksum_method_wallet_delete_licence(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_DRAFT
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_DRAFT
 uint16_t uniffi_yiwang_ffi_checksum_method_wallet_draft(void
@@ -1803,6 +1927,12 @@ uint16_t uniffi_yiwang_ffi_checksum_method_wallet_export_backup(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_IMPORT_BACKUP
 #define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_IMPORT_BACKUP
 uint16_t uniffi_yiwang_ffi_checksum_method_wallet_import_backup(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_LICENCE
+#define UNIFFI_FFIDEF_UNIFFI_YIWANG_FFI_CHECKSUM_METHOD_WALLET_LICENCE
+uint16_t uniffi_yiwang_ffi_checksum_method_wallet_licence(void
     
 );
 #endif

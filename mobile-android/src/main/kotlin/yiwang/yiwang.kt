@@ -760,6 +760,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_func_verify_presentation(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_func_verify_trusted(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_func_check_identity(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_func_mask_name(
@@ -778,6 +780,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_approve_login(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_authorise_licence(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_base_url(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_challenge(
@@ -795,6 +799,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_inbox(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_issuer(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_licence_uses(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_life_events(
     ): Int
@@ -840,6 +846,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_sync_licences(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_apiclient_trust_list(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_credential_claim(
@@ -869,6 +879,12 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_yiwang_ffi_checksum_method_issuer_sign_status_list(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_issuer_suite(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_trustlist_authorities(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_trustlist_issued_at(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_trustlist_max_age_secs(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_draft_clear(
     ): Int
@@ -926,6 +942,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_delete_draft(
     ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_wallet_delete_licence(
+    ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_draft(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_drafts_for_matter(
@@ -933,6 +951,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_yiwang_ffi_checksum_method_wallet_export_backup(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_import_backup(
+    ): Int
+    external fun uniffi_yiwang_ffi_checksum_method_wallet_licence(
     ): Int
     external fun uniffi_yiwang_ffi_checksum_method_wallet_licences(
     ): Int
@@ -995,6 +1015,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_approve_login(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`sessionId`: RustBuffer.ByValue,`presentation`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_authorise_licence(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`receiptNo`: RustBuffer.ByValue,`licenceType`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_base_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_apiclient_challenge(`ptr`: Long,
@@ -1012,6 +1034,8 @@ internal object UniffiLib {
     external fun uniffi_yiwang_ffi_fn_method_apiclient_inbox(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`query`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_issuer(`ptr`: Long,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_licence_uses(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_life_events(`ptr`: Long,
     ): Long
@@ -1057,6 +1081,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_sync_draft(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`draft`: Long,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_sync_licences(`ptr`: Long,`accessToken`: RustBuffer.ByValue,`wallet`: Long,`since`: Long,`keyStore`: Long,`deviceKeyAlias`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_apiclient_trust_list(`ptr`: Long,`anchorPem`: RustBuffer.ByValue,`now`: Long,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_apiclient_unregister_push(`ptr`: Long,`accessToken`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_clone_credential(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1099,6 +1127,16 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_issuer_suite(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_clone_trustlist(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_free_trustlist(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_yiwang_ffi_fn_method_trustlist_authorities(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_trustlist_issued_at(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_trustlist_max_age_secs(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_yiwang_ffi_fn_clone_draft(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_yiwang_ffi_fn_free_draft(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1181,6 +1219,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_delete_draft(`ptr`: Long,`id`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_yiwang_ffi_fn_method_wallet_delete_licence(`ptr`: Long,`identifier`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_draft(`ptr`: Long,`id`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_drafts_for_matter(`ptr`: Long,`matterCode`: RustBuffer.ByValue,
@@ -1188,6 +1228,8 @@ internal object UniffiLib {
     external fun uniffi_yiwang_ffi_fn_method_wallet_export_backup(`ptr`: Long,`passphrase`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_import_backup(`ptr`: Long,`backup`: RustBuffer.ByValue,`passphrase`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_yiwang_ffi_fn_method_wallet_licence(`ptr`: Long,`identifier`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_yiwang_ffi_fn_method_wallet_licences(`ptr`: Long,
     ): Long
@@ -1215,11 +1257,15 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_licenceref_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_licenceuse_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_me_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_pushregistrationrequest_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_statuschange_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_method_syncedlicence_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_method_tokens_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1236,6 +1282,8 @@ internal object UniffiLib {
     external fun uniffi_yiwang_ffi_fn_func_render_qr_svg(`text`: RustBuffer.ByValue,`modulePx`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_func_verify_presentation(`text`: RustBuffer.ByValue,`policy`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_yiwang_ffi_fn_func_verify_trusted(`text`: RustBuffer.ByValue,`trustList`: Long,`policy`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_yiwang_ffi_fn_func_check_identity(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1389,6 +1437,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_func_verify_presentation() and 0xFFFF) != 7168) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_func_verify_trusted() and 0xFFFF) != 19903) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_func_check_identity() and 0xFFFF) != 56667) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1416,6 +1467,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_approve_login() and 0xFFFF) != 27343) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_authorise_licence() and 0xFFFF) != 61943) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_base_url() and 0xFFFF) != 45943) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1441,6 +1495,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_issuer() and 0xFFFF) != 35342) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_licence_uses() and 0xFFFF) != 42071) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_life_events() and 0xFFFF) != 9440) {
@@ -1509,6 +1566,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft() and 0xFFFF) != 42108) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_sync_licences() and 0xFFFF) != 14141) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_trust_list() and 0xFFFF) != 36461) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_unregister_push() and 0xFFFF) != 23084) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1552,6 +1615,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_issuer_suite() and 0xFFFF) != 59506) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_trustlist_authorities() and 0xFFFF) != 38336) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_trustlist_issued_at() and 0xFFFF) != 11360) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_trustlist_max_age_secs() and 0xFFFF) != 34239) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_draft_clear() and 0xFFFF) != 19788) {
@@ -1638,6 +1710,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_delete_draft() and 0xFFFF) != 59577) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_delete_licence() and 0xFFFF) != 33672) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_draft() and 0xFFFF) != 471) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1648,6 +1723,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_import_backup() and 0xFFFF) != 27479) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_licence() and 0xFFFF) != 34499) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_wallet_licences() and 0xFFFF) != 10593) {
@@ -2241,7 +2319,8 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
  * devices, scan-to-login, push registration, the inbox, the service catalog,
- * the recommendations, draft sync and applications. Every call is async;
+ * the recommendations, draft sync, applications and the e-licence library
+ * (trust list, licence sync, uses, authorisations). Every call is async;
  * idempotent calls are retried with backoff.
  */
 public interface ApiClientInterface {
@@ -2263,6 +2342,15 @@ public interface ApiClientInterface {
      * Approves a session with a presentation made for it.
      */
     suspend fun `approveLogin`(`accessToken`: kotlin.String, `sessionId`: kotlin.String, `presentation`: kotlin.String): LoginSessionStatus
+    
+    /**
+     * Lets the department of application `receipt_no` fetch the citizen's
+     * licence of `licence_type` from the library, for `reason` (用证事由,
+     * 1 to 200 characters, else InvalidInput YW-1807 before any request);
+     * again for the same type replaces the reason. Another's application:
+     * Rejected YW-4051; an unknown type: Rejected YW-4741.
+     */
+    suspend fun `authoriseLicence`(`accessToken`: kotlin.String, `receiptNo`: kotlin.String, `licenceType`: kotlin.String, `reason`: kotlin.String)
     
     /**
      * The server's base URL, as configured.
@@ -2313,6 +2401,12 @@ public interface ApiClientInterface {
      * The issuer's public key, for verifier policies.
      */
     suspend fun `issuer`(): IssuerInfo
+    
+    /**
+     * Who used the citizen's licences, and who was refused ("谁用了我的
+     * 证照"), newest first (the last 200).
+     */
+    suspend fun `licenceUses`(`accessToken`: kotlin.String): List<LicenceUse>
     
     /**
      * The life events matters are grouped by, in display order.
@@ -2455,6 +2549,26 @@ public interface ApiClientInterface {
     suspend fun `syncDraft`(`accessToken`: kotlin.String, `draft`: Draft): DraftSyncResult
     
     /**
+     * Syncs the citizen's licences changed since `since` (0 at first, then
+     * the previous result's `next`) into `wallet`: each comes bound to the
+     * device key `device_key_alias` of `key_store` (the 网证's, as
+     * `Credential.present` uses it) and is stored, replacing the wallet's
+     * copy; one revoked or expired comes without and the wallet's copy is
+     * deleted. Sync again with `next` while `more`. Stopped by an error,
+     * sync again from the same `since` (storing is idempotent).
+     */
+    suspend fun `syncLicences`(`accessToken`: kotlin.String, `wallet`: Wallet, `since`: kotlin.Long, `keyStore`: PlatformKeyStore, `deviceKeyAlias`: kotlin.String): LicenceSyncResult
+    
+    /**
+     * The signed trust list (`GET /v1/trust-list`), verified against
+     * `anchor_pem`, the 网证 issuer key the app pins (SubjectPublicKeyInfo
+     * PEM, as `IssuerInfo.public_key_pem`), at `now` (Unix seconds). Not
+     * signed by the anchor: Rejected YW-1421; older than its maximum age:
+     * Rejected YW-1422; an anchor that is not a public key: Crypto.
+     */
+    suspend fun `trustList`(`anchorPem`: kotlin.String, `now`: kotlin.Long): TrustList
+    
+    /**
      * No more pushes to this device (its inbox stays).
      */
     suspend fun `unregisterPush`(`accessToken`: kotlin.String)
@@ -2465,7 +2579,8 @@ public interface ApiClientInterface {
 /**
  * The client of one `yiwang serve`: enrolment, login with the 网证, tokens,
  * devices, scan-to-login, push registration, the inbox, the service catalog,
- * the recommendations, draft sync and applications. Every call is async;
+ * the recommendations, draft sync, applications and the e-licence library
+ * (trust list, licence sync, uses, authorisations). Every call is async;
  * idempotent calls are retried with backoff.
  */
 open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
@@ -2659,6 +2774,39 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeLoginSessionStatus.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Lets the department of application `receipt_no` fetch the citizen's
+     * licence of `licence_type` from the library, for `reason` (用证事由,
+     * 1 to 200 characters, else InvalidInput YW-1807 before any request);
+     * again for the same type replaces the reason. Another's application:
+     * Rejected YW-4051; an unknown type: Rejected YW-4741.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `authoriseLicence`(`accessToken`: kotlin.String, `receiptNo`: kotlin.String, `licenceType`: kotlin.String, `reason`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_authorise_licence(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterString.lower(`receiptNo`),
+        FfiConverterString.lower(`licenceType`),
+        FfiConverterString.lower(`reason`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -2884,6 +3032,32 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeIssuerInfo.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Who used the citizen's licences, and who was refused ("谁用了我的
+     * 证照"), newest first (the last 200).
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `licenceUses`(`accessToken`: kotlin.String) : List<LicenceUse> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_licence_uses(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeLicenceUse.lift(it) },
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -3488,6 +3662,71 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeDraftSyncResult.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Syncs the citizen's licences changed since `since` (0 at first, then
+     * the previous result's `next`) into `wallet`: each comes bound to the
+     * device key `device_key_alias` of `key_store` (the 网证's, as
+     * `Credential.present` uses it) and is stored, replacing the wallet's
+     * copy; one revoked or expired comes without and the wallet's copy is
+     * deleted. Sync again with `next` while `more`. Stopped by an error,
+     * sync again from the same `since` (storing is idempotent).
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncLicences`(`accessToken`: kotlin.String, `wallet`: Wallet, `since`: kotlin.Long, `keyStore`: PlatformKeyStore, `deviceKeyAlias`: kotlin.String) : LicenceSyncResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_sync_licences(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`accessToken`),
+        FfiConverterTypeWallet.lower(`wallet`),
+        FfiConverterLong.lower(`since`),
+        FfiConverterTypePlatformKeyStore.lower(`keyStore`),
+        FfiConverterString.lower(`deviceKeyAlias`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLicenceSyncResult.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The signed trust list (`GET /v1/trust-list`), verified against
+     * `anchor_pem`, the 网证 issuer key the app pins (SubjectPublicKeyInfo
+     * PEM, as `IssuerInfo.public_key_pem`), at `now` (Unix seconds). Not
+     * signed by the anchor: Rejected YW-1421; older than its maximum age:
+     * Rejected YW-1422; an anchor that is not a public key: Crypto.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `trustList`(`anchorPem`: kotlin.String, `now`: kotlin.Long) : TrustList {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_apiclient_trust_list(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`anchorPem`),
+        FfiConverterLong.lower(`now`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeTrustList.lift(it) },
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -5953,6 +6192,319 @@ public object FfiConverterTypePlatformKeyStore: FfiConverter<PlatformKeyStore, L
 
 
 /**
+ * The trust list (互认共享), verified against the pinned 网证 issuer key
+ * (`ApiClient.trust_list`): which authorities may issue the 网证 and which
+ * licence types, with which keys and when. For `verify_trusted`.
+ */
+public interface TrustListInterface {
+    
+    /**
+     * The listed authorities, in the list's order.
+     */
+    fun `authorities`(): List<TrustedAuthority>
+    
+    /**
+     * When the list was signed, Unix seconds.
+     */
+    fun `issuedAt`(): kotlin.Long
+    
+    /**
+     * How long after `issued_at` the list may be relied on.
+     */
+    fun `maxAgeSecs`(): kotlin.UInt
+    
+    companion object
+}
+
+/**
+ * The trust list (互认共享), verified against the pinned 网证 issuer key
+ * (`ApiClient.trust_list`): which authorities may issue the 网证 and which
+ * licence types, with which keys and when. For `verify_trusted`.
+ */
+open class TrustList: Disposable, AutoCloseable, TrustListInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_yiwang_ffi_fn_free_trustlist(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_yiwang_ffi_fn_clone_trustlist(handle, status)
+        }
+    }
+
+    
+    /**
+     * The listed authorities, in the list's order.
+     */override fun `authorities`(): List<TrustedAuthority> {
+            return FfiConverterSequenceTypeTrustedAuthority.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_trustlist_authorities(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * When the list was signed, Unix seconds.
+     */override fun `issuedAt`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_trustlist_issued_at(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * How long after `issued_at` the list may be relied on.
+     */override fun `maxAgeSecs`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_trustlist_max_age_secs(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTrustList: FfiConverter<TrustList, Long> {
+    override fun lower(value: TrustList): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): TrustList {
+        return TrustList(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): TrustList {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: TrustList) = 8UL
+
+    override fun write(value: TrustList, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The on-device wallet (encrypted SQLite). All calls are async.
  */
 public interface WalletInterface {
@@ -5960,6 +6512,12 @@ public interface WalletInterface {
     suspend fun `credentials`(): List<Credential>
     
     suspend fun `deleteDraft`(`id`: kotlin.String): kotlin.Boolean
+    
+    /**
+     * Deletes the licence with this identifier (its bytes overwritten);
+     * false when none was stored.
+     */
+    suspend fun `deleteLicence`(`identifier`: kotlin.String): kotlin.Boolean
     
     suspend fun `draft`(`id`: kotlin.String): Draft?
     
@@ -5974,6 +6532,11 @@ public interface WalletInterface {
      * Adds a backup's records; returns how many.
      */
     suspend fun `importBackup`(`backup`: kotlin.ByteArray, `passphrase`: kotlin.String): kotlin.UInt
+    
+    /**
+     * The licence with this GB/T 36904 identifier, if stored.
+     */
+    suspend fun `licence`(`identifier`: kotlin.String): Credential?
     
     suspend fun `licences`(): List<Credential>
     
@@ -6157,6 +6720,32 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
     }
 
     
+    /**
+     * Deletes the licence with this identifier (its bytes overwritten);
+     * false when none was stored.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteLicence`(`identifier`: kotlin.String) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_wallet_delete_licence(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`identifier`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
     @Throws(YiwangException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `draft`(`id`: kotlin.String) : Draft? {
@@ -6246,6 +6835,31 @@ open class Wallet: Disposable, AutoCloseable, WalletInterface
         { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_u32(future) },
         // lift function
         { FfiConverterUInt.lift(it) },
+        // Error FFI converter
+        YiwangException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The licence with this GB/T 36904 identifier, if stored.
+     */
+    @Throws(YiwangException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `licence`(`identifier`: kotlin.String) : Credential? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_yiwang_ffi_fn_method_wallet_licence(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`identifier`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_yiwang_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_yiwang_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeCredential.lift(it) },
         // Error FFI converter
         YiwangException.ErrorHandler,
     )
@@ -7802,6 +8416,173 @@ public object FfiConverterTypeLicenceRef: FfiConverterRustBuffer<LicenceRef> {
 
 
 /**
+ * One page of licence changes synced into the wallet.
+ */
+data class LicenceSyncResult (
+    /**
+     * The changes, in order.
+     */
+    var `licences`: List<SyncedLicence>
+    , 
+    /**
+     * The `since` of the next sync: keep it (0 at first).
+     */
+    var `next`: kotlin.Long
+    , 
+    /**
+     * More changes wait: sync again with `next` now.
+     */
+    var `more`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLicenceSyncResult: FfiConverterRustBuffer<LicenceSyncResult> {
+    override fun read(buf: ByteBuffer): LicenceSyncResult {
+        return LicenceSyncResult(
+            FfiConverterSequenceTypeSyncedLicence.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LicenceSyncResult) = (
+            FfiConverterSequenceTypeSyncedLicence.allocationSize(value.`licences`) +
+            FfiConverterLong.allocationSize(value.`next`) +
+            FfiConverterBoolean.allocationSize(value.`more`)
+    )
+
+    override fun write(value: LicenceSyncResult, buf: ByteBuffer) {
+            FfiConverterSequenceTypeSyncedLicence.write(value.`licences`, buf)
+            FfiConverterLong.write(value.`next`, buf)
+            FfiConverterBoolean.write(value.`more`, buf)
+    }
+}
+
+
+
+/**
+ * One use of the citizen's licences by a department, or a refusal ("谁用了我的
+ * 证照"). `toString()` / `description` leaves out the identifier and the
+ * reason.
+ */
+data class LicenceUse (
+    /**
+     * The licence (null when a type was asked for and none is held).
+     */
+    var `licenceId`: kotlin.String?
+    , 
+    /**
+     * Its type code.
+     */
+    var `typeCode`: kotlin.String?
+    , 
+    /**
+     * The licence type's name, e.g. 结婚证.
+     */
+    var `licenceName`: kotlin.String?
+    , 
+    /**
+     * The department's code.
+     */
+    var `department`: kotlin.String
+    , 
+    /**
+     * The application it was for.
+     */
+    var `receiptNo`: kotlin.String
+    , 
+    /**
+     * The citizen's reason for use (用证事由).
+     */
+    var `reason`: kotlin.String?
+    , 
+    var `outcome`: LicenceUseOutcome
+    , 
+    /**
+     * Why it was refused (`YW-4035` no consent, `YW-4088` revoked or
+     * suspended, `YW-4053` not the citizen's).
+     */
+    var `code`: kotlin.String?
+    , 
+    /**
+     * Unix milliseconds.
+     */
+    var `atMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_licenceuse_uniffi_trait_debug(FfiConverterTypeLicenceUse.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLicenceUse: FfiConverterRustBuffer<LicenceUse> {
+    override fun read(buf: ByteBuffer): LicenceUse {
+        return LicenceUse(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeLicenceUseOutcome.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LicenceUse) = (
+            FfiConverterOptionalString.allocationSize(value.`licenceId`) +
+            FfiConverterOptionalString.allocationSize(value.`typeCode`) +
+            FfiConverterOptionalString.allocationSize(value.`licenceName`) +
+            FfiConverterString.allocationSize(value.`department`) +
+            FfiConverterString.allocationSize(value.`receiptNo`) +
+            FfiConverterOptionalString.allocationSize(value.`reason`) +
+            FfiConverterTypeLicenceUseOutcome.allocationSize(value.`outcome`) +
+            FfiConverterOptionalString.allocationSize(value.`code`) +
+            FfiConverterLong.allocationSize(value.`atMs`)
+    )
+
+    override fun write(value: LicenceUse, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`licenceId`, buf)
+            FfiConverterOptionalString.write(value.`typeCode`, buf)
+            FfiConverterOptionalString.write(value.`licenceName`, buf)
+            FfiConverterString.write(value.`department`, buf)
+            FfiConverterString.write(value.`receiptNo`, buf)
+            FfiConverterOptionalString.write(value.`reason`, buf)
+            FfiConverterTypeLicenceUseOutcome.write(value.`outcome`, buf)
+            FfiConverterOptionalString.write(value.`code`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+    }
+}
+
+
+
+/**
  * A life event matters are grouped by (出生, 养老, …).
  */
 data class LifeEvent (
@@ -9006,6 +9787,110 @@ public object FfiConverterTypeSubmissionResult: FfiConverterRustBuffer<Submissio
 
 
 /**
+ * A licence a sync brought (`sync_licences`), and what became of the
+ * wallet's copy. `toString()` / `description` leaves out the identifier
+ * (it carries the licence number).
+ */
+data class SyncedLicence (
+    /**
+     * 证照标识 (GB/T 36904): `Wallet.licence(identifier)`.
+     */
+    var `identifier`: kotlin.String
+    , 
+    /**
+     * 证照类型代码 (21 characters).
+     */
+    var `typeCode`: kotlin.String
+    , 
+    /**
+     * The type's name, e.g. 结婚证.
+     */
+    var `name`: kotlin.String
+    , 
+    var `status`: LicenceStatus
+    , 
+    /**
+     * 1 at issue, + 1 for each change.
+     */
+    var `version`: kotlin.Long
+    , 
+    /**
+     * `YYYY-MM-DD`, or null for 长期.
+     */
+    var `validUntil`: kotlin.String?
+    , 
+    /**
+     * It came with its credential, now stored in the wallet (replacing the
+     * previous copy).
+     */
+    var `stored`: kotlin.Boolean
+    , 
+    /**
+     * It came without (revoked or expired) and the wallet's copy was deleted.
+     */
+    var `removed`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_method_syncedlicence_uniffi_trait_debug(FfiConverterTypeSyncedLicence.lower(this),
+        _status)
+}
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncedLicence: FfiConverterRustBuffer<SyncedLicence> {
+    override fun read(buf: ByteBuffer): SyncedLicence {
+        return SyncedLicence(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeLicenceStatus.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncedLicence) = (
+            FfiConverterString.allocationSize(value.`identifier`) +
+            FfiConverterString.allocationSize(value.`typeCode`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterTypeLicenceStatus.allocationSize(value.`status`) +
+            FfiConverterLong.allocationSize(value.`version`) +
+            FfiConverterOptionalString.allocationSize(value.`validUntil`) +
+            FfiConverterBoolean.allocationSize(value.`stored`) +
+            FfiConverterBoolean.allocationSize(value.`removed`)
+    )
+
+    override fun write(value: SyncedLicence, buf: ByteBuffer) {
+            FfiConverterString.write(value.`identifier`, buf)
+            FfiConverterString.write(value.`typeCode`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterTypeLicenceStatus.write(value.`status`, buf)
+            FfiConverterLong.write(value.`version`, buf)
+            FfiConverterOptionalString.write(value.`validUntil`, buf)
+            FfiConverterBoolean.write(value.`stored`, buf)
+            FfiConverterBoolean.write(value.`removed`, buf)
+    }
+}
+
+
+
+/**
  * An access token (15 minutes) and a single-use refresh token.
  * `toString()` / `description` is the masked Rust `Debug`: no token or
  * personal datum ends up in an app log by printing this.
@@ -9074,6 +9959,150 @@ public object FfiConverterTypeTokens: FfiConverterRustBuffer<Tokens> {
             FfiConverterString.write(value.`refreshToken`, buf)
             FfiConverterLong.write(value.`expiresIn`, buf)
             FfiConverterString.write(value.`deviceId`, buf)
+    }
+}
+
+
+
+/**
+ * An issuing authority on the trust list.
+ */
+data class TrustedAuthority (
+    /**
+     * Its unified social credit code (null only for a 网证 issuer that is
+     * not a licence authority).
+     */
+    var `uscc`: kotlin.String?
+    , 
+    var `name`: kotlin.String
+    , 
+    /**
+     * GB/T 2260 code of the region it serves.
+     */
+    var `region`: kotlin.String
+    , 
+    /**
+     * Whether it issues the 网证.
+     */
+    var `networkId`: kotlin.Boolean
+    , 
+    /**
+     * The GB/T 36904 licence type codes it may issue.
+     */
+    var `licenceTypes`: List<kotlin.String>
+    , 
+    var `keys`: List<TrustedKey>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTrustedAuthority: FfiConverterRustBuffer<TrustedAuthority> {
+    override fun read(buf: ByteBuffer): TrustedAuthority {
+        return TrustedAuthority(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceTypeTrustedKey.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TrustedAuthority) = (
+            FfiConverterOptionalString.allocationSize(value.`uscc`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`region`) +
+            FfiConverterBoolean.allocationSize(value.`networkId`) +
+            FfiConverterSequenceString.allocationSize(value.`licenceTypes`) +
+            FfiConverterSequenceTypeTrustedKey.allocationSize(value.`keys`)
+    )
+
+    override fun write(value: TrustedAuthority, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`uscc`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`region`, buf)
+            FfiConverterBoolean.write(value.`networkId`, buf)
+            FfiConverterSequenceString.write(value.`licenceTypes`, buf)
+            FfiConverterSequenceTypeTrustedKey.write(value.`keys`, buf)
+    }
+}
+
+
+
+/**
+ * One key of an authority, trusted for what it signed in
+ * `[not_before, not_after]`.
+ */
+data class TrustedKey (
+    /**
+     * Hex key id (`VerifiedPresentation.issuer_key_id`; the `kid` of its
+     * status list, `ApiClient.status_list`).
+     */
+    var `keyId`: kotlin.String
+    , 
+    var `suite`: CryptoSuite
+    , 
+    /**
+     * SubjectPublicKeyInfo PEM.
+     */
+    var `publicKeyPem`: kotlin.String
+    , 
+    /**
+     * Unix seconds.
+     */
+    var `notBefore`: kotlin.Long
+    , 
+    /**
+     * Unix seconds; null while the key is in service.
+     */
+    var `notAfter`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTrustedKey: FfiConverterRustBuffer<TrustedKey> {
+    override fun read(buf: ByteBuffer): TrustedKey {
+        return TrustedKey(
+            FfiConverterString.read(buf),
+            FfiConverterTypeCryptoSuite.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TrustedKey) = (
+            FfiConverterString.allocationSize(value.`keyId`) +
+            FfiConverterTypeCryptoSuite.allocationSize(value.`suite`) +
+            FfiConverterString.allocationSize(value.`publicKeyPem`) +
+            FfiConverterLong.allocationSize(value.`notBefore`) +
+            FfiConverterOptionalLong.allocationSize(value.`notAfter`)
+    )
+
+    override fun write(value: TrustedKey, buf: ByteBuffer) {
+            FfiConverterString.write(value.`keyId`, buf)
+            FfiConverterTypeCryptoSuite.write(value.`suite`, buf)
+            FfiConverterString.write(value.`publicKeyPem`, buf)
+            FfiConverterLong.write(value.`notBefore`, buf)
+            FfiConverterOptionalLong.write(value.`notAfter`, buf)
     }
 }
 
@@ -9457,6 +10486,106 @@ public object FfiConverterTypeDocumentType: FfiConverterRustBuffer<DocumentType>
     override fun allocationSize(value: DocumentType) = 4UL
 
     override fun write(value: DocumentType, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a licence in the e-licence library stands.
+ */
+
+enum class LicenceStatus {
+    
+    ACTIVE,
+    /**
+     * Suspended by its department (its bit set on the status list); it may
+     * be reinstated.
+     */
+    SUSPENDED,
+    /**
+     * Revoked by its department: final.
+     */
+    REVOKED,
+    /**
+     * Past its end date.
+     */
+    EXPIRED,
+    /**
+     * A status this library version does not know.
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLicenceStatus: FfiConverterRustBuffer<LicenceStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        LicenceStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LicenceStatus) = 4UL
+
+    override fun write(value: LicenceStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What came of a department's request for one of the citizen's licences.
+ */
+
+enum class LicenceUseOutcome {
+    
+    /**
+     * The library gave it (用证).
+     */
+    USED,
+    /**
+     * Refused: see `LicenceUse.code`.
+     */
+    REFUSED,
+    /**
+     * An outcome this library version does not know.
+     */
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLicenceUseOutcome: FfiConverterRustBuffer<LicenceUseOutcome> {
+    override fun read(buf: ByteBuffer) = try {
+        LicenceUseOutcome.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LicenceUseOutcome) = 4UL
+
+    override fun write(value: LicenceUseOutcome, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -10156,6 +11285,38 @@ public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteA
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeCredential: FfiConverterRustBuffer<Credential?> {
+    override fun read(buf: ByteBuffer): Credential? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCredential.read(buf)
+    }
+
+    override fun allocationSize(value: Credential?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCredential.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Credential?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCredential.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeDraft: FfiConverterRustBuffer<Draft?> {
     override fun read(buf: ByteBuffer): Draft? {
         if (buf.get().toInt() == 0) {
@@ -10680,6 +11841,34 @@ public object FfiConverterSequenceTypeLicenceRef: FfiConverterRustBuffer<List<Li
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeLicenceUse: FfiConverterRustBuffer<List<LicenceUse>> {
+    override fun read(buf: ByteBuffer): List<LicenceUse> {
+        val len = buf.getInt()
+        return List<LicenceUse>(len) {
+            FfiConverterTypeLicenceUse.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LicenceUse>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLicenceUse.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LicenceUse>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLicenceUse.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeLifeEvent: FfiConverterRustBuffer<List<LifeEvent>> {
     override fun read(buf: ByteBuffer): List<LifeEvent> {
         val len = buf.getInt()
@@ -10810,6 +11999,90 @@ public object FfiConverterSequenceTypeStatusChange: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeStatusChange.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSyncedLicence: FfiConverterRustBuffer<List<SyncedLicence>> {
+    override fun read(buf: ByteBuffer): List<SyncedLicence> {
+        val len = buf.getInt()
+        return List<SyncedLicence>(len) {
+            FfiConverterTypeSyncedLicence.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SyncedLicence>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSyncedLicence.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SyncedLicence>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSyncedLicence.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTrustedAuthority: FfiConverterRustBuffer<List<TrustedAuthority>> {
+    override fun read(buf: ByteBuffer): List<TrustedAuthority> {
+        val len = buf.getInt()
+        return List<TrustedAuthority>(len) {
+            FfiConverterTypeTrustedAuthority.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TrustedAuthority>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTrustedAuthority.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TrustedAuthority>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTrustedAuthority.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTrustedKey: FfiConverterRustBuffer<List<TrustedKey>> {
+    override fun read(buf: ByteBuffer): List<TrustedKey> {
+        val len = buf.getInt()
+        return List<TrustedKey>(len) {
+            FfiConverterTypeTrustedKey.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TrustedKey>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTrustedKey.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TrustedKey>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTrustedKey.write(it, buf)
         }
     }
 }
@@ -10965,6 +12238,31 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
     
         
         FfiConverterString.lower(`text`),
+        FfiConverterTypeVerifierPolicy.lower(`policy`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Verifies a scanned presentation against a trust list (a verifier app, a
+         * service window): the signer is listed, its key was valid when the
+         * credential was signed, and it is listed for what it signed (the 网证, or
+         * the licence's type: a licence presentation must disclose `type_code`).
+         * `policy.trusted_issuers` is ignored (the list's keys are used); its
+         * `status_lists` are checked against the list's keys. Each refusal is
+         * `YiwangError.Rejected` (YW-1403 unknown issuer, YW-1423 key not valid
+         * then, YW-1424 not listed for it, …) or InvalidInput YW-1418 (no
+         * `type_code` disclosed).
+         */
+    @Throws(YiwangException::class) fun `verifyTrusted`(`text`: kotlin.String, `trustList`: TrustList, `policy`: VerifierPolicy): VerifiedPresentation {
+            return FfiConverterTypeVerifiedPresentation.lift(
+    uniffiRustCallWithError(YiwangException) { _status ->
+    UniffiLib.uniffi_yiwang_ffi_fn_func_verify_trusted(
+    
+        
+        FfiConverterString.lower(`text`),
+        FfiConverterTypeTrustList.lower(`trustList`),
         FfiConverterTypeVerifierPolicy.lower(`policy`),_status)
 }
     )

@@ -30,6 +30,7 @@ fun main() {
     catalogTests()
     recommendationTests()
     applicationTests()
+    licenceTests()
     println("kotlin: ${Results.passed} passed, ${Results.failed} failed")
     exitProcess(if (Results.failed == 0) 0 else 1)
 }
