@@ -297,6 +297,28 @@ fn marriage(number: &str) -> Value {
            "issue_date": "2026-05-20", "jurisdiction": "350102"})
 }
 
+/// The Fujian bureau as an authority (marriage and divorce), its
+/// department's Basic credentials, and the enrolled citizen's access token.
+async fn bureau_and_citizen(app: &axum::Router) -> ((String, String), String) {
+    let (status, _) = call(
+        app,
+        admin_post(
+            "/v1/admin/authorities",
+            json!({"uscc": FUJIAN, "name": "福州市鼓楼区民政局", "region": "350100",
+                   "licence_types": [MARRIAGE, DIVORCE]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let department = service_client(app, ADMIN, &[&format!("licences:{FUJIAN}")]).await;
+    let phone = enrolled_person(app, CITIZEN).await;
+    let token = login(app, &phone).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (department, token)
+}
+
 /// The status list of `kid`, checked against the trust list's keys.
 async fn status_of(app: &axum::Router, kid: &str, index: u32) -> bool {
     let (status, _, token) = raw(app, &format!("/v1/status-lists/{kid}")).await;
@@ -313,23 +335,8 @@ async fn status_of(app: &axum::Router, kid: &str, index: u32) -> bool {
 async fn departments_issue_suspend_and_revoke_their_own_licence_types() {
     for test_db in testing::all("library_issue").await {
         let app = app(state(&test_db.db).await);
-        let (status, _) = call(
-            &app,
-            admin_post(
-                "/v1/admin/authorities",
-                json!({"uscc": FUJIAN, "name": "福州市鼓楼区民政局", "region": "350100",
-                       "licence_types": [MARRIAGE, DIVORCE]}),
-            ),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED);
-        let (id, secret) = service_client(&app, ADMIN, &[&format!("licences:{FUJIAN}")]).await;
+        let ((id, secret), token) = bureau_and_citizen(&app).await;
         let dept = |request: Request<Body>| basic(request, &id, &secret);
-        let phone = enrolled_person(&app, CITIZEN).await;
-        let token = login(&app, &phone).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
 
         // Issued: a valid GB/T 36904 identifier from the type, the authority and the number.
         let (status, issued) = call(
@@ -547,23 +554,8 @@ async fn the_wallet_syncs_its_licences_and_a_window_verifies_them_against_the_tr
     use base64ct::{Base64, Encoding};
     for test_db in testing::all("library_sync").await {
         let app = app(state(&test_db.db).await);
-        let (status, _) = call(
-            &app,
-            admin_post(
-                "/v1/admin/authorities",
-                json!({"uscc": FUJIAN, "name": "福州市鼓楼区民政局", "region": "350100",
-                       "licence_types": [MARRIAGE, DIVORCE]}),
-            ),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED);
-        let (id, secret) = service_client(&app, ADMIN, &[&format!("licences:{FUJIAN}")]).await;
+        let ((id, secret), token) = bureau_and_citizen(&app).await;
         let dept = |request: Request<Body>| basic(request, &id, &secret);
-        let phone = enrolled_person(&app, CITIZEN).await;
-        let token = login(&app, &phone).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
         let (status, first) = call(
             &app,
             dept(post("/v1/library/licences", marriage("J350102-2026-00001"))),
@@ -726,21 +718,7 @@ async fn holders_are_reminded_once_per_threshold_before_a_licence_ends() {
     for test_db in testing::all("library_expiry").await {
         let state = state(&test_db.db).await;
         let app = app(state.clone());
-        let (status, _) = call(
-            &app,
-            admin_post(
-                "/v1/admin/authorities",
-                json!({"uscc": FUJIAN, "name": "福州市鼓楼区民政局", "region": "350100",
-                       "licence_types": [MARRIAGE, DIVORCE]}),
-            ),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED);
-        let phone = enrolled_person(&app, CITIZEN).await;
-        let token = login(&app, &phone).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let (_, token) = bureau_and_citizen(&app).await;
         let today = yiwang_core::credential::china_date(now()).unwrap();
         let number = |d: time::Date| {
             i64::from(d.year()) * 10_000 + i64::from(u8::from(d.month())) * 100 + i64::from(d.day())

@@ -28,7 +28,7 @@ use crate::catalog;
 use crate::db::{Backend, Db};
 use crate::error::{ApiError, ErrorBody, current_request_id};
 use crate::push::now_ms;
-use crate::push::send::{AccountSend, Send, enqueue_accounts};
+use crate::push::send::{AccountSend, enqueue_accounts};
 use crate::push::templates;
 
 /// Versions kept per draft as merge bases.
@@ -736,14 +736,7 @@ pub async fn remind_and_expire(
                 ("matter_en".to_owned(), en),
                 ("date".to_owned(), china_date(expires)),
             ]);
-            templates::check_params(&template, &params)?;
-            sends.push(AccountSend {
-                id: format!("ntf_{}", crate::auth::random_token(12)?),
-                network_id: network_id.clone(),
-                send: Send::to_account(&network_id, template.clone(), params),
-                idempotency_key: None,
-                request_hash: String::new(),
-            });
+            sends.push(AccountSend::notice(&network_id, template.clone(), params)?);
         }
         enqueue_accounts(tx, push, "drafts", &sends).await?;
     }

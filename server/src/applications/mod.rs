@@ -33,7 +33,7 @@ use crate::clients::authenticate_where;
 use crate::db::{Backend, Db, placeholders};
 use crate::error::{ApiError, ErrorBody, current_request_id};
 use crate::push::now_ms;
-use crate::push::send::{AccountSend, Send, enqueue_accounts, today_in_china};
+use crate::push::send::{AccountSend, enqueue_accounts, today_in_china};
 use crate::push::templates;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -506,14 +506,7 @@ impl Notice {
             ("detail_zh".to_owned(), detail_zh),
             ("detail_en".to_owned(), detail_en),
         ]);
-        templates::check_params(&self.template, &params)?;
-        let send = AccountSend {
-            id: format!("ntf_{}", crate::auth::random_token(12)?),
-            network_id: network_id.to_owned(),
-            send: Send::to_account(network_id, self.template, params),
-            idempotency_key: None,
-            request_hash: String::new(),
-        };
+        let send = AccountSend::notice(network_id, self.template, params)?;
         enqueue_accounts(tx, &state.config().push, actor, &[send]).await
     }
 }

@@ -37,7 +37,7 @@ use crate::clients::authenticate_where;
 use crate::error::{ApiError, ErrorBody};
 use crate::issuer::{STATUS_MAX_AGE_SECS, now};
 use crate::push::now_ms;
-use crate::push::send::{AccountSend, Send, enqueue_accounts};
+use crate::push::send::{AccountSend, enqueue_accounts};
 use crate::push::templates;
 
 /// The column the sealed licence JSON is stored in.
@@ -507,14 +507,7 @@ async fn tell(
         ("detail_zh".to_owned(), detail_zh),
         ("detail_en".to_owned(), detail_en),
     ]);
-    templates::check_params(&template, &params)?;
-    let send = AccountSend {
-        id: format!("ntf_{}", crate::auth::random_token(12)?),
-        network_id: network_id.to_owned(),
-        send: Send::to_account(network_id, template, params),
-        idempotency_key: None,
-        request_hash: String::new(),
-    };
+    let send = AccountSend::notice(network_id, template, params)?;
     enqueue_accounts(tx, &state.config().push, actor, &[send]).await
 }
 
@@ -788,14 +781,7 @@ pub async fn expiry_notices(
             ),
             ("date".to_owned(), until),
         ]);
-        templates::check_params(&template, &params)?;
-        sends.push(AccountSend {
-            id: format!("ntf_{}", crate::auth::random_token(12)?),
-            network_id: network_id.clone(),
-            send: Send::to_account(&network_id, template.clone(), params),
-            idempotency_key: None,
-            request_hash: String::new(),
-        });
+        sends.push(AccountSend::notice(&network_id, template.clone(), params)?);
     }
     enqueue_accounts(tx, push, "library", &sends).await?;
     write.tx.commit().await?;

@@ -573,6 +573,25 @@ pub(crate) struct AccountSend {
     pub request_hash: String,
 }
 
+impl AccountSend {
+    /// A server-made notice to `network_id` from `template` (its parameters
+    /// checked), with a new id and no idempotency key.
+    pub(crate) fn notice(
+        network_id: &str,
+        template: super::templates::Template,
+        params: BTreeMap<String, String>,
+    ) -> Result<Self, ApiError> {
+        super::templates::check_params(&template, &params)?;
+        Ok(Self {
+            id: format!("ntf_{}", crate::auth::random_token(12)?),
+            network_id: network_id.to_owned(),
+            send: Send::to_account(network_id, template, params),
+            idempotency_key: None,
+            request_hash: String::new(),
+        })
+    }
+}
+
 /// Stores sends to single accounts in `tx` with a few statements per
 /// [`crate::db::Backend::rows_per_statement`] rows (one from `POST /v1/notifications`, hundreds from the
 /// recommendation matcher): the notification, the inbox row, an outbox row
