@@ -161,6 +161,36 @@ pub fn bench_database(dir: &Path, url: Option<String>) -> (String, &'static str)
     (url, backend)
 }
 
+/// For the benchmark harnesses: a config with `admin_token` and the request
+/// timeout and rate limits lifted, to which `push` (the `[push]` table and
+/// anything after it) is appended.
+pub fn bench_config(admin: &str, push: &str) -> String {
+    format!(
+        "admin_token = \"{admin}\"\nrequest_timeout_secs = 600\nrate_limit_burst = 1000000\n\
+         rate_limit_per_second = 1000000\n\n{push}"
+    )
+}
+
+/// For the benchmark harnesses: `yiwang serve` with `config` (written to
+/// `dir`) on `database_url`, logging at `YIWANG_LOG` (default warnings and
+/// yiwang's info).
+pub fn bench_server(
+    yiwang: &Path,
+    dir: &Path,
+    database_url: &str,
+    config: &str,
+) -> Result<Server, String> {
+    let path = dir.join("yiwang.toml");
+    std::fs::write(&path, config).map_err(|e| e.to_string())?;
+    let log = std::env::var("YIWANG_LOG").unwrap_or_else(|_| "warn,yiwang=info".to_owned());
+    Ok(Server::start_binary(
+        yiwang,
+        dir,
+        &["--config", &path.display().to_string()],
+        &[("YIWANG_DATABASE_URL", database_url), ("YIWANG_LOG", &log)],
+    ))
+}
+
 /// `yiwang dev seed-devices --count N --providers P` on `database_url`.
 pub fn seed_devices(
     yiwang: &Path,

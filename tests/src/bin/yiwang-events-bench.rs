@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::{Value, json};
-use yiwang_e2e::Server;
 use yiwang_server::db::Db;
 
 const ADMIN: &str = "bench-admin-token-0123456789";
@@ -70,33 +69,14 @@ async fn run(args: Args) -> Result<(), String> {
     let yiwang = yiwang_e2e::sibling_yiwang(args.yiwang.clone())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (database_url, backend) = yiwang_e2e::bench_database(dir.path(), args.database_url.clone());
-    let config = dir.path().join("yiwang.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "admin_token = \"{ADMIN}\"\nrequest_timeout_secs = 600\nrate_limit_burst = 1000000\n\
-             rate_limit_per_second = 1000000\n\n[push]\ndispatch = false\npoll_ms = 50\n"
-        ),
-    )
-    .map_err(|e| e.to_string())?;
+    let config = yiwang_e2e::bench_config(ADMIN, "[push]\ndispatch = false\npoll_ms = 50\n");
     yiwang_e2e::seed_devices(
         &yiwang,
         &database_url,
         args.citizens.max(args.events + args.warmup),
         "fcm",
     )?;
-    let server = Server::start_binary(
-        &yiwang,
-        dir.path(),
-        &["--config", &config.display().to_string()],
-        &[
-            ("YIWANG_DATABASE_URL", database_url.as_str()),
-            (
-                "YIWANG_LOG",
-                &std::env::var("YIWANG_LOG").unwrap_or_else(|_| "warn,yiwang=info".to_owned()),
-            ),
-        ],
-    );
+    let server = yiwang_e2e::bench_server(&yiwang, dir.path(), &database_url, &config)?;
     let base = server.base_url.clone();
     let http = reqwest::Client::new();
     let client: Value = http
