@@ -123,7 +123,8 @@ CREATE TABLE licence_authorisations (
     PRIMARY KEY (receipt_no, type_code)
 );
 
--- Version 2 of licence.expiring (migration 0005): the name in each language.
+-- The library's expiry reminder (licence.expiring of migration 0005 takes
+-- one name for both languages; operators' sends keep using it).
 INSERT INTO notification_templates (template_id, version, category, title_zh, body_zh, title_en, body_en, created_ms) VALUES
-('licence.expiring', 2, 'reminder', '证照即将到期：{licence_zh}', '您的{licence_zh}将于{date}到期，请及时办理。',
+('licence.ending', 1, 'reminder', '证照即将到期：{licence_zh}', '您的{licence_zh}将于{date}到期，请及时办理。',
  'Licence expiring: {licence_en}', 'Your {licence_en} expires on {date}; renew it in time.', 0);

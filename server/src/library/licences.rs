@@ -708,7 +708,7 @@ pub const EXPIRY_REMINDERS: [i64; 3] = [90, 30, 7];
 /// threshold): a `licence_expiring` event for the rules (source `library`,
 /// event id `<identifier>:expiring:<days>`, so it exists once however often
 /// the job runs) and, with it, a reminder to the holder (template
-/// `licence.expiring`, inbox and push). `today` is `YYYYMMDD` in China.
+/// `licence.ending`, inbox and push). `today` is `YYYYMMDD` in China.
 /// Answers how many licences were reminded.
 pub async fn expiry_notices(
     db: &crate::db::Db,
@@ -725,9 +725,9 @@ pub async fn expiry_notices(
     .map_err(ApiError::internal)?;
     let horizon = day + time::Duration::days(EXPIRY_REMINDERS[0]);
     // Read before the writing transaction (one connection on in-memory SQLite).
-    let template = templates::load(db.pool(), "licence.expiring", None)
+    let template = templates::load(db.pool(), "licence.ending", None)
         .await?
-        .ok_or_else(|| ApiError::internal("template licence.expiring is missing"))?;
+        .ok_or_else(|| ApiError::internal("template licence.ending is missing"))?;
     let rows = sqlx::query(
         "SELECT l.identifier, l.type_code, l.network_id, l.valid_until, t.name_zh, t.name_en \
          FROM licences l JOIN licence_types t ON t.type_code = l.type_code \
