@@ -1335,10 +1335,12 @@ impl ApiClient {
 
     /// Syncs the citizen's licences changed since `since` (0 at first, then
     /// the previous result's `next`) into `wallet`: each comes bound to the
-    /// device key `device_key_alias` of `key_store` (the 网证's, as
-    /// `Credential.present` uses it) and is stored, replacing the wallet's
-    /// copy; one revoked or expired comes without and the wallet's copy is
-    /// deleted. Sync again with `next` while `more`. Stopped by an error,
+    /// device key `device_key_alias` of `key_store` (the 网证's, whose
+    /// key signed this session's login; another key is Rejected YW-4036)
+    /// and is stored, replacing the wallet's copy; an updated licence comes
+    /// as its next version (the identifier's version + 1) and the wallet's
+    /// other versions of it are deleted; one revoked or expired comes
+    /// without and the wallet's copy is deleted. Sync again with `next` while `more`. Stopped by an error,
     /// sync again from the same `since` (storing is idempotent).
     pub async fn sync_licences(
         &self,

@@ -810,9 +810,11 @@ impl ApiClient {
 
     /// `POST /v1/licences/sync`: the citizen's licences changed since
     /// `since` (0 at first, then the answer's [`LicenceSync::next`]), each
-    /// bound to `device_key` and signed by its issuing authority. Call
-    /// again while [`LicenceSync::more`]. Store the credentials in the
-    /// wallet; delete the ones that come without (revoked or expired).
+    /// bound to `device_key` (the key that signed this session's login;
+    /// another is refused, YW-4036) and signed by its issuing authority.
+    /// Call again while [`LicenceSync::more`]. Store the credentials in the
+    /// wallet (`Wallet::put_credential` drops a licence's older versions);
+    /// delete the ones that come without (revoked or expired).
     pub async fn sync_licences(
         &self,
         access_token: &str,

@@ -636,6 +636,36 @@ async fn licences_listed_replaced_and_expiring() {
             .unwrap()
             .is_empty()
     );
+    // Its next version (identifier version 002) replaces every other version
+    // of it, and only of it.
+    let version_2 = issuer
+        .issue_licence(
+            &licence("A1", 2, Some(date!(2033 - 01 - 01))),
+            &device_key,
+            5,
+            NOW,
+        )
+        .unwrap();
+    wallet.put_credential(&version_2, NOW + 2).await.unwrap();
+    let held: Vec<String> = wallet
+        .licences()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, l)| {
+            l.text(yiwang_core::credential::Claim::Identifier)
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(held.len(), 3);
+    let a1: Vec<_> = held
+        .iter()
+        .map(|i| LicenceId::parse(i).unwrap())
+        .filter(|i| i.serial() == "A1")
+        .collect();
+    assert_eq!(a1.len(), 1);
+    assert_eq!(a1[0].version(), 2);
     assert!(wallet.delete(record_id).await.unwrap());
     assert_eq!(wallet.licences().await.unwrap().len(), 2);
 }

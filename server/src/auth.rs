@@ -410,6 +410,12 @@ where
     })
 }
 
+/// How a device session records the device key that signed its login
+/// presentation: hex SHA-256 of the key's SubjectPublicKeyInfo DER.
+pub fn device_key_hash(key: &VerifyingKey) -> String {
+    hex::encode(Suite::Intl.hash(&key.to_spki_der()))
+}
+
 /// `POST /v1/auth/login`: a presentation to this server, answering a live challenge.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, description = "Signed in; a new device session", body = Tokens),
@@ -438,7 +444,7 @@ async fn login(
     // (reads in parallel with other logins; on SQLite only the writes wait
     // for the single writer's turn).
     let signer = signer(&state).await?;
-    let checked: Result<String, ApiError> = async {
+    let checked: Result<(String, String), ApiError> = async {
         let verified = state.issuer().verify_signatures(
             &request.presentation,
             SERVER_AUDIENCE,
@@ -459,7 +465,7 @@ async fn login(
         if known.is_none() {
             return Err(unauthorized("YW-4014", "no account for this credential"));
         }
-        Ok(network_id.clone())
+        Ok((network_id.clone(), device_key_hash(&verified.device_key)))
     }
     .await;
     let family = random_token(12)?;
@@ -481,8 +487,8 @@ async fn login(
             "unknown, expired or already used challenge",
         ));
     }
-    let network_id = match checked {
-        Ok(network_id) => network_id,
+    let (network_id, device_key) = match checked {
+        Ok(checked) => checked,
         Err(refusal) => {
             write.tx.commit().await?;
             return Err(refusal);
@@ -490,14 +496,19 @@ async fn login(
     };
     let network_id = network_id.as_str();
     sqlx::query(
-        "INSERT INTO devices (device_id, family, network_id, name, signed_in_at, last_seen_at, signed_out_at) \
-         VALUES ($1, $2, $3, $4, $5, $5, NULL)",
+        "INSERT INTO devices (device_id, family, network_id, name, signed_in_at, last_seen_at, \
+         signed_out_at, device_key) VALUES ($1, $2, $3, $4, $5, $5, NULL, $6)",
     )
     .bind(&device_id)
     .bind(&family)
     .bind(network_id)
-    .bind(if device_name.is_empty() { "未命名设备" } else { device_name.as_str() })
+    .bind(if device_name.is_empty() {
+        "未命名设备"
+    } else {
+        device_name.as_str()
+    })
     .bind(at)
+    .bind(&device_key)
     .execute(&mut **tx)
     .await?;
     crate::audit::record(&mut **tx, "citizen", "auth.login", Some(network_id)).await?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{basic, bearer, call, code, enrolled_person, get, login, post, service_client};
+use common::{Phone, basic, bearer, call, code, enrolled_person, get, login, post, service_client};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use yiwang_core::credential::{
@@ -298,8 +298,9 @@ fn marriage(number: &str) -> Value {
 }
 
 /// The Fujian bureau as an authority (marriage and divorce), its
-/// department's Basic credentials, and the enrolled citizen's access token.
-async fn bureau_and_citizen(app: &axum::Router) -> ((String, String), String) {
+/// department's Basic credentials, the enrolled citizen's access token and
+/// phone (whose device key signed the login).
+async fn bureau_and_citizen(app: &axum::Router) -> ((String, String), String, Phone) {
     let (status, _) = call(
         app,
         admin_post(
@@ -316,7 +317,7 @@ async fn bureau_and_citizen(app: &axum::Router) -> ((String, String), String) {
         .as_str()
         .unwrap()
         .to_owned();
-    (department, token)
+    (department, token, phone)
 }
 
 /// The status list of `kid`, checked against the trust list's keys.
@@ -335,7 +336,7 @@ async fn status_of(app: &axum::Router, kid: &str, index: u32) -> bool {
 async fn departments_issue_suspend_and_revoke_their_own_licence_types() {
     for test_db in testing::all("library_issue").await {
         let app = app(state(&test_db.db).await);
-        let ((id, secret), token) = bureau_and_citizen(&app).await;
+        let ((id, secret), token, _) = bureau_and_citizen(&app).await;
         let dept = |request: Request<Body>| basic(request, &id, &secret);
 
         // Issued: a valid GB/T 36904 identifier from the type, the authority and the number.
@@ -554,7 +555,7 @@ async fn the_wallet_syncs_its_licences_and_a_window_verifies_them_against_the_tr
     use base64ct::{Base64, Encoding};
     for test_db in testing::all("library_sync").await {
         let app = app(state(&test_db.db).await);
-        let ((id, secret), token) = bureau_and_citizen(&app).await;
+        let ((id, secret), token, phone) = bureau_and_citizen(&app).await;
         let dept = |request: Request<Body>| basic(request, &id, &secret);
         let (status, first) = call(
             &app,
@@ -567,10 +568,9 @@ async fn the_wallet_syncs_its_licences_and_a_window_verifies_them_against_the_tr
         let (status, second) = call(&app, dept(post("/v1/library/licences", divorce))).await;
         assert_eq!(status, StatusCode::CREATED);
 
-        // The wallet's device key; pages of one.
-        let device = SoftwareKeyStore::in_memory();
-        let alias = KeyAlias::new("wallet").unwrap();
-        let pem = device.generate(&alias, Suite::Gm).unwrap().to_spki_pem();
+        // The wallet's device key, which signed the login; pages of one.
+        let (device, alias) = (&phone.store, KeyAlias::new("device").unwrap());
+        let pem = phone.credential.device_key().to_spki_pem();
         let sync = |since: i64, limit: i64| {
             bearer(
                 post(
@@ -606,9 +606,7 @@ async fn the_wallet_syncs_its_licences_and_a_window_verifies_them_against_the_tr
         let request = PresentationRequest::new(window)
             .with_disclosure_list("licence_name,type_code,identifier,holder_name_masked")
             .unwrap();
-        let qr = credential
-            .present(&request, &device, &alias, now())
-            .unwrap();
+        let qr = credential.present(&request, device, &alias, now()).unwrap();
         let (_, issuer) = call(&app, get("/v1/issuer")).await;
         let anchor =
             VerifyingKey::from_spki_pem(issuer["public_key_pem"].as_str().unwrap()).unwrap();
@@ -669,7 +667,7 @@ async fn the_wallet_syncs_its_licences_and_a_window_verifies_them_against_the_tr
             bearer(
                 post(
                     "/v1/licences/sync",
-                    json!({"since": 0, "device_public_key": pem}),
+                    json!({"since": 0, "device_public_key": other.credential.device_key().to_spki_pem()}),
                 ),
                 &other_token,
             ),
@@ -696,6 +694,27 @@ async fn the_wallet_syncs_its_licences_and_a_window_verifies_them_against_the_tr
             (status, code(&answer)),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("YW-4749"))
         );
+        // Only the key that signed this session's login: a stolen token
+        // cannot take the licences to another key.
+        let thief = SoftwareKeyStore::in_memory()
+            .generate(&KeyAlias::new("thief").unwrap(), Suite::Gm)
+            .unwrap()
+            .to_spki_pem();
+        let (status, answer) = call(
+            &app,
+            bearer(
+                post(
+                    "/v1/licences/sync",
+                    json!({"since": 0, "device_public_key": thief}),
+                ),
+                &token,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::FORBIDDEN, Some("YW-4036"))
+        );
         let (status, answer) = call(
             &app,
             bearer(
@@ -712,13 +731,251 @@ async fn the_wallet_syncs_its_licences_and_a_window_verifies_them_against_the_tr
     }
 }
 
+fn put(path: &str, body: Value) -> Request<Body> {
+    Request::put(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_update_is_a_new_version_and_the_old_one_stops_verifying() {
+    use base64ct::{Base64, Encoding};
+    for test_db in testing::all("library_update").await {
+        let app = app(state(&test_db.db).await);
+        let ((id, secret), token, phone) = bureau_and_citizen(&app).await;
+        let dept = |request: Request<Body>| basic(request, &id, &secret);
+        let (status, first) = call(
+            &app,
+            dept(post("/v1/library/licences", marriage("J350102-2026-00777"))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let old = first["identifier"].as_str().unwrap().to_owned();
+        let pem = phone.credential.device_key().to_spki_pem();
+        let sync = |since: i64| {
+            bearer(
+                post(
+                    "/v1/licences/sync",
+                    json!({"since": since, "device_public_key": pem}),
+                ),
+                &token,
+            )
+        };
+        let (_, synced) = call(&app, sync(0)).await;
+        let cursor = synced["next"].as_i64().unwrap();
+        let holder_file = |answer: &Value| {
+            HolderCredential::from_bytes(
+                &Base64::decode_vec(answer["licences"][0]["credential"].as_str().unwrap()).unwrap(),
+            )
+            .unwrap()
+        };
+        let window = "window:350102-02";
+        let request = PresentationRequest::new(window)
+            .with_disclosure_list("licence_name,type_code,identifier,holder_name")
+            .unwrap();
+        let alias = KeyAlias::new("device").unwrap();
+        let old_qr = holder_file(&synced)
+            .present(&request, &phone.store, &alias, now())
+            .unwrap();
+
+        // A corrected name: version 002 of the identifier, a new status index.
+        let (status, updated) = call(
+            &app,
+            dept(put(
+                &format!("/v1/library/licences/{old}"),
+                json!({"holder_name": "王芳芳", "reason": "姓名更正"}),
+            )),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{updated}");
+        let new = updated["identifier"].as_str().unwrap().to_owned();
+        let (old_id, new_id) = (
+            LicenceId::parse(&old).unwrap(),
+            LicenceId::parse(&new).unwrap(),
+        );
+        assert_eq!((old_id.version(), new_id.version()), (1, 2));
+        assert_eq!(old_id.serial(), new_id.serial());
+        assert_eq!(updated["version"], 2);
+        assert_ne!(updated["status_index"], first["status_index"]);
+        let kid = updated["kid"].as_str().unwrap();
+        let index =
+            |record: &Value| u32::try_from(record["status_index"].as_i64().unwrap()).unwrap();
+        assert!(
+            status_of(&app, kid, index(&first)).await,
+            "the old version is set"
+        );
+        assert!(!status_of(&app, kid, index(&updated)).await);
+
+        // Retried through the old identifier: the same answer. Other content
+        // through the old identifier: superseded. Read through either: current.
+        let (status, again) = call(
+            &app,
+            dept(put(
+                &format!("/v1/library/licences/{old}"),
+                json!({"holder_name": "王芳芳", "reason": "姓名更正"}),
+            )),
+        )
+        .await;
+        assert_eq!(
+            (status, &again["identifier"]),
+            (StatusCode::OK, &json!(new))
+        );
+        let (status, answer) = call(
+            &app,
+            dept(put(
+                &format!("/v1/library/licences/{old}"),
+                json!({"holder_name": "王小芳", "reason": "再次更正"}),
+            )),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::CONFLICT, Some("YW-4086"))
+        );
+        assert!(!answer.to_string().contains("J350102202600777"), "{answer}");
+        for path in [&old, &new] {
+            let (status, read) =
+                call(&app, dept(get(&format!("/v1/library/licences/{path}")))).await;
+            assert_eq!((status, &read["identifier"]), (StatusCode::OK, &json!(new)));
+        }
+
+        // The holder is told; the wallet's next sync brings the new version,
+        // which verifies; the old presentation is refused by the status list.
+        let (_, inbox) = call(&app, bearer(get("/v1/inbox"), &token)).await;
+        assert!(inbox.to_string().contains("已更新：姓名更正"), "{inbox}");
+        let (_, changed) = call(&app, sync(cursor)).await;
+        assert_eq!(changed["licences"].as_array().unwrap().len(), 1);
+        assert_eq!(changed["licences"][0]["identifier"], json!(new));
+        let new_qr = holder_file(&changed)
+            .present(&request, &phone.store, &alias, now())
+            .unwrap();
+        let (_, issuer) = call(&app, get("/v1/issuer")).await;
+        let anchor =
+            VerifyingKey::from_spki_pem(issuer["public_key_pem"].as_str().unwrap()).unwrap();
+        let trust =
+            TrustList::verify(&bytes_of(&app, "/v1/trust-list").await, &anchor, now()).unwrap();
+        let policy = VerificationPolicy {
+            status_lists: vec![
+                VerifiedStatusList::verify(
+                    &bytes_of(&app, &format!("/v1/status-lists/{kid}")).await,
+                    &trust.verifying_keys(),
+                )
+                .unwrap(),
+            ],
+            require_status: true,
+            ..VerificationPolicy::new(Vec::new(), window, now())
+        };
+        let verified = verify_trusted(&new_qr, &trust, &policy).unwrap();
+        assert_eq!(
+            verified
+                .claims
+                .get(&yiwang_core::credential::Claim::HolderName),
+            Some(&yiwang_core::credential::ClaimValue::Text("王芳芳".into()))
+        );
+        assert_eq!(
+            verify_trusted(&old_qr, &trust, &policy).unwrap_err().code(),
+            "YW-1413"
+        );
+
+        // Bad updates, each with its code.
+        let path = format!("/v1/library/licences/{new}");
+        let mut wrong_check = new.clone();
+        let last = wrong_check.pop().unwrap();
+        wrong_check.push(if last == '0' { '1' } else { '0' });
+        let unknown = LicenceId::new(MARRIAGE, &Uscc::parse(FUJIAN).unwrap(), "NOPE1", 1).unwrap();
+        let cases = [
+            (
+                path.clone(),
+                json!({"valid_until": "2026-02-30", "reason": "续期"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-4747",
+            ),
+            (
+                path.clone(),
+                json!({"valid_until": "2020-01-01", "reason": "续期"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-1419",
+            ),
+            (
+                path.clone(),
+                json!({"holder_name": "王芳", "reason": ""}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-4748",
+            ),
+            (
+                path.clone(),
+                json!({"holder_name": "王芳", "reason": "因".repeat(201)}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-4748",
+            ),
+            (
+                path.clone(),
+                json!({"colour": "red", "reason": "x"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-4002",
+            ),
+            (
+                format!("/v1/library/licences/{wrong_check}"),
+                json!({"reason": "x"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "YW-4746",
+            ),
+            (
+                format!("/v1/library/licences/{}", unknown.as_str()),
+                json!({"reason": "x"}),
+                StatusCode::NOT_FOUND,
+                "YW-4053",
+            ),
+        ];
+        for (path, body, expected_status, expected) in cases {
+            let (status, answer) = call(&app, dept(put(&path, body))).await;
+            assert_eq!(
+                (status, code(&answer)),
+                (expected_status, Some(expected)),
+                "{path}: {answer}"
+            );
+        }
+        let (status, answer) = call(&app, put(&path, json!({"reason": "x"}))).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNAUTHORIZED, Some("YW-4023"))
+        );
+        // Revoked (through the old identifier, which stands for the licence): final.
+        let (status, revoked) = call(
+            &app,
+            dept(post(
+                &format!("/v1/library/licences/{old}/status"),
+                json!({"status": "revoked", "reason": "登记错误"}),
+            )),
+        )
+        .await;
+        assert_eq!(
+            (status, &revoked["identifier"]),
+            (StatusCode::OK, &json!(new))
+        );
+        let (status, answer) = call(
+            &app,
+            dept(put(
+                &path,
+                json!({"valid_until": "2030-01-01", "reason": "续期"}),
+            )),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::CONFLICT, Some("YW-4089"))
+        );
+    }
+}
+
 #[tokio::test]
 async fn holders_are_reminded_once_per_threshold_before_a_licence_ends() {
     use yiwang_server::library::licences::expiry_notices;
     for test_db in testing::all("library_expiry").await {
         let state = state(&test_db.db).await;
         let app = app(state.clone());
-        let (_, token) = bureau_and_citizen(&app).await;
+        let (_, token, _) = bureau_and_citizen(&app).await;
         let today = yiwang_core::credential::china_date(now()).unwrap();
         let number = |d: time::Date| {
             i64::from(d.year()) * 10_000 + i64::from(u8::from(d.month())) * 100 + i64::from(d.day())

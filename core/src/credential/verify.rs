@@ -89,6 +89,11 @@ pub struct VerifiedPresentation {
     pub credential_not_before: i64,
     pub credential_expires: i64,
     pub status_index: u32,
+    /// The device key the credential is bound to, which signed this
+    /// presentation. Not serialized: across relying parties it would link
+    /// the holder as the pairwise identifier is meant not to.
+    #[serde(skip)]
+    pub device_key: VerifyingKey,
 }
 
 fn derived_names<S: serde::Serializer>(derived: &[DerivedClaim], s: S) -> Result<S::Ok, S::Error> {
@@ -329,6 +334,7 @@ pub(crate) fn verify_with<'k>(
         credential_not_before: mso.not_before,
         credential_expires: mso.expires,
         status_index: mso.status_index,
+        device_key: mso.device_key,
     })
 }
 

@@ -289,6 +289,14 @@ impl LicenceId {
         &self.code[SERIAL_START..SERIAL_START + self.serial_len]
     }
 
+    /// Whether `other` is a version of the same licence: the same type,
+    /// issuer and serial (an update changes only the version).
+    pub fn same_licence(&self, other: &LicenceId) -> bool {
+        self.type_code() == other.type_code()
+            && self.issuer_code() == other.issuer_code()
+            && self.serial() == other.serial()
+    }
+
     /// The version (0-999).
     pub fn version(&self) -> u16 {
         self.version_str()

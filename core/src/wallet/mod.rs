@@ -37,6 +37,7 @@ use time::Date;
 
 use crate::credential::{Claim, DocType, HolderCredential};
 use crate::crypto::{AeadKey, KeyAlias, KeyStore, KeyStoreError, Suite, random_bytes};
+use crate::identity::LicenceId;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/wallet");
 
@@ -456,7 +457,9 @@ impl Wallet {
 
     /// Stores a signed document: a 网证 (keyed by its 网号, so a re-issued
     /// credential replaces the previous copy) or an e-licence (keyed by its
-    /// identifier, so an updated licence replaces the old version).
+    /// GB/T 36904 identifier, replacing the same identifier; an updated
+    /// licence comes with the next version of the identifier, and the
+    /// wallet's other versions of it are deleted).
     pub async fn put_credential(
         &self,
         credential: &HolderCredential,
@@ -469,8 +472,22 @@ impl Wallet {
         let key = key
             .ok_or(WalletError::Corrupted("document without its key claim"))?
             .to_owned();
-        self.put(kind, Some(&key), &credential.to_bytes(), now)
-            .await
+        let id = self
+            .put(kind, Some(&key), &credential.to_bytes(), now)
+            .await?;
+        if kind == RecordKind::Licence
+            && let Ok(stored) = LicenceId::parse(&key)
+        {
+            for record in self.list(RecordKind::Licence).await? {
+                let other = record.key.as_deref().map(LicenceId::parse);
+                if record.id != id
+                    && other.is_some_and(|o| o.is_ok_and(|o| o.same_licence(&stored)))
+                {
+                    self.delete(record.id).await?;
+                }
+            }
+        }
+        Ok(id)
     }
 
     async fn documents(

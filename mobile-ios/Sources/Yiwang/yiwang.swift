@@ -874,10 +874,12 @@ public protocol ApiClientProtocol: AnyObject, Sendable {
     /**
      * Syncs the citizen's licences changed since `since` (0 at first, then
      * the previous result's `next`) into `wallet`: each comes bound to the
-     * device key `device_key_alias` of `key_store` (the 网证's, as
-     * `Credential.present` uses it) and is stored, replacing the wallet's
-     * copy; one revoked or expired comes without and the wallet's copy is
-     * deleted. Sync again with `next` while `more`. Stopped by an error,
+     * device key `device_key_alias` of `key_store` (the 网证's, whose
+     * key signed this session's login; another key is Rejected YW-4036)
+     * and is stored, replacing the wallet's copy; an updated licence comes
+     * as its next version (the identifier's version + 1) and the wallet's
+     * other versions of it are deleted; one revoked or expired comes
+     * without and the wallet's copy is deleted. Sync again with `next` while `more`. Stopped by an error,
      * sync again from the same `since` (storing is idempotent).
      */
     func syncLicences(accessToken: String, wallet: Wallet, since: Int64, keyStore: PlatformKeyStore, deviceKeyAlias: String) async throws  -> LicenceSyncResult
@@ -1692,10 +1694,12 @@ open func syncDraft(accessToken: String, draft: Draft)async throws  -> DraftSync
     /**
      * Syncs the citizen's licences changed since `since` (0 at first, then
      * the previous result's `next`) into `wallet`: each comes bound to the
-     * device key `device_key_alias` of `key_store` (the 网证's, as
-     * `Credential.present` uses it) and is stored, replacing the wallet's
-     * copy; one revoked or expired comes without and the wallet's copy is
-     * deleted. Sync again with `next` while `more`. Stopped by an error,
+     * device key `device_key_alias` of `key_store` (the 网证's, whose
+     * key signed this session's login; another key is Rejected YW-4036)
+     * and is stored, replacing the wallet's copy; an updated licence comes
+     * as its next version (the identifier's version + 1) and the wallet's
+     * other versions of it are deleted; one revoked or expired comes
+     * without and the wallet's copy is deleted. Sync again with `next` while `more`. Stopped by an error,
      * sync again from the same `since` (storing is idempotent).
      */
 open func syncLicences(accessToken: String, wallet: Wallet, since: Int64, keyStore: PlatformKeyStore, deviceKeyAlias: String)async throws  -> LicenceSyncResult  {
@@ -10517,7 +10521,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft() != 42108) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_yiwang_ffi_checksum_method_apiclient_sync_licences() != 14141) {
+    if (uniffi_yiwang_ffi_checksum_method_apiclient_sync_licences() != 55326) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_yiwang_ffi_checksum_method_apiclient_trust_list() != 36461) {

@@ -555,6 +555,282 @@ async fn record(state: &AppState, identifier: &str) -> Result<Option<LicenceReco
     }))
 }
 
+/// A change's reason, told to the holder: 1-200 characters, no controls.
+fn change_reason(reason: &str) -> Result<&str, ApiError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+        return Err(bad("YW-4748", "reason: 1-200 characters"));
+    }
+    Ok(reason)
+}
+
+/// The current identifier of a licence: `identifier` itself, or the version
+/// that superseded it.
+pub(super) async fn current_identifier(
+    state: &AppState,
+    identifier: &str,
+) -> Result<String, ApiError> {
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT current FROM superseded_licences WHERE identifier = $1")
+            .bind(identifier)
+            .fetch_optional(state.db().pool())
+            .await?;
+    Ok(current.unwrap_or_else(|| identifier.to_owned()))
+}
+
+/// `GET /v1/library/licences/{identifier}` → the licence as its issuer sees
+/// it (an old version's identifier answers with the current version).
+#[utoipa::path(get, path = "/v1/library/licences/{identifier}", tag = "library",
+    security(("client" = []), ("admin" = [])),
+    params(("identifier" = String, Path, description = "The GB/T 36904 identifier")),
+    responses(
+    (status = 200, description = "The licence, current version", body = LicenceRecord),
+    (status = 401, description = "YW-4023 client authentication required", body = ErrorBody),
+    (status = 403, description = "YW-4033 not this client's authority", body = ErrorBody),
+    (status = 404, description = "YW-4053 no such licence", body = ErrorBody),
+    (status = 422, description = "YW-4746 malformed identifier or wrong check character", body = ErrorBody)))]
+async fn read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(identifier): Path<String>,
+) -> Result<Json<LicenceRecord>, ApiError> {
+    let id = LicenceId::parse(&identifier)
+        .map_err(|e| bad("YW-4746", format!("identifier: {e} ({})", e.code())))?;
+    acting_for(&state, &headers, id.issuer().as_str()).await?;
+    let current = current_identifier(&state, id.as_str()).await?;
+    record(&state, &current)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("YW-4053", "no such licence"))
+}
+
+/// New content for a licence: each field given replaces the current one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceUpdateRequest {
+    /// 持证主体 (a corrected name).
+    #[serde(default)]
+    holder_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    issue_date: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    valid_from: Option<String>,
+    /// `YYYY-MM-DD` or `长期` (a renewal or a shortened validity).
+    #[serde(default)]
+    valid_until: Option<String>,
+    /// GB/T 2260 code of the jurisdiction.
+    #[serde(default)]
+    jurisdiction: Option<String>,
+    /// Why, 1-200 characters; the holder is told.
+    reason: String,
+}
+
+/// `PUT /v1/library/licences/{identifier}` → the licence's next version
+/// (identifier version + 1, a new status-list index; the old version's index
+/// is set so it no longer verifies, and its identifier points to the new
+/// one). The same content again is `200` unchanged, also through the old
+/// identifier (a retried update).
+#[utoipa::path(put, path = "/v1/library/licences/{identifier}", tag = "library",
+    security(("client" = []), ("admin" = [])),
+    params(("identifier" = String, Path, description = "The GB/T 36904 identifier of the current version")),
+    request_body = LicenceUpdateRequest, responses(
+    (status = 200, description = "The new version (or the current one, already so); the holder is told", body = LicenceRecord),
+    (status = 401, description = "YW-4023 client authentication required", body = ErrorBody),
+    (status = 403, description = "YW-4033 not this client's authority", body = ErrorBody),
+    (status = 404, description = "YW-4053 no such licence", body = ErrorBody),
+    (status = 409, description = "YW-4089 revoked, or changed meanwhile; YW-4086 superseded: update the current version; YW-4087 no version left (999)", body = ErrorBody),
+    (status = 422, description = "YW-4746 malformed identifier, YW-4747 dates, YW-4748 reason, YW-1419 licence fields", body = ErrorBody)))]
+async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(identifier): Path<String>,
+    body: Result<Json<LicenceUpdateRequest>, JsonRejection>,
+) -> Result<Json<LicenceRecord>, ApiError> {
+    let id = LicenceId::parse(&identifier)
+        .map_err(|e| bad("YW-4746", format!("identifier: {e} ({})", e.code())))?;
+    let actor = acting_for(&state, &headers, id.issuer().as_str()).await?;
+    let Json(request) = body?;
+    let reason = change_reason(&request.reason)?;
+    let db = state.db();
+    let missing = || ApiError::not_found("YW-4053", "no such licence");
+    let current = current_identifier(&state, id.as_str()).await?;
+    let row = sqlx::query(
+        "SELECT l.status, l.kid, l.status_index, l.network_id, l.body, l.digest, l.version, \
+         t.name_zh, t.name_en FROM licences l JOIN licence_types t ON t.type_code = l.type_code \
+         WHERE l.identifier = $1",
+    )
+    .bind(&current)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(missing)?;
+    let status: String = row.try_get("status")?;
+    if status == "revoked" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "YW-4089",
+            "a revoked licence does not change; issue a new one",
+        ));
+    }
+
+    // The new content, checked as a licence.
+    let body = state
+        .vault()
+        .open(BODY_COLUMN, &current, &row.try_get::<String, _>("body")?)?;
+    let mut json: serde_json::Value = serde_json::from_str(&body).map_err(ApiError::internal)?;
+    for (field, value) in [
+        ("issue_date", &request.issue_date),
+        ("valid_from", &request.valid_from),
+    ] {
+        if let Some(value) = value {
+            json[field] = date(value, field)?.to_string().into();
+        }
+    }
+    match request.valid_until.as_deref() {
+        Some("长期") => json["valid_until"] = "长期".into(),
+        Some(d) => json["valid_until"] = date(d, "valid_until")?.to_string().into(),
+        None => {}
+    }
+    for (field, value) in [
+        ("holder_name", &request.holder_name),
+        ("jurisdiction", &request.jurisdiction),
+    ] {
+        if let Some(value) = value {
+            json[field] = value.as_str().into();
+        }
+    }
+    let same = Licence::from_json(&json.to_string())
+        .map_err(|e| bad(e.code(), format!("licence: {e}")))?;
+    if hex::encode(Suite::Intl.hash(same.to_json().as_bytes()))
+        == row.try_get::<String, _>("digest")?
+    {
+        // Already so (a retried update, perhaps through the old identifier).
+        return record(&state, &current)
+            .await?
+            .map(Json)
+            .ok_or_else(missing);
+    }
+    if current != id.as_str() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "YW-4086",
+            format!(
+                "this version was superseded by {}: update that one",
+                LicenceId::parse(&current)
+                    .map(|c| c.masked())
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    let next_version = id.version() + 1;
+    let new_id =
+        LicenceId::new(id.type_code(), &id.issuer(), id.serial(), next_version).map_err(|_| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "YW-4087",
+                "this licence has reached version 999: revoke it and issue a new one",
+            )
+        })?;
+    json["identifier"] = new_id.as_str().into();
+    let licence = Licence::from_json(&json.to_string())
+        .map_err(|e| bad(e.code(), format!("licence: {e}")))?;
+    let canonical = licence.to_json();
+    let digest = hex::encode(Suite::Intl.hash(canonical.as_bytes()));
+    let sealed = state
+        .vault()
+        .seal(BODY_COLUMN, new_id.as_str(), &canonical)?;
+    let authority = local_authority(&state, id.issuer().as_str()).await?;
+    let (old_kid, old_index): (String, i64) = (row.try_get("kid")?, row.try_get("status_index")?);
+    let network_id: Option<String> = row.try_get("network_id")?;
+    let (name_zh, name_en): (String, String) = (row.try_get("name_zh")?, row.try_get("name_en")?);
+    let template = templates::load(db.pool(), "licence.changed", None)
+        .await?
+        .ok_or_else(|| ApiError::internal("template licence.changed is missing"))?;
+    let at = now_ms();
+    let mut write = db.begin_write().await?;
+    let tx = &mut write.tx;
+    let index = next(tx, &authority.kid).await?;
+    let seq = next(tx, SEQ_COUNTER).await?;
+    let changed = sqlx::query(
+        "UPDATE licences SET identifier = $1, body = $2, digest = $3, kid = $4, status_index = $5, \
+         valid_until = $6, version = version + 1, seq = $7, updated_ms = $8 \
+         WHERE identifier = $9 AND version = $10",
+    )
+    .bind(new_id.as_str())
+    .bind(&sealed)
+    .bind(&digest)
+    .bind(&authority.kid)
+    .bind(index)
+    .bind(licence.valid_until.map(|d| d.to_string()))
+    .bind(seq)
+    .bind(at)
+    .bind(&current)
+    .bind(row.try_get::<i64, _>("version")?)
+    .execute(&mut **tx)
+    .await?;
+    if changed.rows_affected() != 1 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "YW-4089",
+            "the licence changed meanwhile; read it and try again",
+        ));
+    }
+    sqlx::query("UPDATE superseded_licences SET current = $1 WHERE current = $2")
+        .bind(new_id.as_str())
+        .bind(&current)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO superseded_licences (identifier, current, superseded_ms) VALUES ($1, $2, $3)",
+    )
+    .bind(&current)
+    .bind(new_id.as_str())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    // The old version no longer verifies; a suspended licence stays suspended.
+    let mut set = vec![(old_kid, old_index)];
+    if status != "active" {
+        set.push((authority.kid.clone(), index));
+    }
+    for (kid, index) in set {
+        sqlx::query(
+            "INSERT INTO revocations (kid, idx, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&kid)
+        .bind(index)
+        .bind(at / 1000)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(network_id) = &network_id {
+        let detail = (
+            format!("您的{name_zh}已更新：{reason}。卡包同步后即为新版本。"),
+            format!(
+                "Your {name_en} was updated: {reason}. Your wallet gets the new version when it syncs."
+            ),
+        );
+        tell(
+            &state,
+            tx,
+            &actor,
+            network_id,
+            template,
+            (&name_zh, &name_en),
+            detail,
+        )
+        .await?;
+    }
+    audit::record(&mut **tx, &actor, "licence.updated", network_id.as_deref()).await?;
+    write.tx.commit().await?;
+    state.push_wake().notify_one();
+    record(&state, new_id.as_str())
+        .await?
+        .map(Json)
+        .ok_or_else(missing)
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LicenceStatusRequest {
@@ -590,10 +866,9 @@ async fn change_status(
     if !matches!(to, "active" | "suspended" | "revoked") {
         return Err(bad("YW-4748", "status: active, suspended or revoked"));
     }
-    let reason = request.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-        return Err(bad("YW-4748", "reason: 1-200 characters"));
-    }
+    let reason = change_reason(&request.reason)?;
+    // An old version's identifier stands for the licence.
+    let current = current_identifier(&state, id.as_str()).await?;
     let db = state.db();
     let missing = || ApiError::not_found("YW-4053", "no such licence");
     let row = sqlx::query(
@@ -601,13 +876,13 @@ async fn change_status(
          FROM licences l JOIN licence_types t ON t.type_code = l.type_code \
          WHERE l.identifier = $1",
     )
-    .bind(id.as_str())
+    .bind(current.as_str())
     .fetch_optional(db.pool())
     .await?
     .ok_or_else(missing)?;
     let from: String = row.try_get("status")?;
     if from == to {
-        return record(&state, id.as_str())
+        return record(&state, current.as_str())
             .await?
             .map(Json)
             .ok_or_else(missing);
@@ -636,7 +911,7 @@ async fn change_status(
     .bind(to)
     .bind(seq)
     .bind(at)
-    .bind(id.as_str())
+    .bind(current.as_str())
     .bind(&from)
     .execute(&mut **tx)
     .await?;
@@ -693,7 +968,7 @@ async fn change_status(
     .await?;
     write.tx.commit().await?;
     state.push_wake().notify_one();
-    record(&state, id.as_str())
+    record(&state, current.as_str())
         .await?
         .map(Json)
         .ok_or_else(missing)
@@ -791,6 +1066,7 @@ pub async fn expiry_notices(
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(issue))
+        .routes(utoipa_axum::routes!(read, update))
         .routes(utoipa_axum::routes!(change_status))
         .routes(utoipa_axum::routes!(sync))
 }
@@ -842,6 +1118,7 @@ pub struct SyncAnswer {
     request_body = SyncRequest, responses(
     (status = 200, description = "Changes in order", body = SyncAnswer),
     (status = 401, description = "YW-4010 bearer token", body = ErrorBody),
+    (status = 403, description = "YW-4036 not the device key of this session's login", body = ErrorBody),
     (status = 422, description = "YW-11xx bad device key, YW-4749 bad since or limit", body = ErrorBody)))]
 async fn sync(
     State(state): State<AppState>,
@@ -855,6 +1132,22 @@ async fn sync(
     let limit = request.limit.unwrap_or(SYNC_LIMIT);
     if !(1..=SYNC_LIMIT).contains(&limit) || request.since < 0 {
         return Err(bad("YW-4749", "since: 0 or more; limit: 1-100"));
+    }
+    // Bound only to the key that proved itself at this session's login: a
+    // stolen access token cannot take the citizen's licences to another key.
+    let session_key: Option<String> =
+        sqlx::query_scalar("SELECT device_key FROM devices WHERE device_id = $1")
+            .bind(&citizen.device_id)
+            .fetch_optional(state.db().pool())
+            .await?
+            .flatten();
+    if session_key.as_deref() != Some(crate::auth::device_key_hash(&device_key).as_str()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "YW-4036",
+            "device_public_key is not the key that signed this session's login: \
+             sign in with this device's 网证, then sync",
+        ));
     }
     let rows = sqlx::query(
         "SELECT l.identifier, l.type_code, l.status, l.version, l.kid, l.status_index, \

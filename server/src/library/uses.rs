@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use yiwang_core::credential::Licence;
 use yiwang_core::identity::LicenceId;
 
-use super::licences::{BODY_COLUMN, authority_issuer};
+use super::licences::{BODY_COLUMN, authority_issuer, current_identifier};
 use crate::AppState;
 use crate::audit;
 use crate::error::{ApiError, ErrorBody};
@@ -140,11 +140,16 @@ async fn use_licence(
         (Some(id), None) => {
             let id = LicenceId::parse(id)
                 .map_err(|e| ApiError::unprocessable("YW-4746", format!("licence_id: {e}")))?;
+            // Shared in this version or an earlier one of the same licence.
+            let current = current_identifier(&state, id.as_str()).await?;
             let reason: Option<String> = sqlx::query_scalar(
-                "SELECT reason FROM application_licences WHERE receipt_no = $1 AND licence_id = $2",
+                "SELECT reason FROM application_licences WHERE receipt_no = $1 AND (licence_id = $2 \
+                 OR licence_id = $3 OR licence_id IN \
+                 (SELECT identifier FROM superseded_licences WHERE current = $3)) LIMIT 1",
             )
             .bind(&receipt_no)
             .bind(id.as_str())
+            .bind(&current)
             .fetch_optional(db.pool())
             .await?;
             (
@@ -194,17 +199,20 @@ async fn use_licence(
             "the citizen has not shared or authorised this licence for this application",
         ));
     };
-    let row =
-        match identifier.as_deref() {
-            Some(id) => sqlx::query(
+    // A licence updated since it was shared is used in its current version.
+    let row = match identifier.as_deref() {
+        Some(id) => {
+            let current = current_identifier(&state, id).await?;
+            sqlx::query(
                 "SELECT identifier, type_code, issuer_uscc, network_id, status, status_index, body \
-             FROM licences WHERE identifier = $1",
+                 FROM licences WHERE identifier = $1",
             )
-            .bind(id)
+            .bind(current)
             .fetch_optional(db.pool())
-            .await?,
-            None => None,
-        };
+            .await?
+        }
+        None => None,
+    };
     // Only the citizen's own licences are theirs to share.
     let row = row.filter(|r| {
         r.try_get::<Option<String>, _>("network_id")

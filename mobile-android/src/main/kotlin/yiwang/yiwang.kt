@@ -1566,7 +1566,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_sync_draft() and 0xFFFF) != 42108) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_sync_licences() and 0xFFFF) != 14141) {
+    if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_sync_licences() and 0xFFFF) != 55326) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_yiwang_ffi_checksum_method_apiclient_trust_list() and 0xFFFF) != 36461) {
@@ -2551,10 +2551,12 @@ public interface ApiClientInterface {
     /**
      * Syncs the citizen's licences changed since `since` (0 at first, then
      * the previous result's `next`) into `wallet`: each comes bound to the
-     * device key `device_key_alias` of `key_store` (the 网证's, as
-     * `Credential.present` uses it) and is stored, replacing the wallet's
-     * copy; one revoked or expired comes without and the wallet's copy is
-     * deleted. Sync again with `next` while `more`. Stopped by an error,
+     * device key `device_key_alias` of `key_store` (the 网证's, whose
+     * key signed this session's login; another key is Rejected YW-4036)
+     * and is stored, replacing the wallet's copy; an updated licence comes
+     * as its next version (the identifier's version + 1) and the wallet's
+     * other versions of it are deleted; one revoked or expired comes
+     * without and the wallet's copy is deleted. Sync again with `next` while `more`. Stopped by an error,
      * sync again from the same `since` (storing is idempotent).
      */
     suspend fun `syncLicences`(`accessToken`: kotlin.String, `wallet`: Wallet, `since`: kotlin.Long, `keyStore`: PlatformKeyStore, `deviceKeyAlias`: kotlin.String): LicenceSyncResult
@@ -3671,10 +3673,12 @@ open class ApiClient: Disposable, AutoCloseable, ApiClientInterface
     /**
      * Syncs the citizen's licences changed since `since` (0 at first, then
      * the previous result's `next`) into `wallet`: each comes bound to the
-     * device key `device_key_alias` of `key_store` (the 网证's, as
-     * `Credential.present` uses it) and is stored, replacing the wallet's
-     * copy; one revoked or expired comes without and the wallet's copy is
-     * deleted. Sync again with `next` while `more`. Stopped by an error,
+     * device key `device_key_alias` of `key_store` (the 网证's, whose
+     * key signed this session's login; another key is Rejected YW-4036)
+     * and is stored, replacing the wallet's copy; an updated licence comes
+     * as its next version (the identifier's version + 1) and the wallet's
+     * other versions of it are deleted; one revoked or expired comes
+     * without and the wallet's copy is deleted. Sync again with `next` while `more`. Stopped by an error,
      * sync again from the same `since` (storing is idempotent).
      */
     @Throws(YiwangException::class)

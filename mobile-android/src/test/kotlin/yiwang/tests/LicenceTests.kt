@@ -281,6 +281,40 @@ private class LicenceScenario(val url: String, val adminToken: String) : AutoClo
             assertTrue(!first.toString().contains("婚后户口迁移") && !first.toString().contains("J350102"), "toString masked: $first")
         }
 
+        test("licences: the bureau corrects her name (PUT): the next sync stores version 002 and takes version 001 out of the wallet; the police using the identifier she shared get the current version") {
+            val old = identifier()
+            val (status, updated) = send(
+                "/v1/library/licences/$old",
+                """{"holder_name":"陈静怡","reason":"持证人姓名更正"}""",
+                basic(civilAffairs),
+                "PUT",
+            )
+            assertEquals(200, status, "update ($updated)")
+            val id = jsonString(updated, "identifier") ?: fail("no identifier in $updated")
+            assertEquals(old.dropLast(6), id.dropLast(6), "the same type, issuer and serial: $id")
+            assertTrue(id.contains(".002."), "version 002: $id")
+            val sync = runBlocking { client.syncLicences(token(), wallet(), cursor, keyStore, "licence-device") }
+            val synced = sync.licences.singleOrNull() ?: fail("one change: ${sync.licences}")
+            assertEquals(id, synced.identifier, "identifier")
+            assertEquals(2L, synced.version, "version")
+            assertEquals(true, synced.stored, "stored")
+            cursor = sync.next
+            assertEquals(null, runBlocking { wallet().licence(old) }, "version 001 gone from the wallet")
+            val stored = runBlocking { wallet().licence(id) } ?: fail("version 002 in the wallet")
+            assertEquals("陈静怡", stored.claim("holder_name"), "the corrected name")
+            assertEquals(1, runBlocking { wallet().licences() }.also { l -> l.forEach { it.close() } }.size, "one licence")
+            identifier = id
+            licence = stored.also { closeables += it }
+
+            val (used, answer) = post(
+                "/v1/department/applications/${receipt()}/licences",
+                """{"licence_id":"$old"}""",
+                basic(police),
+            )
+            assertEquals(200, used, "use by the shared identifier ($answer)")
+            assertEquals(id, jsonString(answer, "licence_id"), "the current version")
+        }
+
         test("licences: the bureau revokes it: the next sync removes it from the wallet; the window refuses it (YW-1413); the police's next use is refused (YW-4088) and recorded") {
             val (status, answer) = post(
                 "/v1/library/licences/${identifier()}/status",
@@ -293,7 +327,7 @@ private class LicenceScenario(val url: String, val adminToken: String) : AutoClo
             val synced = sync.licences.singleOrNull() ?: fail("one change: ${sync.licences}")
             assertEquals(identifier(), synced.identifier, "identifier")
             assertEquals(LicenceStatus.REVOKED, synced.status, "status")
-            assertEquals(2L, synced.version, "version")
+            assertEquals(3L, synced.version, "version")
             assertEquals(false, synced.stored, "not stored")
             assertEquals(true, synced.removed, "the wallet's copy deleted")
             assertTrue(sync.next > cursor, "the cursor moved: ${sync.next} > $cursor")
@@ -388,11 +422,15 @@ private class LicenceScenario(val url: String, val adminToken: String) : AutoClo
     }
 
     /** A JSON POST with [authorization]: the HTTP status and body. */
-    fun post(path: String, body: String, authorization: String): Pair<Int, String> {
+    fun post(path: String, body: String, authorization: String): Pair<Int, String> =
+        send(path, body, authorization, "POST")
+
+    /** A JSON request of [method] with [authorization]: the HTTP status and body. */
+    fun send(path: String, body: String, authorization: String, method: String): Pair<Int, String> {
         val request = HttpRequest.newBuilder(URI.create("$url$path"))
             .header("Authorization", authorization)
             .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .method(method, HttpRequest.BodyPublishers.ofString(body))
             .build()
         val response = http.send(request, HttpResponse.BodyHandlers.ofString())
         return response.statusCode() to response.body()
