@@ -578,6 +578,55 @@ pub(super) async fn current_identifier(
     Ok(current.unwrap_or_else(|| identifier.to_owned()))
 }
 
+/// A licence an issuing department names by identifier: the parsed
+/// identifier, the department acting (for the identifier's authority), and
+/// the current identifier (an old version's stands for the licence).
+async fn issuers_licence(
+    state: &AppState,
+    headers: &HeaderMap,
+    identifier: &str,
+) -> Result<(LicenceId, String, String), ApiError> {
+    let id = LicenceId::parse(identifier)
+        .map_err(|e| bad("YW-4746", format!("identifier: {e} ({})", e.code())))?;
+    let actor = acting_for(state, headers, id.issuer().as_str()).await?;
+    let current = current_identifier(state, id.as_str()).await?;
+    Ok((id, actor, current))
+}
+
+fn revoked_is_final() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "YW-4089",
+        "a revoked licence does not change; issue a new one",
+    )
+}
+
+fn changed_meanwhile() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "YW-4089",
+        "the licence changed meanwhile; read it and try again",
+    )
+}
+
+/// Sets a status-list bit (suspended, revoked or superseded) inside `tx`.
+async fn set_status_bit(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    kid: &str,
+    index: i64,
+    at_ms: i64,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO revocations (kid, idx, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(kid)
+    .bind(index)
+    .bind(at_ms / 1000)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// `GET /v1/library/licences/{identifier}` → the licence as its issuer sees
 /// it (an old version's identifier answers with the current version).
 #[utoipa::path(get, path = "/v1/library/licences/{identifier}", tag = "library",
@@ -594,10 +643,7 @@ async fn read(
     headers: HeaderMap,
     Path(identifier): Path<String>,
 ) -> Result<Json<LicenceRecord>, ApiError> {
-    let id = LicenceId::parse(&identifier)
-        .map_err(|e| bad("YW-4746", format!("identifier: {e} ({})", e.code())))?;
-    acting_for(&state, &headers, id.issuer().as_str()).await?;
-    let current = current_identifier(&state, id.as_str()).await?;
+    let (_, _, current) = issuers_licence(&state, &headers, &identifier).await?;
     record(&state, &current)
         .await?
         .map(Json)
@@ -648,14 +694,11 @@ async fn update(
     Path(identifier): Path<String>,
     body: Result<Json<LicenceUpdateRequest>, JsonRejection>,
 ) -> Result<Json<LicenceRecord>, ApiError> {
-    let id = LicenceId::parse(&identifier)
-        .map_err(|e| bad("YW-4746", format!("identifier: {e} ({})", e.code())))?;
-    let actor = acting_for(&state, &headers, id.issuer().as_str()).await?;
+    let (id, actor, current) = issuers_licence(&state, &headers, &identifier).await?;
     let Json(request) = body?;
     let reason = change_reason(&request.reason)?;
     let db = state.db();
     let missing = || ApiError::not_found("YW-4053", "no such licence");
-    let current = current_identifier(&state, id.as_str()).await?;
     let row = sqlx::query(
         "SELECT l.status, l.kid, l.status_index, l.network_id, l.body, l.digest, l.version, \
          t.name_zh, t.name_en FROM licences l JOIN licence_types t ON t.type_code = l.type_code \
@@ -667,11 +710,7 @@ async fn update(
     .ok_or_else(missing)?;
     let status: String = row.try_get("status")?;
     if status == "revoked" {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "YW-4089",
-            "a revoked licence does not change; issue a new one",
-        ));
+        return Err(revoked_is_final());
     }
 
     // The new content, checked as a licence.
@@ -770,11 +809,7 @@ async fn update(
     .execute(&mut **tx)
     .await?;
     if changed.rows_affected() != 1 {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "YW-4089",
-            "the licence changed meanwhile; read it and try again",
-        ));
+        return Err(changed_meanwhile());
     }
     sqlx::query("UPDATE superseded_licences SET current = $1 WHERE current = $2")
         .bind(new_id.as_str())
@@ -795,14 +830,7 @@ async fn update(
         set.push((authority.kid.clone(), index));
     }
     for (kid, index) in set {
-        sqlx::query(
-            "INSERT INTO revocations (kid, idx, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(&kid)
-        .bind(index)
-        .bind(at / 1000)
-        .execute(&mut **tx)
-        .await?;
+        set_status_bit(tx, &kid, index, at).await?;
     }
     if let Some(network_id) = &network_id {
         let detail = (
@@ -858,17 +886,13 @@ async fn change_status(
     Path(identifier): Path<String>,
     body: Result<Json<LicenceStatusRequest>, JsonRejection>,
 ) -> Result<Json<LicenceRecord>, ApiError> {
-    let id = LicenceId::parse(&identifier)
-        .map_err(|e| bad("YW-4746", format!("identifier: {e} ({})", e.code())))?;
-    let actor = acting_for(&state, &headers, id.issuer().as_str()).await?;
+    let (_, actor, current) = issuers_licence(&state, &headers, &identifier).await?;
     let Json(request) = body?;
     let to = request.status.as_str();
     if !matches!(to, "active" | "suspended" | "revoked") {
         return Err(bad("YW-4748", "status: active, suspended or revoked"));
     }
     let reason = change_reason(&request.reason)?;
-    // An old version's identifier stands for the licence.
-    let current = current_identifier(&state, id.as_str()).await?;
     let db = state.db();
     let missing = || ApiError::not_found("YW-4053", "no such licence");
     let row = sqlx::query(
@@ -888,11 +912,7 @@ async fn change_status(
             .ok_or_else(missing);
     }
     if from == "revoked" {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "YW-4089",
-            "a revoked licence does not change; issue a new one",
-        ));
+        return Err(revoked_is_final());
     }
     let (kid, index): (String, i64) = (row.try_get("kid")?, row.try_get("status_index")?);
     let network_id: Option<String> = row.try_get("network_id")?;
@@ -916,11 +936,7 @@ async fn change_status(
     .execute(&mut **tx)
     .await?;
     if changed.rows_affected() != 1 {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "YW-4089",
-            "the licence changed meanwhile; read it and try again",
-        ));
+        return Err(changed_meanwhile());
     }
     if to == "active" {
         sqlx::query("DELETE FROM revocations WHERE kid = $1 AND idx = $2")
@@ -929,14 +945,7 @@ async fn change_status(
             .execute(&mut **tx)
             .await?;
     } else {
-        sqlx::query(
-            "INSERT INTO revocations (kid, idx, revoked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(&kid)
-        .bind(index)
-        .bind(at / 1000)
-        .execute(&mut **tx)
-        .await?;
+        set_status_bit(tx, &kid, index, at).await?;
     }
     if let Some(network_id) = &network_id {
         let (zh, en) = match to {
