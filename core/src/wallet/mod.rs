@@ -479,10 +479,8 @@ impl Wallet {
             && let Ok(stored) = LicenceId::parse(&key)
         {
             for record in self.list(RecordKind::Licence).await? {
-                let other = record.key.as_deref().map(LicenceId::parse);
-                if record.id != id
-                    && other.is_some_and(|o| o.is_ok_and(|o| o.same_licence(&stored)))
-                {
+                let other = record.key.as_deref().and_then(|k| LicenceId::parse(k).ok());
+                if record.id != id && other.is_some_and(|o| o.same_licence(&stored)) {
                     self.delete(record.id).await?;
                 }
             }

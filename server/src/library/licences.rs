@@ -385,9 +385,7 @@ async fn issue(
         return Err(other_content());
     }
 
-    let template = templates::load(db.pool(), "licence.changed", None)
-        .await?
-        .ok_or_else(|| ApiError::internal("template licence.changed is missing"))?;
+    let template = changed_template(db).await?;
     let at = now_ms();
     let sealed = state
         .vault()
@@ -489,6 +487,14 @@ async fn next(
     .bind(counter)
     .fetch_one(&mut **tx)
     .await?)
+}
+
+/// The template the holder is told of a licence's changes with (read before
+/// the write transaction: in-memory SQLite has one connection).
+async fn changed_template(db: &crate::db::Db) -> Result<templates::Template, ApiError> {
+    templates::load(db.pool(), "licence.changed", None)
+        .await?
+        .ok_or_else(|| ApiError::internal("template licence.changed is missing"))
 }
 
 /// Tells the holder (inbox and push) inside `tx`.
@@ -739,6 +745,7 @@ async fn update(
             json[field] = value.as_str().into();
         }
     }
+    // Checked as a licence under its current identifier: is it new content?
     let same = Licence::from_json(&json.to_string())
         .map_err(|e| bad(e.code(), format!("licence: {e}")))?;
     if hex::encode(Suite::Intl.hash(same.to_json().as_bytes()))
@@ -771,9 +778,10 @@ async fn update(
                 "this licence has reached version 999: revoke it and issue a new one",
             )
         })?;
-    json["identifier"] = new_id.as_str().into();
-    let licence = Licence::from_json(&json.to_string())
-        .map_err(|e| bad(e.code(), format!("licence: {e}")))?;
+    let licence = Licence {
+        identifier: new_id.clone(),
+        ..same
+    };
     let canonical = licence.to_json();
     let digest = hex::encode(Suite::Intl.hash(canonical.as_bytes()));
     let sealed = state
@@ -783,9 +791,7 @@ async fn update(
     let (old_kid, old_index): (String, i64) = (row.try_get("kid")?, row.try_get("status_index")?);
     let network_id: Option<String> = row.try_get("network_id")?;
     let (name_zh, name_en): (String, String) = (row.try_get("name_zh")?, row.try_get("name_en")?);
-    let template = templates::load(db.pool(), "licence.changed", None)
-        .await?
-        .ok_or_else(|| ApiError::internal("template licence.changed is missing"))?;
+    let template = changed_template(db).await?;
     let at = now_ms();
     let mut write = db.begin_write().await?;
     let tx = &mut write.tx;
@@ -917,9 +923,7 @@ async fn change_status(
     let (kid, index): (String, i64) = (row.try_get("kid")?, row.try_get("status_index")?);
     let network_id: Option<String> = row.try_get("network_id")?;
     let (name_zh, name_en): (String, String) = (row.try_get("name_zh")?, row.try_get("name_en")?);
-    let template = templates::load(db.pool(), "licence.changed", None)
-        .await?
-        .ok_or_else(|| ApiError::internal("template licence.changed is missing"))?;
+    let template = changed_template(db).await?;
     let at = now_ms();
     let mut write = db.begin_write().await?;
     let tx = &mut write.tx;

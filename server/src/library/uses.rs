@@ -140,7 +140,8 @@ async fn use_licence(
         (Some(id), None) => {
             let id = LicenceId::parse(id)
                 .map_err(|e| ApiError::unprocessable("YW-4746", format!("licence_id: {e}")))?;
-            // Shared in this version or an earlier one of the same licence.
+            // Shared in this version or another of the same licence; used
+            // in the current one.
             let current = current_identifier(&state, id.as_str()).await?;
             let reason: Option<String> = sqlx::query_scalar(
                 "SELECT reason FROM application_licences WHERE receipt_no = $1 AND (licence_id = $2 \
@@ -152,11 +153,7 @@ async fn use_licence(
             .bind(&current)
             .fetch_optional(db.pool())
             .await?;
-            (
-                Some(id.as_str().to_owned()),
-                Some(id.type_code().to_owned()),
-                reason,
-            )
+            (Some(current), Some(id.type_code().to_owned()), reason)
         }
         (None, Some(type_code)) => {
             let reason: Option<String> = sqlx::query_scalar(
@@ -199,20 +196,18 @@ async fn use_licence(
             "the citizen has not shared or authorised this licence for this application",
         ));
     };
-    // A licence updated since it was shared is used in its current version.
-    let row = match identifier.as_deref() {
-        Some(id) => {
-            let current = current_identifier(&state, id).await?;
-            sqlx::query(
+    // The current version (a licence updated since it was shared included).
+    let row =
+        match identifier.as_deref() {
+            Some(id) => sqlx::query(
                 "SELECT identifier, type_code, issuer_uscc, network_id, status, status_index, body \
                  FROM licences WHERE identifier = $1",
             )
-            .bind(current)
+            .bind(id)
             .fetch_optional(db.pool())
-            .await?
-        }
-        None => None,
-    };
+            .await?,
+            None => None,
+        };
     // Only the citizen's own licences are theirs to share.
     let row = row.filter(|r| {
         r.try_get::<Option<String>, _>("network_id")
