@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalog;
 pub mod clients;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod dev;
 pub mod error;
@@ -137,6 +138,7 @@ fn api_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(accounts::router())
         .merge(admin::router())
+        .merge(console::admin_router())
         .merge(clients::router())
         .merge(catalog::router())
         .merge(events::router())
@@ -161,6 +163,7 @@ pub fn app(state: AppState) -> Router {
     let timeout = state.config().request_timeout();
     let (router, _) = api_router().split_for_parts();
     router
+        .merge(console::router())
         // Request bodies are small JSON documents.
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config().body_limit_bytes,

@@ -195,6 +195,7 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     let path = request.uri().path();
     let limited = path.starts_with("/v1/auth/")
         || path == "/v1/enrolments"
+        || (path == "/console/login" && request.method() == axum::http::Method::POST)
         || (path.starts_with("/v1/login-sessions") && request.method() == axum::http::Method::POST);
     if limited {
         let client = request
