@@ -199,13 +199,15 @@ pub async fn show(
         .await?;
         let recommendations = grouped(
             &state,
-            "SELECT r.matter_code AS label, 'made' AS series, COUNT(*) AS n FROM recommendations r \
-             WHERE r.created_ms >= $1 GROUP BY r.matter_code \
+            "SELECT COALESCE(m.name_zh, r.matter_code) AS label, 'made' AS series, COUNT(*) AS n \
+             FROM recommendations r LEFT JOIN matters m ON m.code = r.matter_code \
+             WHERE r.created_ms >= $1 GROUP BY COALESCE(m.name_zh, r.matter_code) \
              UNION ALL \
-             SELECT r.matter_code AS label, 'applied' AS series, COUNT(*) AS n FROM recommendations r \
+             SELECT COALESCE(m.name_zh, r.matter_code) AS label, 'applied' AS series, COUNT(*) AS n \
+             FROM recommendations r LEFT JOIN matters m ON m.code = r.matter_code \
              WHERE r.created_ms >= $1 AND EXISTS (SELECT 1 FROM applications a \
                WHERE a.network_id = r.network_id AND a.matter_code = r.matter_code \
-                 AND a.submitted_ms >= r.created_ms) GROUP BY r.matter_code",
+                 AND a.submitted_ms >= r.created_ms) GROUP BY COALESCE(m.name_zh, r.matter_code)",
             since,
             None,
         )
@@ -307,12 +309,16 @@ fn merge(into: &mut Table, from: Table) {
 }
 
 const WIDTH: f64 = 640.0;
-const LABEL_WIDTH: f64 = 150.0;
 const ROW_HEIGHT: f64 = 28.0;
 
-/// Grouped horizontal bars: one group per row label, one bar per series,
-/// with the numbers as a table (screen readers and copy-paste).
+/// Grouped horizontal bars: one group per row label, one bar per series
+/// that has any count, with the numbers as a table (screen readers and
+/// copy-paste).
 fn chart(id: &str, title: &str, table: &Table, series: &[(String, String, &str)]) -> Markup {
+    let series: Vec<&(String, String, &str)> = series
+        .iter()
+        .filter(|(key, _, _)| table.values().any(|s| s.get(key).is_some_and(|n| *n > 0)))
+        .collect();
     let max = table
         .values()
         .flat_map(|s| s.values())
@@ -320,35 +326,41 @@ fn chart(id: &str, title: &str, table: &Table, series: &[(String, String, &str)]
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let bar = (ROW_HEIGHT - 6.0) / series.len().max(1) as f64;
-    let height = ROW_HEIGHT * table.len().max(1) as f64 + 4.0;
-    let scale = (WIDTH - LABEL_WIDTH - 50.0) / max;
+    let row_height = ROW_HEIGHT.max(8.0 * series.len() as f64 + 8.0);
+    let bar = (row_height - 6.0) / series.len().max(1) as f64;
+    let height = row_height * table.len().max(1) as f64 + 4.0;
+    // Room for the longest label (a CJK character is about 12 px at this size).
+    let longest = table.keys().map(|l| l.chars().count()).max().unwrap_or(0);
+    let label_width = (longest.min(24) as f64 * 12.0 + 12.0).clamp(60.0, 300.0);
+    let scale = (WIDTH - label_width - 50.0) / max;
     html! {
         section.chart id=(id) aria-labelledby={ (id) "-title" } {
             h2 id={ (id) "-title" } { (title) }
             @if table.is_empty() {
                 p.empty { "此时间范围内没有数据。" }
             } @else {
-                (legend(series))
-                svg role="img" aria-labelledby={ (id) "-title" } viewBox={ "0 0 " (WIDTH) " " (height) }
+                (legend(series.iter().copied()))
+                svg.plot role="img" aria-labelledby={ (id) "-title" } viewBox={ "0 0 " (WIDTH) " " (height) }
                     xmlns="http://www.w3.org/2000/svg" {
                     @for (row, (label, counts)) in table.iter().enumerate() {
-                        @let y = row as f64 * ROW_HEIGHT + 2.0;
-                        text x="0" y=(y + ROW_HEIGHT / 2.0 + 4.0) font-size="12" { (label) }
+                        @let y = row as f64 * row_height + 2.0;
+                        text x="0" y=(y + row_height / 2.0 + 4.0) font-size="12" {
+                            (label.chars().take(24).collect::<String>())
+                        }
                         @for (i, (key, name, colour)) in series.iter().enumerate() {
                             @let n = counts.get(key).copied().unwrap_or(0);
                             @let w = n as f64 * scale;
                             @let by = y + 3.0 + i as f64 * bar;
-                            rect x=(LABEL_WIDTH) y=(by) width=(w) height=(bar - 1.0) fill=(colour) {
+                            rect x=(label_width) y=(by) width=(w) height=(bar - 1.0) fill=(colour) {
                                 title { (label) " · " (name) "：" (n) }
                             }
                             @if n > 0 {
-                                text x=(LABEL_WIDTH + w + 4.0) y=(by + bar - 2.0) font-size="10" { (n) }
+                                text x=(label_width + w + 4.0) y=(by + bar - 2.0) font-size="10" { (n) }
                             }
                         }
                     }
                 }
-                (numbers(table, series, |label| label.to_owned()))
+                (numbers(table, &series, |label| label.to_owned()))
             }
         }
     }
@@ -407,8 +419,8 @@ fn timeline(
             @if table.is_empty() {
                 p.empty { "此时间范围内没有数据。" }
             } @else {
-                (legend(series))
-                svg role="img" aria-labelledby={ (id) "-title" } viewBox={ "0 0 " (WIDTH) " " (height) }
+                (legend(series.iter()))
+                svg.plot role="img" aria-labelledby={ (id) "-title" } viewBox={ "0 0 " (WIDTH) " " (height) }
                     xmlns="http://www.w3.org/2000/svg" {
                     text x="0" y="10" font-size="10" { (max as i64) }
                     line x1="36" y1=(plot) x2=(WIDTH) y2=(plot) stroke="#666666" {}
@@ -421,7 +433,7 @@ fn timeline(
                         }
                     }
                 }
-                (numbers(table, series, |key| {
+                (numbers(table, &series.iter().collect::<Vec<_>>(), |key| {
                     key.parse::<i64>().map(label).unwrap_or_else(|_| key.to_owned())
                 }))
             }
@@ -429,7 +441,7 @@ fn timeline(
     }
 }
 
-fn legend(series: &[(String, String, &str)]) -> Markup {
+fn legend<'a>(series: impl Iterator<Item = &'a (String, String, &'a str)>) -> Markup {
     html! {
         ul.legend aria-hidden="true" {
             @for (_, name, colour) in series {
@@ -444,7 +456,7 @@ fn legend(series: &[(String, String, &str)]) -> Markup {
 
 fn numbers(
     table: &Table,
-    series: &[(String, String, &str)],
+    series: &[&(String, String, &str)],
     row_label: impl Fn(&str) -> String,
 ) -> Markup {
     html! {

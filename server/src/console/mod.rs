@@ -5,7 +5,7 @@
 //!
 //! Every answer carries a strict Content-Security-Policy (scripts and styles
 //! only from this origin, nothing inline), `X-Frame-Options: DENY`, `nosniff`,
-//! no referrer and `Cache-Control: no-store`. Every form that changes
+//! same-origin referrers and `Cache-Control: no-store`. Every form that changes
 //! something carries the session's CSRF token, and a cross-origin `Origin`
 //! is refused as well. Which role may open which page is [`Role::may`].
 
@@ -211,7 +211,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }

@@ -1,0 +1,414 @@
+// The web console in a real browser: Debian's chromium, driven by
+// playwright-core, against a real `yiwang serve` on loopback with a fake
+// Xiaomi push server. Each page is screenshotted into $SCREENSHOT_DIR
+// (default target/console-screenshots).
+//
+// Run: bash tests/browser/run.sh (installs chromium and playwright-core,
+// builds the binary).
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const bin = process.env.YIWANG_BIN ?? path.join(root, "target/debug/yiwang");
+const shots = process.env.SCREENSHOT_DIR ?? path.join(root, "target/console-screenshots");
+const ADMIN = "browser-test-admin-token-0123456789";
+const PASSWORD = "correct horse battery staple";
+const WINDOW_AUDIENCE = "window:110105-01";
+
+let dir, server, serverLog = "", base, browser, xiaomi, evil;
+const xiaomiRequests = [];
+const world = {};
+
+/** A free loopback port. */
+async function freePort() {
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** Starts an HTTP server on loopback; resolves to its base URL. */
+async function serve(handler) {
+  const http = createServer(handler);
+  await new Promise((resolve) => http.listen(0, "127.0.0.1", resolve));
+  return { http, url: `http://127.0.0.1:${http.address().port}` };
+}
+
+function yiwang(...args) {
+  return execFileSync(bin, args, { encoding: "utf8", env: { ...process.env, YIWANG_CONFIG: path.join(dir, "yiwang.toml") } });
+}
+
+async function api(method, route, body, auth = `Bearer ${ADMIN}`) {
+  const response = await fetch(base + route, {
+    method,
+    headers: { "content-type": "application/json", ...(auth ? { authorization: auth } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: response.status, json, text };
+}
+
+function basicAuth(id, secret) {
+  return "Basic " + Buffer.from(`${id}:${secret}`).toString("base64");
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+/** A new browser context (its own cookies), signed in as `username`. */
+async function signedIn(username, viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport, locale: "zh-CN" });
+  const page = await context.newPage();
+  page.cspViolations = [];
+  page.on("console", (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) page.cspViolations.push(message.text());
+  });
+  await page.goto(base + "/console/login");
+  await page.getByLabel("用户名").fill(username);
+  await page.getByLabel("密码").fill(PASSWORD);
+  await page.getByRole("button", { name: "登录" }).click();
+  await page.waitForURL((url) => !url.pathname.endsWith("/login"));
+  return { context, page };
+}
+
+/** QR text of the test citizen's 网证 for `audience`. */
+function present(audience, disclose = "name_masked,id_number_masked,network_id,age_over_18") {
+  return yiwang(
+    "netid", "present", "--cred", path.join(dir, "citizen.cred"), "--holder-key", path.join(dir, "device.pem"),
+    "--audience", audience, "--disclose", disclose, "--mode", "pin",
+  ).trim();
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  dir = mkdtempSync(path.join(tmpdir(), "yiwang-console-"));
+
+  // The fake Xiaomi push API: every message accepted.
+  xiaomi = await serve((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      xiaomiRequests.push({ url: request.url, auth: request.headers.authorization, body });
+      response.setHeader("content-type", "application/json");
+      response.end(JSON.stringify({ result: "ok", code: 0, data: { id: `m${xiaomiRequests.length}` }, trace_id: "t" }));
+    });
+  });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  writeFileSync(path.join(dir, "yiwang.toml"), `
+bind = "127.0.0.1:${port}"
+data_dir = "${path.join(dir, "data")}"
+admin_token = "${ADMIN}"
+
+[push.xiaomi]
+base_url = "${xiaomi.url}"
+app_secret = "fake-xiaomi-secret"
+channel_ids = { service = "101", reminder = "102", application_status = "103", security = "104", campaign = "105" }
+`);
+  // Citizens with devices: Xiaomi (the fake accepts) and FCM (not configured: fails).
+  yiwang("dev", "seed-devices", "--count", "24", "--providers", "xiaomi,fcm", "--region", "330106");
+
+  server = spawn(bin, ["serve"], { env: { ...process.env, YIWANG_CONFIG: path.join(dir, "yiwang.toml"), RUST_LOG: "warn" } });
+  server.stdout.on("data", (d) => (serverLog += d));
+  server.stderr.on("data", (d) => (serverLog += d));
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(base + "/readyz")).ok) break;
+    } catch { /* not up yet */ }
+    if (i > 300) throw new Error("yiwang serve did not start:\n" + serverLog);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  // Two departments, and one console user per role.
+  for (const [name, scope] of [["health", "events:birth_registered"], ["police", "events:residence_changed"]]) {
+    const { status, json } = await api("POST", "/v1/admin/service-clients", { name: `${name} department`, scopes: [scope], client_id: `${name}-dept` });
+    assert.equal(status, 201, JSON.stringify(json));
+    world[name] = json;
+  }
+  for (const [username, role, extra] of [
+    ["ops", "operator", {}],
+    ["win", "window", { window_id: "110105-01" }],
+    ["aud", "auditor", {}],
+    ["health", "department", { department: "health-dept" }],
+  ]) {
+    const { status, text } = await api("POST", "/v1/admin/console-users", { username, password: PASSWORD, role, ...extra });
+    assert.equal(status, 201, text);
+  }
+
+  // A citizen enrolled on a phone whose key the CLI holds.
+  yiwang("crypto", "keygen", "--out", path.join(dir, "device.pem"));
+  const enrolled = await api("POST", "/v1/enrolments", {
+    name: "王小明", id_number: "110101199003074573", photo_digest: "07".repeat(32),
+    device_public_key: readFileSync(path.join(dir, "device.pub.pem"), "utf8"),
+  }, null);
+  assert.equal(enrolled.status, 201, enrolled.text);
+  writeFileSync(path.join(dir, "citizen.cred"), Buffer.from(enrolled.json.credential, "base64"));
+  world.networkId = enrolled.json.network_id;
+
+  // Events from both departments, and a campaign to the seeded region.
+  const now = Math.floor(Date.now() / 1000);
+  let sent = await api("POST", "/v1/events", { events: [{
+    event_id: "b-1", type: "birth_registered", subject: { network_id: world.networkId }, occurred_at: now,
+    data: { child_birth_date: "2026-11-01", child_sex: "female" } }] }, basicAuth(world.health.client_id, world.health.client_secret));
+  assert.equal(sent.json?.accepted, 1, sent.text);
+  sent = await api("POST", "/v1/events", { events: [{
+    event_id: "r-1", type: "residence_changed", subject: { network_id: world.networkId }, occurred_at: now,
+    data: { region_code: "110105" } }] }, basicAuth(world.police.client_id, world.police.client_secret));
+  assert.equal(sent.json?.accepted, 1, sent.text);
+  const campaign = await api("POST", "/v1/notifications", {
+    recipient: { segment: { region_prefix: "330106" } }, template: "campaign.announcement", category: "campaign",
+    params: { title: "医保缴费提醒", body: "2027年度城乡居民医保开始缴费。" },
+  });
+  assert.equal(campaign.status, 202, campaign.text);
+  for (let i = 0; ; i++) {
+    const status = await api("GET", `/v1/notifications/${campaign.json.id}`);
+    const pushes = status.json.pushes;
+    if (pushes.queued === 0 && pushes.delivered + pushes.failed === status.json.recipients) break;
+    if (i > 300) throw new Error("the campaign was not dispatched: " + status.text);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(xiaomiRequests.length > 0, "the fake Xiaomi server got the campaign");
+  assert.equal(xiaomiRequests[0].auth, "key=fake-xiaomi-secret");
+
+  // A page of another site that posts a form to the console (CSRF attempt).
+  evil = await serve((request, response) => {
+    response.setHeader("content-type", "text/html; charset=utf-8");
+    response.end(`<!doctype html><form id="f" method="post" action="${base}/console/window">
+      <input name="csrf" value="guessed"><input name="qr" value="YW1:X"></form>
+      <script>document.getElementById("f").submit()</script>`);
+  });
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+  xiaomi?.http.close();
+  evil?.http.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("sign in with the keyboard only; the session cookie is out of the page's reach", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const response = await page.goto(base + "/console");
+  assert.equal(new URL(page.url()).pathname, "/console/login");
+  const csp = response.headers()["content-security-policy"];
+  assert.match(csp, /default-src 'none'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  await shot(page, "01-login");
+
+  // Wrong password: the form says so, with its code.
+  await page.keyboard.type("ops");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("not the password");
+  await page.keyboard.press("Enter");
+  await page.getByRole("alert").waitFor();
+  assert.match(await page.getByRole("alert").innerText(), /YW-4910/);
+  await shot(page, "02-login-refused");
+
+  // The username field has focus again (autofocus); Tab, type, Enter.
+  await page.getByLabel("用户名").fill("");
+  await page.getByLabel("用户名").focus();
+  await page.keyboard.type("ops");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(base + "/console");
+  assert.equal(await page.evaluate(() => document.cookie), "", "HttpOnly: no cookie visible to scripts");
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "yw_console");
+  assert.ok(session?.httpOnly && session.sameSite === "Strict");
+  await context.close();
+});
+
+test("the dashboard charts pushes per provider and category, recommendations and events", async () => {
+  const { context, page } = await signedIn("ops");
+  await page.goto(base + "/console");
+  for (const heading of ["推送 · 按通道", "推送 · 按类别", "推送 · 随时间", "事件 · 按部门", "事件 · 随时间"]) {
+    await page.getByRole("heading", { name: heading }).waitFor();
+  }
+  const providers = page.locator("#pushes-provider");
+  assert.equal(await providers.locator("svg rect").count() > 0, true);
+  await providers.getByText("数据表").click();
+  const table = await providers.locator("table").innerText();
+  assert.match(table, /xiaomi/);
+  assert.match(table, /fcm/);
+  const xiaomiRow = await providers.locator("tr", { hasText: "xiaomi" }).innerText();
+  const delivered = Number(xiaomiRow.split(/\s+/)[1]);
+  assert.ok(delivered > 0, `xiaomi delivered: ${xiaomiRow}`);
+  assert.match(await page.locator("#events-department").innerText(), /health-dept[\s\S]*police-dept|police-dept[\s\S]*health-dept/);
+  // The time range: the select submits itself (script), the page follows.
+  await page.getByLabel("时间范围").selectOption("24h");
+  await page.waitForURL(/range=24h/);
+  assert.match(await page.locator("p.meta").innerText(), /最近 24 小时/);
+  assert.deepEqual(page.cspViolations, []);
+  await shot(page, "03-dashboard");
+  await context.close();
+});
+
+test("window verification: a valid 网证, then a tampered, a foreign and a stale-audience code in red", async () => {
+  const { context, page } = await signedIn("win");
+  assert.equal(new URL(page.url()).pathname, "/console/window");
+  assert.match(await page.locator(".hint").innerText(), new RegExp(WINDOW_AUDIENCE));
+  await shot(page, "04-window");
+
+  // A USB scanner types the text and Enter: the page submits itself.
+  const qr = present(WINDOW_AUDIENCE);
+  await page.getByLabel("二维码内容").fill(qr);
+  await page.getByLabel("二维码内容").press("Enter");
+  const accepted = page.locator("[data-result=accepted]");
+  await accepted.waitFor();
+  const shown = await accepted.innerText();
+  assert.match(shown, /核验通过/);
+  assert.match(shown, /网证 \+ 口令/);
+  assert.match(shown, /王\*/);
+  assert.match(shown, /age_over_18/);
+  assert.match(shown, new RegExp(world.networkId));
+  assert.equal(await page.getByLabel("二维码内容").inputValue(), "", "the next scan starts empty");
+  await shot(page, "05-window-accepted");
+
+  // Tampered: one character in the middle changed.
+  const middle = Math.floor(qr.length / 2);
+  const tampered = qr.slice(0, middle) + (qr[middle] === "A" ? "B" : "A") + qr.slice(middle + 1);
+  await page.getByLabel("二维码内容").fill(tampered);
+  await page.getByRole("button", { name: "核验" }).click();
+  const refused = page.locator("[data-result=refused]");
+  await refused.waitFor();
+  assert.match(await refused.innerText(), /核验未通过/);
+  assert.match(await refused.locator("[data-field=code]").innerText(), /^YW-14(02|04|05|06)$/);
+  const colour = await refused.evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert.equal(colour, "rgb(252, 232, 230)", "a red result");
+  await shot(page, "06-window-tampered");
+
+  // Made for another window; not a yiwang code at all.
+  for (const [text, code, words] of [
+    [present("window:999999-01"), "YW-1411", /其他网站或窗口/],
+    ["https://example.com/", "YW-1401", /不是网证/],
+  ]) {
+    await page.getByLabel("二维码内容").fill(text);
+    await page.getByRole("button", { name: "核验" }).click();
+    await page.locator("[data-result=refused] [data-field=code]", { hasText: code }).waitFor();
+    assert.match(await page.locator(".reason").innerText(), words);
+  }
+  await shot(page, "07-window-other-audience");
+  assert.deepEqual(page.cspViolations, []);
+  await context.close();
+});
+
+test("the audit log filters by actor and by citizen", async () => {
+  const { context, page } = await signedIn("aud");
+  await page.goto(base + "/console/audit");
+  await page.getByLabel("操作者").fill("console:win");
+  await page.getByRole("button", { name: "筛选" }).click();
+  await page.waitForURL(/actor=console%3Awin/);
+  const rows = page.locator("tbody tr");
+  const actions = await rows.locator("td:nth-child(3)").allInnerTexts();
+  assert.ok(actions.includes("window.verify.accepted"), actions.join());
+  assert.equal(actions.filter((a) => a === "window.verify.refused").length, 3);
+  assert.ok((await rows.locator("td:nth-child(2)").allInnerTexts()).every((a) => a === "console:win"));
+  await shot(page, "08-audit-by-actor");
+
+  await page.getByLabel("操作者").fill("");
+  await page.getByLabel("群众（网号）").fill(world.networkId);
+  await page.getByRole("button", { name: "筛选" }).click();
+  await page.waitForURL(/subject=/);
+  const subjects = await rows.locator("td:nth-child(4)").allInnerTexts();
+  assert.ok(subjects.length >= 2 && subjects.every((s) => s === world.networkId), subjects.join());
+  await shot(page, "09-audit-by-citizen");
+  await context.close();
+});
+
+test("roles: window staff see no dashboard, auditors no window, a department only its own events", async () => {
+  const win = await signedIn("win");
+  let response = await win.page.goto(base + "/console");
+  assert.equal(response.status(), 403);
+  assert.match(await win.page.getByRole("alert").innerText(), /YW-4913/);
+  response = await win.page.goto(base + "/console/audit");
+  assert.equal(response.status(), 403);
+  await shot(win.page, "10-role-refused");
+  await win.context.close();
+
+  const aud = await signedIn("aud");
+  response = await aud.page.goto(base + "/console/window");
+  assert.equal(response.status(), 403);
+  await aud.context.close();
+
+  const dept = await signedIn("health");
+  assert.equal(new URL(dept.page.url()).pathname, "/console");
+  const text = await dept.page.locator("main").innerText();
+  assert.match(text, /本部门推送的事件/);
+  await dept.page.locator("#events-department").getByText("数据表").click();
+  const events = await dept.page.locator("#events-department").innerText();
+  assert.match(events, /health-dept/);
+  assert.match(events, /birth_registered/);
+  assert.doesNotMatch(events, /police-dept|residence_changed/);
+  assert.doesNotMatch(text, /推送 · 按通道/);
+  const nav = await dept.page.getByRole("navigation").innerText();
+  assert.doesNotMatch(nav, /窗口核验|审计日志/);
+  await shot(dept.page, "11-department-dashboard");
+  await dept.context.close();
+});
+
+test("CSRF: a forged token is refused, and another site's form carries no session", async () => {
+  const { context, page } = await signedIn("win");
+  // A form on our page with the token replaced.
+  await page.evaluate(() => { document.querySelector("form.card input[name=csrf]").value = "forged"; });
+  await page.getByLabel("二维码内容").fill(present(WINDOW_AUDIENCE));
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/console/window") && r.request().method() === "POST"),
+    page.getByRole("button", { name: "核验" }).click(),
+  ]);
+  assert.equal(response.status(), 403);
+  assert.match(await page.getByRole("alert").innerText(), /YW-4911/);
+  await shot(page, "12-csrf-refused");
+
+  // Another site's auto-submitting form (localhost is another site than
+  // 127.0.0.1): SameSite=Strict keeps the cookie home, so the console sees
+  // no session and sends to the sign-in page.
+  await page.goto(evil.url.replace("127.0.0.1", "localhost"));
+  await page.waitForURL(base + "/console/login");
+  assert.equal(await page.locator("[data-result]").count(), 0);
+
+  // Same site, another origin (another port of 127.0.0.1): the cookie goes
+  // along, and the Origin check refuses the form.
+  const [crossOrigin] = await Promise.all([
+    page.waitForResponse((r) => r.url() === base + "/console/window"),
+    page.goto(evil.url),
+  ]);
+  assert.equal(crossOrigin.status(), 403);
+  assert.match(await page.getByRole("alert").innerText(), /YW-4911/);
+  await shot(page, "13-csrf-cross-origin");
+  await context.close();
+});
+
+test("phone width: every page fits 375 px without sideways scrolling", async () => {
+  for (const [user, route, name] of [
+    ["ops", "/console", "14-phone-dashboard"],
+    ["win", "/console/window", "15-phone-window"],
+    ["aud", "/console/audit", "16-phone-audit"],
+  ]) {
+    const { context, page } = await signedIn(user, { width: 375, height: 740 });
+    await page.goto(base + route);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 375, `${route} is ${width} px wide`);
+    await shot(page, name);
+    await context.close();
+  }
+});
