@@ -298,38 +298,8 @@ fn check(
         .get("data")
         .and_then(Value::as_object)
         .ok_or_else(|| reject("YW-4804", format!("{}: an object", at("data"))))?;
-    let mut checked = BTreeMap::new();
-    for (key, value) in data {
-        let Some((_, kind, _)) = fields.iter().find(|(name, _, _)| name == key) else {
-            let key: String = key.chars().take(32).collect();
-            return Err(reject(
-                "YW-4804",
-                format!(
-                    "{}: not a field of {event_type}",
-                    at(&format!("data.{key}"))
-                ),
-            ));
-        };
-        check_value(*kind, value).map_err(|wanted| {
-            reject(
-                "YW-4804",
-                format!("{}: {wanted}", at(&format!("data.{key}"))),
-            )
-        })?;
-        checked.insert(key.clone(), value.clone());
-    }
-    if let Some((missing, _, _)) = fields
-        .iter()
-        .find(|(name, _, required)| *required && !data.contains_key(*name))
-    {
-        return Err(reject(
-            "YW-4804",
-            format!(
-                "{}: required for {event_type}",
-                at(&format!("data.{missing}"))
-            ),
-        ));
-    }
+    let checked =
+        check_data(event_type, fields, data, &at).map_err(|message| reject("YW-4804", message))?;
     Ok(Checked {
         index,
         event_id,
@@ -338,6 +308,39 @@ fn check(
         occurred_ms: occurred_at * 1000,
         data: serde_json::to_string(&checked).unwrap_or_default(),
     })
+}
+
+/// Checks an event's `data` against its type's fields (the console's dry
+/// run too): `Err` is the message, starting with the path (`at("data.…")`).
+pub(crate) fn check_data(
+    event_type: &str,
+    fields: &[DataField],
+    data: &serde_json::Map<String, Value>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<BTreeMap<String, Value>, String> {
+    let mut checked = BTreeMap::new();
+    for (key, value) in data {
+        let Some((_, kind, _)) = fields.iter().find(|(name, _, _)| name == key) else {
+            let key: String = key.chars().take(32).collect();
+            return Err(format!(
+                "{}: not a field of {event_type}",
+                at(&format!("data.{key}"))
+            ));
+        };
+        check_value(*kind, value)
+            .map_err(|wanted| format!("{}: {wanted}", at(&format!("data.{key}"))))?;
+        checked.insert(key.clone(), value.clone());
+    }
+    if let Some((missing, _, _)) = fields
+        .iter()
+        .find(|(name, _, required)| *required && !data.contains_key(*name))
+    {
+        return Err(format!(
+            "{}: required for {event_type}",
+            at(&format!("data.{missing}"))
+        ));
+    }
+    Ok(checked)
 }
 
 /// `Err` says what the value should be.

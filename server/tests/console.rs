@@ -549,3 +549,307 @@ async fn the_window_verifies_a_presentation_and_names_each_refusal() {
         test_db.cleanup().await;
     }
 }
+
+/// The value of `data-<name>="…"` after `marker` in a page.
+fn data_after(html: &str, marker: &str) -> String {
+    let at = html.find(marker).unwrap() + marker.len();
+    let rest = &html[at..];
+    let start = rest.find('>').unwrap() + 1;
+    rest[start..start + rest[start..].find('<').unwrap()].to_owned()
+}
+
+/// The hidden `checked` digest of the rules page.
+fn checked_of(html: &str) -> String {
+    let at = html.find("name=\"checked\" value=\"").unwrap() + 22;
+    html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn rules_are_published_only_after_a_dry_run() {
+    for test_db in testing::all("console_rules").await {
+        let app = app(state(&test_db.db).await);
+        for (username, role, extra) in [
+            ("ops", "operator", json!({})),
+            ("win", "window", json!({"window_id": "110105-01"})),
+        ] {
+            let mut body = json!({"username": username, "password": PASSWORD, "role": role});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            assert_eq!(add_user(&app, body).await.0, StatusCode::CREATED);
+        }
+        let (cookie, csrf) = sign_in(&app, "ops").await;
+        let (status, _, html) = fetch(&app, page("/console/catalog?q=出生", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("出生"), "{html}");
+
+        // The demo rule set (version 1) as published.
+        let (_, rules) = call(&app, bearer(common::get("/v1/admin/rules"), ADMIN)).await;
+        let text = serde_json::to_string_pretty(&rules).unwrap();
+        let (status, _, html) = fetch(&app, page("/console/rules", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("当前生效第 1 版") && html.contains("disabled"));
+
+        let birth = r#"{"child_birth_date": "2026-11-01", "child_sex": "female"}"#;
+        let dry_run = |rules: String, data: &'static str, consent: bool, checked: String| {
+            let (app, cookie, csrf) = (app.clone(), cookie.clone(), csrf.clone());
+            async move {
+                let mut fields = vec![
+                    ("csrf", csrf.as_str()),
+                    ("rules", rules.as_str()),
+                    ("event_type", "birth_registered"),
+                    ("event_data", data),
+                    ("birth_date", "1990-03-07"),
+                    ("region", "110101"),
+                    ("checked", checked.as_str()),
+                ];
+                if consent {
+                    fields.push(("consent", "on"));
+                }
+                let path = if checked.is_empty() {
+                    "/console/rules/dry-run"
+                } else {
+                    "/console/rules/publish"
+                };
+                fetch(&app, form(path, &cookie, &fields)).await
+            }
+        };
+
+        // A dry run: which rules fire for the sample, and why the others do not.
+        let (status, _, html) = dry_run(text.clone(), birth, true, String::new()).await;
+        assert_eq!(status, StatusCode::OK);
+        // The demo set: two birth rules required by law, one needing consent.
+        assert!(html.contains("data-fired=\"3\""), "{html}");
+        assert!(html.contains("会推荐"));
+        let checked = checked_of(&html);
+        assert_eq!(checked.len(), 64);
+        // Without consent, profile rules are not offered, with the reason.
+        let (_, _, html) = dry_run(text.clone(), birth, false, String::new()).await;
+        assert!(html.contains("data-fired=\"2\""), "{html}");
+        let row = &html[html
+            .find("data-rule=\"birth.maternity-allowance\"")
+            .unwrap()..];
+        assert!(row[..row.find("</tr>").unwrap()].contains("未同意画像匹配"));
+
+        // Bad sample input and a bad rule set: clear codes, nothing checked.
+        for (rules, data, expected) in [
+            (text.clone(), "[1, 2]", "YW-4915"),
+            (text.clone(), r#"{"child_sex": "female"}"#, "YW-4915"),
+            (r#"{"rules": [{"id": "x"}]}"#.to_owned(), birth, "YW-4720"),
+            ("not json".to_owned(), birth, "YW-4720"),
+        ] {
+            let data: &'static str = Box::leak(data.to_owned().into_boxed_str());
+            let (status, _, html) = dry_run(rules, data, true, String::new()).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(html.contains(expected), "{expected}: {html}");
+            assert!(checked_of(&html).is_empty());
+        }
+        let (_, _, html) = dry_run(
+            r#"{"rules": [{"id": "x"}]}"#.to_owned(),
+            birth,
+            true,
+            String::new(),
+        )
+        .await;
+        assert!(html.contains("rules[0]"), "the path of the error");
+
+        // Publishing a set changed after its dry run is refused.
+        let changed = text.replacen("\"priority\"", "\"priority\" ", 1);
+        let (status, _, html) = dry_run(changed, birth, true, checked.clone()).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(html.contains("YW-4914"));
+        let (_, headers) = {
+            let response = app
+                .clone()
+                .oneshot(bearer(common::get("/v1/admin/rules"), ADMIN))
+                .await
+                .unwrap();
+            (response.status(), response.headers().clone())
+        };
+        assert_eq!(headers["x-rule-set-version"], "1");
+        // The dry-run set: published as version 2, by the console user.
+        let (status, _, html) = dry_run(text.clone(), birth, true, checked).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains("data-result=\"published\"") && html.contains("第 2 版"));
+        let (_, log) = call(
+            &app,
+            bearer(common::get("/v1/admin/audit?action=rules.published"), ADMIN),
+        )
+        .await;
+        assert_eq!(log["entries"][0]["actor"], "console:ops");
+
+        // A wrong CSRF token publishes nothing; window staff may not open the rules.
+        let (status, _, _) = fetch(
+            &app,
+            form(
+                "/console/rules/dry-run",
+                &cookie,
+                &[("csrf", "forged"), ("rules", &text)],
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (win, win_csrf) = sign_in(&app, "win").await;
+        for path in ["/console/rules", "/console/catalog", "/console/campaigns"] {
+            let (status, _, html) = fetch(&app, page(path, &win)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert!(html.contains("YW-4913"));
+        }
+        let (status, _, _) = fetch(
+            &app,
+            form(
+                "/console/rules/publish",
+                &win,
+                &[("csrf", &win_csrf), ("rules", &text)],
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        test_db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_campaign_is_previewed_then_sent_and_followed() {
+    for test_db in testing::all("console_campaigns").await {
+        let app = app(state(&test_db.db).await);
+        add_user(
+            &app,
+            json!({"username": "ops", "password": PASSWORD, "role": "operator"}),
+        )
+        .await;
+        add_user(
+            &app,
+            json!({"username": "win", "password": PASSWORD, "role": "window", "window_id": "110105-01"}),
+        )
+        .await;
+        // Two citizens of 330106; one has a phone registered for push.
+        let with_phone = enrolled_person(&app, "330106198506120023").await;
+        enrolled_person(&app, "330106199001010026").await;
+        let tokens = login(&app, &with_phone).await;
+        let register = Request::put("/v1/me/push")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"provider": "fcm", "token": "fcm-token-1", "app_id": "cn.gov.yiwang"})
+                    .to_string(),
+            ))
+            .unwrap();
+        let (status, body) = call(
+            &app,
+            bearer(register, tokens["access_token"].as_str().unwrap()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        let (cookie, csrf) = sign_in(&app, "ops").await;
+        let (status, _, html) = fetch(&app, page("/console/campaigns", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("campaign.announcement") && html.contains("param.title"));
+        let idempotency = {
+            let at = html.find("name=\"idempotency\" value=\"").unwrap() + 26;
+            html[at..at + html[at..].find('"').unwrap()].to_owned()
+        };
+        let fields = |region: &'static str, title: &'static str, age_min: &'static str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("idempotency", idempotency.clone()),
+                ("template", "campaign.announcement".to_owned()),
+                ("param.title", title.to_owned()),
+                ("param.body", "2027年度城乡居民医保开始缴费。".to_owned()),
+                ("region_prefix", region.to_owned()),
+                ("age_min", age_min.to_owned()),
+                ("age_max", String::new()),
+                ("not_before", String::new()),
+            ]
+        };
+        let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            async move {
+                let fields: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                fetch(&app, form(path, &cookie, &fields)).await
+            }
+        };
+
+        // The preview: both languages, and who is reached.
+        let (status, _, html) = post(
+            "/console/campaigns/preview",
+            fields("330106", "医保缴费提醒", ""),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains("医保缴费提醒") && html.contains("2027年度城乡居民医保开始缴费。"));
+        assert_eq!(data_after(&html, "data-count=\"recipients\""), "2");
+        assert!(data_after(&html, "data-count=\"pushed\"").starts_with("1 人（1 台设备）"));
+        assert_eq!(data_after(&html, "data-count=\"no_device\""), "1");
+        assert!(!html.contains("formaction=\"/console/campaigns\" disabled"));
+        // Another region: nobody.
+        let (_, _, html) = post(
+            "/console/campaigns/preview",
+            fields("11", "医保缴费提醒", ""),
+        )
+        .await;
+        assert_eq!(data_after(&html, "data-count=\"recipients\""), "0");
+
+        // Bad input, each with its code; nothing is sent.
+        for (fields, expected) in [
+            (fields("3x", "医保缴费提醒", ""), "YW-4621"),
+            (fields("330106", "", ""), "YW-4613"),
+            (fields("330106", "医保缴费提醒", "old"), "YW-4622"),
+        ] {
+            let (status, _, html) = post("/console/campaigns/preview", fields.clone()).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{expected}");
+            assert!(html.contains(expected), "{expected}: {html}");
+            let (status, _, _) = post("/console/campaigns", fields).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        let (status, _, _) = post(
+            "/console/campaigns/preview",
+            vec![
+                ("csrf", "forged".to_owned()),
+                ("template", "campaign.announcement".to_owned()),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // Sent: to the delivery page. The same form again (a double click) is the same campaign.
+        let (status, headers, _) =
+            post("/console/campaigns", fields("330106", "医保缴费提醒", "")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let location = headers[header::LOCATION].to_str().unwrap().to_owned();
+        assert!(location.starts_with("/console/campaigns/ntf_"));
+        let (_, headers, _) =
+            post("/console/campaigns", fields("330106", "医保缴费提醒", "")).await;
+        assert_eq!(headers[header::LOCATION].to_str().unwrap(), location);
+        let (status, _, html) = fetch(&app, page(&location, &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(data_after(&html, "data-count=\"recipients\""), "2");
+        let (status, _, _) = fetch(&app, page("/console/campaigns/ntf_nosuch", &cookie)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // Sent once, in the console user's name.
+        let (_, log) = call(
+            &app,
+            bearer(
+                common::get("/v1/admin/audit?actor=console:ops&action=notification.sent"),
+                ADMIN,
+            ),
+        )
+        .await;
+        assert_eq!(log["entries"].as_array().unwrap().len(), 1, "{log}");
+
+        // Window staff cannot send campaigns.
+        let (win, win_csrf) = sign_in(&app, "win").await;
+        let (status, _, _) = fetch(
+            &app,
+            form(
+                "/console/campaigns",
+                &win,
+                &[("csrf", &win_csrf), ("template", "campaign.announcement")],
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        test_db.cleanup().await;
+    }
+}

@@ -349,7 +349,18 @@ async fn update_matter(
 ) -> Result<Json<MatterWritten>, ApiError> {
     require_admin(&state, &headers)?;
     let Json(doc) = body?;
-    if !is_matter_code(&code) {
+    update(&state, &code, &doc, "admin").await.map(Json)
+}
+
+/// Stores `doc` as the next version of matter `code` (the admin route and
+/// the console), audited as `actor`.
+pub async fn update(
+    state: &AppState,
+    code: &str,
+    doc: &MatterDocument,
+    actor: &str,
+) -> Result<MatterWritten, ApiError> {
+    if !is_matter_code(code) {
         return Err(not_found("(malformed code)"));
     }
     if doc.code != code {
@@ -359,10 +370,10 @@ async fn update_matter(
     let mut write = state.db().begin_write().await?;
     let tx = &mut write.tx;
     let head = sqlx::query("SELECT version, retired_ms FROM matters WHERE code = $1")
-        .bind(&code)
+        .bind(code)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| not_found(&code))?;
+        .ok_or_else(|| not_found(code))?;
     if head.try_get::<Option<i64>, _>("retired_ms")?.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -371,8 +382,8 @@ async fn update_matter(
         ));
     }
     let version = head.try_get::<i64, _>("version")? + 1;
-    validate(&doc, version)?;
-    let document = serde_json::to_string(&doc).map_err(ApiError::internal)?;
+    validate(doc, version)?;
+    let document = serde_json::to_string(doc).map_err(ApiError::internal)?;
     sqlx::query(
         "UPDATE matters SET version = $1, name_zh = $2, name_en = $3, department_code = $4, \
          life_event = $5, delivery = $6, search_text = $7, updated_ms = $8 WHERE code = $9",
@@ -383,23 +394,26 @@ async fn update_matter(
     .bind(&doc.department.code)
     .bind(&doc.life_event)
     .bind(&doc.delivery)
-    .bind(search_text(&doc))
+    .bind(search_text(doc))
     .bind(now)
-    .bind(&code)
+    .bind(code)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
         "INSERT INTO matter_versions (code, version, document, created_ms) VALUES ($1, $2, $3, $4)",
     )
-    .bind(&code)
+    .bind(code)
     .bind(version)
     .bind(&document)
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    audit::record(&mut **tx, "admin", "matter.updated", None).await?;
+    audit::record(&mut **tx, actor, "matter.updated", None).await?;
     write.tx.commit().await?;
-    Ok(Json(MatterWritten { code, version }))
+    Ok(MatterWritten {
+        code: code.to_owned(),
+        version,
+    })
 }
 
 /// `POST /v1/admin/matters/{code}/retire` → 200: no longer listed or

@@ -10,6 +10,8 @@
 //! is refused as well. Which role may open which page is [`Role::may`].
 
 mod audit_page;
+mod campaigns;
+mod catalog;
 mod dashboard;
 mod session;
 mod users;
@@ -20,7 +22,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
 
 pub use session::{hash_password, password_matches};
@@ -33,7 +35,8 @@ use session::Session;
 /// What a console user is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// Runs the platform: every page.
+    /// Runs the platform: every page; the only role that edits the catalog
+    /// and rules or sends campaigns.
     Operator,
     /// A department: the dashboard, limited to the events it posted.
     Department,
@@ -47,6 +50,8 @@ pub enum Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Page {
     Dashboard,
+    Catalog,
+    Campaigns,
     Window,
     Audit,
 }
@@ -85,6 +90,7 @@ impl Role {
     pub fn may(self, page: Page) -> bool {
         match page {
             Page::Dashboard => self != Role::Window,
+            Page::Catalog | Page::Campaigns => self == Role::Operator,
             Page::Window => matches!(self, Role::Operator | Role::Window),
             Page::Audit => matches!(self, Role::Operator | Role::Auditor),
         }
@@ -193,7 +199,21 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(dashboard::show))
         .route("/console/login", get(users::login_form).post(users::login))
-        .route("/console/logout", axum::routing::post(users::logout))
+        .route("/console/logout", post(users::logout))
+        .route("/console/catalog", get(catalog::list))
+        .route(
+            "/console/catalog/{code}",
+            get(catalog::show).post(catalog::save),
+        )
+        .route("/console/rules", get(catalog::rules))
+        .route("/console/rules/dry-run", post(catalog::dry_run))
+        .route("/console/rules/publish", post(catalog::publish))
+        .route(
+            "/console/campaigns",
+            get(campaigns::list).post(campaigns::send),
+        )
+        .route("/console/campaigns/preview", post(campaigns::preview))
+        .route("/console/campaigns/{id}", get(campaigns::status))
         .route("/console/window", get(window::form).post(window::verify))
         .route("/console/audit", get(audit_page::show))
         .route("/console/static/console.css", get(stylesheet))
@@ -267,6 +287,8 @@ fn page(title: &str, session: Option<&Session>, main: Markup) -> Html<String> {
                             ul {
                                 @for (page, href, label) in [
                                     (Page::Dashboard, "/console", "概览"),
+                                    (Page::Catalog, "/console/catalog", "服务事项与规则"),
+                                    (Page::Campaigns, "/console/campaigns", "推送活动"),
                                     (Page::Window, "/console/window", "窗口核验"),
                                     (Page::Audit, "/console/audit", "审计日志"),
                                 ] {

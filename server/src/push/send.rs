@@ -148,8 +148,8 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
 #[derive(Clone)]
 pub(crate) struct Send {
     recipient: Recipient,
-    template: templates::Template,
-    params: BTreeMap<String, String>,
+    pub(crate) template: templates::Template,
+    pub(crate) params: BTreeMap<String, String>,
     category: Category,
     priority: Priority,
     ttl_secs: u32,
@@ -157,7 +157,7 @@ pub(crate) struct Send {
     not_before_ms: i64,
 }
 
-async fn validate(state: &AppState, request: &SendRequest) -> Result<Send, ApiError> {
+pub(crate) async fn validate(state: &AppState, request: &SendRequest) -> Result<Send, ApiError> {
     let category = request.category.as_deref().ok_or_else(|| {
         bad(
             "YW-4610",
@@ -299,18 +299,37 @@ async fn send(
     };
     let sender = clients::authenticate(&state, &headers, scope).await?;
     let Json(request) = body?;
+    let (status, replayed) = send_as(&state, &sender, &request).await?;
+    let mut response = (StatusCode::ACCEPTED, Json(status)).into_response();
+    if replayed {
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_static("idempotent-replayed"),
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+/// Validates and enqueues `request` from `sender` (the API and the
+/// console): the status, and whether it is the first answer to its
+/// idempotency key replayed.
+pub(crate) async fn send_as(
+    state: &AppState,
+    sender: &Sender,
+    request: &SendRequest,
+) -> Result<(NotificationStatus, bool), ApiError> {
     let request_hash =
-        hex::encode(Suite::Intl.hash(&serde_json::to_vec(&request).map_err(ApiError::internal)?));
+        hex::encode(Suite::Intl.hash(&serde_json::to_vec(request).map_err(ApiError::internal)?));
     if let Some(key) = &request.idempotency_key {
-        if let Some(found) = by_key(&state, &sender, key).await? {
-            return replay(&state, found, &request_hash).await;
+        if let Some(found) = by_key(state, sender, key).await? {
+            return replay(state, found, &request_hash).await;
         }
     }
-    let send = validate(&state, &request).await?;
+    let send = validate(state, request).await?;
     let id = format!("ntf_{}", crate::auth::random_token(12)?);
     let inserted = enqueue(
-        &state,
-        &sender,
+        state,
+        sender,
         &id,
         &send,
         request.idempotency_key.as_deref(),
@@ -322,36 +341,29 @@ async fn send(
         // Two sends with one key raced: the loser answers with the winner's.
         Err(e) if request.idempotency_key.is_some() && e.status.is_server_error() => {
             let key = request.idempotency_key.as_deref().unwrap_or_default();
-            match by_key(&state, &sender, key).await? {
-                Some(found) => return replay(&state, found, &request_hash).await,
+            match by_key(state, sender, key).await? {
+                Some(found) => return replay(state, found, &request_hash).await,
                 None => return Err(e),
             }
         }
         Err(e) => return Err(e),
     }
     state.push_wake().notify_waiters();
-    let status = load_status(&state, &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+    Ok((load_status(state, &id).await?, false))
 }
 
 async fn replay(
     state: &AppState,
     (id, stored_hash): (String, String),
     request_hash: &str,
-) -> Result<Response, ApiError> {
+) -> Result<(NotificationStatus, bool), ApiError> {
     if stored_hash != request_hash {
         return Err(bad(
             "YW-4220",
             "idempotency_key was used for a different notification",
         ));
     }
-    let status = load_status(state, &id).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        [("idempotent-replayed", "true")],
-        Json(status),
-    )
-        .into_response())
+    Ok((load_status(state, &id).await?, true))
 }
 
 async fn by_key(
@@ -437,6 +449,134 @@ async fn enqueue(
     Ok(())
 }
 
+/// Whether a recipient is pushed, decided in SQL: over the daily cap →
+/// `capped`; no device → `no_device`; no device that takes the category →
+/// `opted_out`; else `queued`. Its parameters, from `$first`: the time a day
+/// ago (ms), the cap, the opt-out `LIKE` pattern of the category.
+fn push_state(first: usize) -> String {
+    let (day_ago, cap, pattern) = (first, first + 1, first + 2);
+    format!(
+        "CASE \
+         WHEN (SELECT COUNT(*) FROM inbox c WHERE c.network_id = a.network_id AND c.created_ms > ${day_ago} \
+               AND c.push = 'queued' AND c.category IN ('service', 'campaign')) >= ${cap} THEN 'capped' \
+         WHEN NOT EXISTS (SELECT 1 FROM push_devices d WHERE d.network_id = a.network_id) THEN 'no_device' \
+         WHEN NOT EXISTS (SELECT 1 FROM push_devices d WHERE d.network_id = a.network_id \
+               AND d.opted_out NOT LIKE ${pattern}) THEN 'opted_out' \
+         ELSE 'queued' END"
+    )
+}
+
+/// The accounts of a segment (alias `a`): region prefix and birth-date bounds.
+struct SegmentFilter {
+    prefix: String,
+    ages: bool,
+    after: i64,
+    latest: i64,
+}
+
+impl SegmentFilter {
+    fn of(segment: &Segment) -> Self {
+        let (after, latest) = birth_bounds(
+            today_in_china(),
+            segment.age_min.unwrap_or(0),
+            segment.age_max.unwrap_or(150),
+        );
+        SegmentFilter {
+            prefix: format!("{}%", segment.region_prefix.as_deref().unwrap_or("")),
+            ages: segment.age_min.is_some() || segment.age_max.is_some(),
+            after,
+            latest,
+        }
+    }
+
+    /// The condition, its four parameters from `$first` (bound by [`Self::bind`]).
+    fn sql(&self, first: usize) -> String {
+        let [a, b, c, d] = [first, first + 1, first + 2, first + 3];
+        let ages = if self.ages {
+            format!("AND a.birth_date > ${c} AND a.birth_date <= ${d}")
+        } else {
+            format!("AND ${c} <= ${d}")
+        };
+        format!("(${a} = '%' OR a.region_code LIKE ${b}) {ages}")
+    }
+
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        query
+            .bind(&self.prefix)
+            .bind(&self.prefix)
+            .bind(self.after)
+            .bind(self.latest)
+    }
+}
+
+/// How many of a segment a campaign would reach, decided as sending would.
+#[derive(Debug, Default)]
+pub struct SegmentPreview {
+    pub recipients: i64,
+    pub pushed: i64,
+    pub capped: i64,
+    pub opted_out: i64,
+    pub no_device: i64,
+    /// Devices that would get a push.
+    pub devices: i64,
+}
+
+/// [`SegmentPreview`] of a validated campaign send, as of now.
+pub(crate) async fn preview_segment(
+    state: &AppState,
+    send: &Send,
+) -> Result<SegmentPreview, ApiError> {
+    let Recipient::Segment(segment) = &send.recipient else {
+        return Err(ApiError::internal("a preview of an account send"));
+    };
+    let filter = SegmentFilter::of(segment);
+    let cap = match send.category {
+        Category::Service | Category::Campaign => i64::from(state.config().push.daily_cap),
+        _ => i64::MAX,
+    };
+    let pattern = format!("%,{},%", send.category.as_str());
+    let sql = format!(
+        "SELECT s, COUNT(*) AS n FROM (SELECT {} AS s FROM accounts a WHERE {}) t GROUP BY s",
+        push_state(1),
+        filter.sql(4)
+    );
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now_ms() - 86_400_000)
+        .bind(cap)
+        .bind(&pattern);
+    let mut preview = SegmentPreview::default();
+    for row in filter.bind(query).fetch_all(state.db().pool()).await? {
+        let n: i64 = row.try_get("n")?;
+        preview.recipients += n;
+        match row.try_get::<String, _>("s")?.as_str() {
+            "queued" => preview.pushed += n,
+            "capped" => preview.capped += n,
+            "opted_out" => preview.opted_out += n,
+            _ => preview.no_device += n,
+        }
+    }
+    let devices_sql = format!(
+        "SELECT COUNT(*) FROM push_devices d JOIN accounts a ON a.network_id = d.network_id \
+         WHERE d.opted_out NOT LIKE $1 AND {} AND {} = 'queued'",
+        filter.sql(2),
+        push_state(6)
+    );
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(devices_sql)).bind(&pattern);
+    let query = query
+        .bind(&filter.prefix)
+        .bind(&filter.prefix)
+        .bind(filter.after)
+        .bind(filter.latest)
+        .bind(now_ms() - 86_400_000)
+        .bind(cap)
+        .bind(&pattern);
+    preview.devices = query.fetch_one(state.db().pool()).await?;
+    Ok(preview)
+}
+
 /// Stores a send to a segment in `tx`, set-wise (a campaign may reach
 /// millions): the notification, each recipient's inbox row with the cap
 /// and opt-outs decided in SQL, an outbox row per device to push.
@@ -490,34 +630,17 @@ async fn enqueue_segment(
 
     // Which citizens, and whether each is pushed: over the cap → capped; no
     // device that takes this category → opted_out or no_device.
-    let push_state = "CASE \
-         WHEN (SELECT COUNT(*) FROM inbox c WHERE c.network_id = a.network_id AND c.created_ms > $4 \
-               AND c.push = 'queued' AND c.category IN ('service', 'campaign')) >= $5 THEN 'capped' \
-         WHEN NOT EXISTS (SELECT 1 FROM push_devices d WHERE d.network_id = a.network_id) THEN 'no_device' \
-         WHEN NOT EXISTS (SELECT 1 FROM push_devices d WHERE d.network_id = a.network_id \
-               AND d.opted_out NOT LIKE $6) THEN 'opted_out' \
-         ELSE 'queued' END";
+    let push_state = push_state(4);
     let recipients = match &send.recipient {
         Recipient::Account(_) => {
             return Err(ApiError::internal("an account send on the segment path"));
         }
         Recipient::Segment(segment) => {
-            let prefix = format!("{}%", segment.region_prefix.as_deref().unwrap_or(""));
-            let (after, latest) = birth_bounds(
-                today_in_china(),
-                segment.age_min.unwrap_or(0),
-                segment.age_max.unwrap_or(150),
-            );
-            let ages = segment.age_min.is_some() || segment.age_max.is_some();
-            let age_filter = if ages {
-                "AND a.birth_date > $9 AND a.birth_date <= $10"
-            } else {
-                "AND $9 <= $10"
-            };
+            let filter = SegmentFilter::of(segment);
             let sql = format!(
                 "INSERT INTO inbox (notification_id, network_id, category, created_ms, push) \
-                 SELECT $1, a.network_id, $2, $3, {push_state} FROM accounts a \
-                 WHERE ($7 = '%' OR a.region_code LIKE $8) {age_filter}"
+                 SELECT $1, a.network_id, $2, $3, {push_state} FROM accounts a WHERE {}",
+                filter.sql(7)
             );
             let done = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id)
@@ -525,13 +648,8 @@ async fn enqueue_segment(
                 .bind(now)
                 .bind(day_ago)
                 .bind(cap)
-                .bind(&opted_out_pattern)
-                .bind(&prefix)
-                .bind(&prefix)
-                .bind(after)
-                .bind(latest)
-                .execute(&mut **tx)
-                .await?;
+                .bind(&opted_out_pattern);
+            let done = filter.bind(done).execute(&mut **tx).await?;
             done.rows_affected() as i64
         }
     };

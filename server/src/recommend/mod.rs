@@ -119,9 +119,18 @@ async fn put_rules(
     require_admin(&state, &headers)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::unprocessable("YW-4720", ": the body is not UTF-8"))?;
-    let matters = current_matters(state.db()).await?;
-    let set = RuleSet::load(text, &|code| matters.get(code).cloned())
-        .map_err(|e| ApiError::unprocessable("YW-4720", e.to_string()))?;
+    publish(&state, text, "admin").await.map(Json)
+}
+
+/// Checks `text` whole against the rule language and the current catalog
+/// and puts it in force as the next version (the admin route and the
+/// console), audited as `actor`.
+pub async fn publish(
+    state: &AppState,
+    text: &str,
+    actor: &str,
+) -> Result<RuleSetWritten, ApiError> {
+    let set = check(state, text).await?;
     let mut write = state.db().begin_write().await?;
     let tx = &mut write.tx;
     let version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM rule_sets")
@@ -136,12 +145,20 @@ async fn put_rules(
     .bind(crate::push::now_ms())
     .execute(&mut **tx)
     .await?;
-    audit::record(&mut **tx, "admin", "rules.published", None).await?;
+    audit::record(&mut **tx, actor, "rules.published", None).await?;
     write.tx.commit().await?;
-    Ok(Json(RuleSetWritten {
+    Ok(RuleSetWritten {
         version,
         rules: set.rules().len(),
-    }))
+    })
+}
+
+/// `text` checked and compiled against the current catalog (YW-4720 with
+/// the JSON path of the first error).
+pub async fn check(state: &AppState, text: &str) -> Result<RuleSet, ApiError> {
+    let matters = current_matters(state.db()).await?;
+    RuleSet::load(text, &|code| matters.get(code).cloned())
+        .map_err(|e| ApiError::unprocessable("YW-4720", e.to_string()))
 }
 
 /// `GET /v1/admin/rules` → the rule set in force, as published, with its

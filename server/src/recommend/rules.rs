@@ -345,42 +345,53 @@ impl RuleSet {
         now_ms: i64,
         today: i64,
     ) -> bool {
+        self.refusal(rule, citizen, history, now_ms, today)
+            .is_none()
+    }
+
+    /// Why `rule`, triggered, does not apply to the citizen now (the first
+    /// reason, in the order [`Self::applies`] checks), or `None` if it does.
+    pub fn refusal(
+        &self,
+        rule: &Rule,
+        citizen: &Citizen<'_>,
+        history: &dyn History,
+        now_ms: i64,
+        today: i64,
+    ) -> Option<Refusal> {
         if !citizen.consent && !rule.required_by_law {
-            return false;
+            return Some(Refusal::NoConsent);
         }
         if rule.window.0.is_some_and(|from| today < from)
             || rule.window.1.is_some_and(|until| today >= until)
         {
-            return false;
+            return Some(Refusal::OutsideWindow);
         }
         if citizen.opted_out.contains(&rule.category) {
-            return false;
+            return Some(Refusal::OptedOut);
         }
         let c = &rule.conditions;
         if !c.is_empty() {
             let age = citizen.birth_date.map(|birth| (today - birth) / 10_000);
-            if let Some(min) = c.age_min
-                && age.is_none_or(|a| a < i64::from(min))
+            if c.age_min
+                .is_some_and(|min| age.is_none_or(|a| a < i64::from(min)))
+                || c.age_max
+                    .is_some_and(|max| age.is_none_or(|a| a > i64::from(max)))
             {
-                return false;
-            }
-            if let Some(max) = c.age_max
-                && age.is_none_or(|a| a > i64::from(max))
-            {
-                return false;
+                return Some(Refusal::Age);
             }
             if let Some(prefix) = &c.region_prefix
                 && !citizen
                     .region_code
                     .is_some_and(|r| r.starts_with(prefix.as_str()))
             {
-                return false;
+                return Some(Refusal::Region);
             }
             if !c.holds.iter().all(|t| citizen.licences.contains(t)) {
-                return false;
+                return Some(Refusal::LacksLicence);
             }
             if c.lacks.iter().any(|t| citizen.licences.contains(t)) {
-                return false;
+                return Some(Refusal::HoldsLicence);
             }
         }
         if !rule
@@ -388,14 +399,94 @@ impl RuleSet {
             .iter()
             .all(|&i| history.has_fired(&self.rules[i].id))
         {
-            return false;
+            return Some(Refusal::After);
         }
         if let Some(last) = history.last_recommended(&rule.matter)
             && now_ms - last < i64::from(rule.cooldown_days) * 86_400_000
         {
-            return false;
+            return Some(Refusal::Cooldown);
         }
-        true
+        None
+    }
+
+    /// A dry run: every rule `event_type` triggers, with what it does for
+    /// this citizen — fires, or why not — in the order [`Self::match_event`]
+    /// ranks them.
+    pub fn explain_event<'r>(
+        &'r self,
+        event_type: &str,
+        data: &Map<String, Value>,
+        citizen: &Citizen<'_>,
+        history: &dyn History,
+        now_ms: i64,
+        today: i64,
+    ) -> Vec<(&'r Rule, Option<Refusal>)> {
+        let fired = self.match_event(event_type, data, citizen, history, now_ms, today);
+        let mut out: Vec<(&Rule, Option<Refusal>)> = fired.iter().map(|r| (*r, None)).collect();
+        for &i in self.by_event.get(event_type).into_iter().flatten() {
+            let rule = &self.rules[i];
+            if fired.iter().any(|f| std::ptr::eq(*f, rule)) {
+                continue;
+            }
+            let Trigger::Event { conditions, .. } = &rule.trigger else {
+                continue;
+            };
+            let data_matches = conditions.iter().all(|c| {
+                data.get(&c.field)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| c.values.iter().any(|want| want == v))
+            });
+            let why = if data_matches {
+                self.refusal(rule, citizen, history, now_ms, today)
+                    .unwrap_or(Refusal::Outranked)
+            } else {
+                Refusal::EventData
+            };
+            out.push((rule, Some(why)));
+        }
+        out
+    }
+}
+
+/// Why a triggered rule makes no recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The event's data does not meet the rule's `where`.
+    EventData,
+    /// Profile matching needs consent, and the rule is not required by law.
+    NoConsent,
+    OutsideWindow,
+    /// The citizen opted out of the matter's life event.
+    OptedOut,
+    Age,
+    Region,
+    /// A licence the rule needs (`holds`) is missing.
+    LacksLicence,
+    /// The citizen holds a licence the rule excludes (`lacks`).
+    HoldsLicence,
+    /// A rule this one comes `after` has not fired for the citizen.
+    After,
+    Cooldown,
+    /// Another rule for the same matter ranks higher.
+    Outranked,
+}
+
+impl Refusal {
+    /// In plain Chinese, for the console's dry run.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Refusal::EventData => "事件数据不满足规则的条件（where）",
+            Refusal::NoConsent => "群众未同意画像匹配，且该规则并非法定必须告知",
+            Refusal::OutsideWindow => "不在规则的生效期内",
+            Refusal::OptedOut => "群众已关闭此类人生事件的推荐",
+            Refusal::Age => "年龄不在规则范围内",
+            Refusal::Region => "户籍地区不符",
+            Refusal::LacksLicence => "缺少规则要求持有的证照",
+            Refusal::HoldsLicence => "已持有规则排除的证照",
+            Refusal::After => "前置规则尚未对该群众生效",
+            Refusal::Cooldown => "冷却期内已推荐过该事项",
+            Refusal::Outranked => "同一事项已有优先级更高的规则",
+        }
     }
 }
 

@@ -1,6 +1,12 @@
 // yiwang console: progressive enhancement only; every page works without it.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
+  // A campaign template chosen: reload the form with its parameters.
+  for (const select of document.querySelectorAll("select[data-autosubmit-get]")) {
+    select.addEventListener("change", () => {
+      location.href = select.dataset.autosubmitGet + "?" + new URLSearchParams({ template: select.value });
+    });
+  }
   for (const field of document.querySelectorAll("[data-autosubmit]")) {
     if (field.tagName === "SELECT") {
       // A new time range shows at once.
