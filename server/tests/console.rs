@@ -838,6 +838,24 @@ async fn a_campaign_is_previewed_then_sent_and_followed() {
         .await;
         assert_eq!(log["entries"].as_array().unwrap().len(), 1, "{log}");
 
+        // Scheduled: a time that is not one is refused; a later one waits, queued.
+        let mut later = fields("330106", "明年的通知", "");
+        later[1].1 = "another-campaign".to_owned();
+        later[8].1 = "tomorrow morning".to_owned();
+        let (status, _, html) = post("/console/campaigns", later.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("YW-4618"));
+        later[8].1 = "2099-01-01T09:00".to_owned();
+        let (status, headers, _) = post("/console/campaigns", later).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, _, html) = fetch(
+            &app,
+            page(headers[header::LOCATION].to_str().unwrap(), &cookie),
+        )
+        .await;
+        assert_eq!(data_after(&html, "data-count=\"queued\""), "1");
+        assert!(html.contains("http-equiv=\"refresh\""));
+
         // Window staff cannot send campaigns.
         let (win, win_csrf) = sign_in(&app, "win").await;
         let (status, _, _) = fetch(

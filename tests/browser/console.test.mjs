@@ -340,8 +340,10 @@ test("roles: window staff see no dashboard, auditors no window, a department onl
   let response = await win.page.goto(base + "/console");
   assert.equal(response.status(), 403);
   assert.match(await win.page.getByRole("alert").innerText(), /YW-4913/);
-  response = await win.page.goto(base + "/console/audit");
-  assert.equal(response.status(), 403);
+  for (const route of ["/console/audit", "/console/campaigns", "/console/rules"]) {
+    response = await win.page.goto(base + route);
+    assert.equal(response.status(), 403, route);
+  }
   await shot(win.page, "10-role-refused");
   await win.context.close();
 
@@ -398,9 +400,96 @@ test("CSRF: a forged token is refused, and another site's form carries no sessio
   await context.close();
 });
 
+test("the catalog: search a matter, open it; a rule changed, dry-run, then published", async () => {
+  const { context, page } = await signedIn("ops");
+  await page.getByRole("link", { name: "服务事项与规则" }).click();
+  await page.getByLabel("搜索事项").fill("出生");
+  await page.getByRole("button", { name: "搜索" }).click();
+  await page.waitForURL(/q=/);
+  const links = page.locator("tbody a");
+  assert.ok((await links.count()) >= 1);
+  await shot(page, "17-catalog");
+  await links.first().click();
+  await page.getByRole("heading", { name: "推荐规则" }).waitFor();
+  const documentText = await page.getByLabel(/事项文档/).inputValue();
+  assert.ok(JSON.parse(documentText).code, "the matter's document, as JSON");
+  await shot(page, "18-matter");
+
+  // The rules: publishing is disabled until a dry run.
+  await page.goto(base + "/console/rules");
+  assert.equal(await page.getByRole("button", { name: "发布" }).isDisabled(), true);
+  const rules = JSON.parse(await page.getByLabel(/规则集/).inputValue());
+  const rule = rules.rules.find((r) => r.id === "birth.maternity-allowance");
+  rule.priority = 75;
+  rule.reason.zh = "生育后可申领生育津贴（控制台修改）";
+  await page.getByLabel(/规则集/).fill(JSON.stringify(rules, null, 2));
+  await page.getByRole("button", { name: "试运行" }).click();
+  const result = page.locator("#dry-run");
+  await result.waitFor();
+  assert.equal(await result.locator("[data-fired]").getAttribute("data-fired"), "3");
+  assert.match(await result.locator("tr[data-rule='birth.maternity-allowance']").innerText(), /会推荐 · 优先级 75[\s\S]*控制台修改/);
+  await shot(page, "19-rules-dry-run");
+
+  // Changed after the dry run: refused; dry-run again, then published.
+  await page.getByLabel(/规则集/).fill(JSON.stringify(rules));
+  await page.getByRole("button", { name: "发布" }).click();
+  await page.locator("[data-field=code]", { hasText: "YW-4914" }).waitFor();
+  await page.getByRole("button", { name: "试运行" }).click();
+  await result.waitFor();
+  await page.getByRole("button", { name: "发布" }).click();
+  await page.locator("[data-result=published]").waitFor();
+  assert.match(await page.locator("[data-result=published]").innerText(), /第 2 版/);
+  await shot(page, "20-rules-published");
+  const published = await fetch(base + "/v1/admin/rules", { headers: { authorization: `Bearer ${ADMIN}` } });
+  assert.equal(published.headers.get("x-rule-set-version"), "2");
+  const inForce = await published.json();
+  assert.equal(inForce.rules.find((r) => r.id === "birth.maternity-allowance").priority, 75);
+  await context.close();
+});
+
+test("a campaign to the seeded segment: preview in zh and en, send, watch it reach the fake Xiaomi server", async () => {
+  const { context, page } = await signedIn("ops");
+  await page.getByRole("link", { name: "推送活动" }).click();
+  assert.equal(await page.getByRole("button", { name: "发送" }).isDisabled(), true);
+  await page.getByLabel("参数 title").fill("社保卡换发通知");
+  await page.getByLabel("参数 body").fill("第三代社保卡开始换发，可在线申请。");
+  await page.getByLabel(/地区代码前缀/).fill("330106");
+  await page.getByRole("button", { name: "预览" }).click();
+  const preview = page.locator("#preview");
+  await preview.waitFor();
+  assert.match(await preview.locator(".phone[lang=zh-CN]").innerText(), /社保卡换发通知/);
+  assert.match(await preview.locator(".phone[lang=en]").innerText(), /社保卡换发通知/);
+  assert.equal(await preview.locator("[data-count=recipients]").innerText(), "24");
+  assert.match(await preview.locator("[data-count=pushed]").innerText(), /^24 人（24 台设备）/);
+  await shot(page, "21-campaign-preview");
+
+  const before = xiaomiRequests.length;
+  await page.getByRole("button", { name: "发送" }).click();
+  await page.waitForURL(/\/console\/campaigns\/ntf_/);
+  // The page reloads itself while pushes are queued.
+  for (let i = 0; ; i++) {
+    const queued = await page.locator("[data-count=queued]").innerText();
+    if (queued === "0") break;
+    if (i > 100) throw new Error("still queued");
+    await page.waitForTimeout(300);
+    await page.reload();
+  }
+  assert.equal(await page.locator("[data-count=delivered]").innerText(), "12");
+  assert.equal(await page.locator("[data-count=failed]").innerText(), "12");
+  await shot(page, "22-campaign-delivery");
+  // Pushes carry a generic title and the message id (the text is in the inbox).
+  const id = new URL(page.url()).pathname.split("/").pop();
+  const reached = xiaomiRequests.slice(before).filter((r) => new URLSearchParams(r.body).get("payload")?.includes(id));
+  assert.equal(reached.length, 12, "each Xiaomi device got the campaign");
+  assert.equal(new Set(reached.map((r) => new URLSearchParams(r.body).get("registration_id"))).size, 12);
+  await context.close();
+});
+
 test("phone width: every page fits 375 px without sideways scrolling", async () => {
   for (const [user, route, name] of [
     ["ops", "/console", "14-phone-dashboard"],
+    ["ops", "/console/campaigns", "14-phone-campaigns"],
+    ["ops", "/console/rules", "14-phone-rules"],
     ["win", "/console/window", "15-phone-window"],
     ["aud", "/console/audit", "16-phone-audit"],
   ]) {
