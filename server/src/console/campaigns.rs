@@ -128,6 +128,20 @@ fn request(fields: &Fields, template: &templates::Template) -> Result<SendReques
     })
 }
 
+/// A posted compose form: the role, the CSRF token, and its template.
+async fn posted(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Result<(Fields, templates::Template), ConsoleError> {
+    allow(session, Page::Campaigns)?;
+    let Form(fields) = form.map_err(|_| ConsoleError::Csrf)?;
+    check_csrf(session, headers, field(&fields, "csrf"))?;
+    let template = load_template(state, field(&fields, "template")).await?;
+    Ok((fields, template))
+}
+
 /// `POST /console/campaigns/preview`
 pub async fn preview(
     State(state): State<AppState>,
@@ -135,10 +149,7 @@ pub async fn preview(
     headers: HeaderMap,
     form: Result<Form<Fields>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    allow(&session, Page::Campaigns)?;
-    let Form(fields) = form.map_err(|_| ConsoleError::Csrf)?;
-    check_csrf(&session, &headers, field(&fields, "csrf"))?;
-    let template = load_template(&state, field(&fields, "template")).await?;
+    let (fields, template) = posted(&state, &session, &headers, form).await?;
     let shown = match previewed(&state, &fields, &template).await {
         Ok(shown) => shown,
         Err(e) if e.status.is_client_error() => Shown::Error(e.code, e.message),
@@ -183,10 +194,7 @@ pub async fn send(
     headers: HeaderMap,
     form: Result<Form<Fields>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    allow(&session, Page::Campaigns)?;
-    let Form(fields) = form.map_err(|_| ConsoleError::Csrf)?;
-    check_csrf(&session, &headers, field(&fields, "csrf"))?;
-    let template = load_template(&state, field(&fields, "template")).await?;
+    let (fields, template) = posted(&state, &session, &headers, form).await?;
     let sender = Sender {
         actor: session.user.actor(),
         client_id: None,

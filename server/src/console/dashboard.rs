@@ -333,12 +333,7 @@ fn chart(id: &str, title: &str, table: &Table, series: &[(String, String, &str)]
     let longest = table.keys().map(|l| l.chars().count()).max().unwrap_or(0);
     let label_width = (longest.min(24) as f64 * 12.0 + 12.0).clamp(60.0, 300.0);
     let scale = (WIDTH - label_width - 50.0) / max;
-    html! {
-        section.chart id=(id) aria-labelledby={ (id) "-title" } {
-            h2 id={ (id) "-title" } { (title) }
-            @if table.is_empty() {
-                p.empty { "此时间范围内没有数据。" }
-            } @else {
+    let plot = html! {
                 (legend(series.iter().copied()))
                 svg.plot role="img" aria-labelledby={ (id) "-title" } viewBox={ "0 0 " (WIDTH) " " (height) }
                     xmlns="http://www.w3.org/2000/svg" {
@@ -361,9 +356,8 @@ fn chart(id: &str, title: &str, table: &Table, series: &[(String, String, &str)]
                     }
                 }
                 (numbers(table, &series, |label| label.to_owned()))
-            }
-        }
-    }
+    };
+    frame(id, title, table.is_empty(), plot)
 }
 
 /// Vertical bars per time bucket, stacked by series.
@@ -413,12 +407,7 @@ fn timeline(
             }
         }
     }
-    html! {
-        section.chart id=(id) aria-labelledby={ (id) "-title" } {
-            h2 id={ (id) "-title" } { (title) }
-            @if table.is_empty() {
-                p.empty { "此时间范围内没有数据。" }
-            } @else {
+    let plot = html! {
                 (legend(series.iter()))
                 svg.plot role="img" aria-labelledby={ (id) "-title" } viewBox={ "0 0 " (WIDTH) " " (height) }
                     xmlns="http://www.w3.org/2000/svg" {
@@ -436,6 +425,19 @@ fn timeline(
                 (numbers(table, &series.iter().collect::<Vec<_>>(), |key| {
                     key.parse::<i64>().map(label).unwrap_or_else(|_| key.to_owned())
                 }))
+    };
+    frame(id, title, table.is_empty(), plot)
+}
+
+/// A chart's section: its heading, then the plot, or a line saying there is no data.
+fn frame(id: &str, title: &str, empty: bool, plot: Markup) -> Markup {
+    html! {
+        section.chart id=(id) aria-labelledby={ (id) "-title" } {
+            h2 id={ (id) "-title" } { (title) }
+            @if empty {
+                p.empty { "此时间范围内没有数据。" }
+            } @else {
+                (plot)
             }
         }
     }

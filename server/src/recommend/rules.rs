@@ -323,12 +323,8 @@ impl RuleSet {
             let Trigger::Event { conditions, .. } = &rule.trigger else {
                 continue;
             };
-            let data_matches = conditions.iter().all(|c| {
-                data.get(&c.field)
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| c.values.iter().any(|want| want == v))
-            });
-            if data_matches && self.applies(rule, citizen, history, now_ms, today) {
+            if data_matches(conditions, data) && self.applies(rule, citizen, history, now_ms, today)
+            {
                 fired.push(rule);
             }
         }
@@ -431,12 +427,7 @@ impl RuleSet {
             let Trigger::Event { conditions, .. } = &rule.trigger else {
                 continue;
             };
-            let data_matches = conditions.iter().all(|c| {
-                data.get(&c.field)
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| c.values.iter().any(|want| want == v))
-            });
-            let why = if data_matches {
+            let why = if data_matches(conditions, data) {
                 self.refusal(rule, citizen, history, now_ms, today)
                     .unwrap_or(Refusal::Outranked)
             } else {
@@ -446,6 +437,15 @@ impl RuleSet {
         }
         out
     }
+}
+
+/// Whether an event's data meets every condition of a rule's `where`.
+fn data_matches(conditions: &[FieldCondition], data: &Map<String, Value>) -> bool {
+    conditions.iter().all(|c| {
+        data.get(&c.field)
+            .and_then(Value::as_str)
+            .is_some_and(|v| c.values.iter().any(|want| want == v))
+    })
 }
 
 /// Why a triggered rule makes no recommendation.
