@@ -9,6 +9,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use base64ct::Encoding as _;
 use common::{basic, bearer, call, code, enrolled_person, login, me, post, service_client};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -467,6 +468,56 @@ async fn the_window_verifies_a_presentation_and_names_each_refusal() {
         // The pasted text is not echoed back.
         assert!(!html.contains(&qr));
 
+        // A photo of the code (the page sends a PNG data URL): read, then verified.
+        let photo = |png: &[u8]| {
+            format!(
+                "data:image/png;base64,{}",
+                base64ct::Base64::encode_string(png)
+            )
+        };
+        let png = yiwang_core::qr::QrMatrix::encode(&present("window:110105-01"))
+            .unwrap()
+            .to_png(4)
+            .unwrap();
+        let send_photo = |image: String| {
+            let (app, cookie, csrf) = (app.clone(), cookie.clone(), csrf.clone());
+            async move {
+                fetch(
+                    &app,
+                    form(
+                        "/console/window",
+                        &cookie,
+                        &[("csrf", &csrf), ("qr", ""), ("image", &image)],
+                    ),
+                )
+                .await
+            }
+        };
+        let (status, _, html) = send_photo(photo(&png)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("data-result=\"accepted\""), "{html}");
+        // A white square, not a PNG, another image type, too large: each its code.
+        const BLANK: &str = "iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAAAAABWESUoAAAAFklEQVR4nGP4TwAwjCoYVTCqYKQqAAA/aPwuq5iY/wAAAABJRU5ErkJggg==";
+        for (image, expected) in [
+            (format!("data:image/png;base64,{BLANK}"), "YW-1306"),
+            (photo(b"not a png"), "YW-1303"),
+            ("data:image/jpeg;base64,AAAA".to_owned(), "YW-1303"),
+            (
+                format!("data:image/png;base64,{}", "A".repeat(2 * 1024 * 1024 + 4)),
+                "YW-1303",
+            ),
+        ] {
+            let (status, _, html) = send_photo(image).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                html.contains("data-result=\"refused\"") && html.contains(expected),
+                "{expected}"
+            );
+        }
+        // Over the route's body limit: refused before it is read.
+        let (status, _, _) = send_photo("A".repeat(3 * 1024 * 1024)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
         // Tampered: one character of the signed part changed.
         let mut tampered = qr.clone().into_bytes();
         let at = tampered.len() / 2;
@@ -537,14 +588,14 @@ async fn the_window_verifies_a_presentation_and_names_each_refusal() {
                 .iter()
                 .filter(|a| **a == "window.verify.accepted")
                 .count(),
-            1
+            2
         );
         assert_eq!(
             actions
                 .iter()
                 .filter(|a| **a == "window.verify.refused")
                 .count(),
-            6
+            10
         );
         test_db.cleanup().await;
     }

@@ -312,6 +312,91 @@ test("window verification: a valid 网证, then a tampered, a foreign and a stal
   await context.close();
 });
 
+/** QR text and a PNG of it, made by the CLI for the window's audience. */
+function presentPng(name) {
+  const png = path.join(dir, `${name}.png`);
+  const text = yiwang(
+    "netid", "present", "--cred", path.join(dir, "citizen.cred"), "--holder-key", path.join(dir, "device.pem"),
+    "--audience", WINDOW_AUDIENCE, "--disclose", "name_masked,network_id", "--mode", "biometric", "--png", png,
+  ).trim();
+  return { text, png };
+}
+
+/**
+ * A one-frame Y4M video (what chromium's fake camera plays) of `png`,
+ * centred on white: the browser decodes the PNG, the luma is its grey.
+ */
+async function y4mOf(png, side = 480) {
+  const page = await browser.newPage();
+  const luma = await page.evaluate(async ({ data, side }) => {
+    const image = new Image();
+    image.src = "data:image/png;base64," + data;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = side;
+    const context = canvas.getContext("2d");
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, side, side);
+    const scale = Math.min(1, (side - 40) / image.naturalWidth);
+    const w = image.naturalWidth * scale;
+    context.imageSmoothingEnabled = false;
+    context.drawImage(image, (side - w) / 2, (side - w) / 2, w, w);
+    const rgba = context.getImageData(0, 0, side, side).data;
+    const out = [];
+    for (let i = 0; i < rgba.length; i += 4) out.push(Math.round(0.299 * rgba[i] + 0.587 * rgba[i + 1] + 0.114 * rgba[i + 2]));
+    return out;
+  }, { data: readFileSync(png).toString("base64"), side });
+  await page.close();
+  const chroma = Buffer.alloc((side / 2) * (side / 2) * 2, 128);
+  const file = png.replace(/\.png$/, ".y4m");
+  writeFileSync(file, Buffer.concat([
+    Buffer.from(`YUV4MPEG2 W${side} H${side} F10:1 Ip A1:1 C420jpeg\nFRAME\n`),
+    Buffer.from(luma),
+    chroma,
+  ]));
+  return file;
+}
+
+test("window verification from a photo: an image file, and a webcam frame", async () => {
+  const { context, page } = await signedIn("win");
+  // The PNG the CLI wrote, chosen as a file: the page reads the code in it.
+  const file = presentPng("photo");
+  await page.getByLabel("或选择二维码图片").setInputFiles(file.png);
+  await page.locator("[data-result=accepted]").waitFor();
+  assert.match(await page.locator("[data-field=mode]").innerText(), /人脸/);
+  await shot(page, "07a-window-photo");
+  await context.close();
+
+  // A webcam: chromium's fake camera plays a frame holding a fresh code.
+  const camera = await y4mOf(presentPng("camera").png);
+  const cameraBrowser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${camera}`],
+  });
+  try {
+    const cameraContext = await cameraBrowser.newContext({ viewport: { width: 1280, height: 900 } });
+    await cameraContext.grantPermissions(["camera"], { origin: base });
+    const cameraPage = await cameraContext.newPage();
+    await cameraPage.goto(base + "/console/login");
+    await cameraPage.getByLabel("用户名").fill("win");
+    await cameraPage.getByLabel("密码").fill(PASSWORD);
+    await cameraPage.getByRole("button", { name: "登录" }).click();
+    await cameraPage.waitForURL(base + "/console/window");
+    await cameraPage.getByRole("button", { name: "用摄像头扫描" }).click();
+    await cameraPage.getByRole("button", { name: "拍照核验" }).waitFor();
+    await cameraPage.waitForFunction(() => document.querySelector("[data-video]").videoWidth > 0);
+    await shot(cameraPage, "07b-window-camera");
+    await cameraPage.getByRole("button", { name: "拍照核验" }).click();
+    await cameraPage.locator("[data-result=accepted]").waitFor();
+    assert.match(await cameraPage.locator("[data-result=accepted]").innerText(), new RegExp(world.networkId));
+    await shot(cameraPage, "07c-window-camera-accepted");
+  } finally {
+    await cameraBrowser.close();
+  }
+});
+
 test("the audit log filters by actor and by citizen", async () => {
   const { context, page } = await signedIn("aud");
   await page.goto(base + "/console/audit");

@@ -136,7 +136,7 @@ async fn posted(
     form: Result<Form<Fields>, FormRejection>,
 ) -> Result<(Fields, templates::Template), ConsoleError> {
     allow(session, Page::Campaigns)?;
-    let Form(fields) = form.map_err(|_| ConsoleError::Csrf)?;
+    let Form(fields) = form.map_err(super::form_refused)?;
     check_csrf(session, headers, field(&fields, "csrf"))?;
     let template = load_template(state, field(&fields, "template")).await?;
     Ok((fields, template))

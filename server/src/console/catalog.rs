@@ -139,7 +139,7 @@ pub async fn save(
     form: Result<Form<MatterForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
     allow(&session, Page::Catalog)?;
-    let Form(form) = form.map_err(|_| ConsoleError::Csrf)?;
+    let Form(form) = form.map_err(super::form_refused)?;
     check_csrf(&session, &headers, &form.csrf)?;
     let (current, _) = document(&state, &code)
         .await?
@@ -331,7 +331,7 @@ pub async fn dry_run(
     form: Result<Form<RulesForm>, FormRejection>,
 ) -> Result<Html<String>, ConsoleError> {
     allow(&session, Page::Catalog)?;
-    let Form(mut form) = form.map_err(|_| ConsoleError::Csrf)?;
+    let Form(mut form) = form.map_err(super::form_refused)?;
     check_csrf(&session, &headers, &form.csrf)?;
     let version = rule_set_version(&state).await?;
     let outcome = match run(&state, &form).await {
@@ -356,7 +356,7 @@ pub async fn publish(
     form: Result<Form<RulesForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
     allow(&session, Page::Catalog)?;
-    let Form(mut form) = form.map_err(|_| ConsoleError::Csrf)?;
+    let Form(mut form) = form.map_err(super::form_refused)?;
     check_csrf(&session, &headers, &form.csrf)?;
     let (status, outcome) = if form.checked.is_empty() || form.checked != digest(&form.rules) {
         (

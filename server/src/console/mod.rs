@@ -161,6 +161,20 @@ impl IntoResponse for ConsoleError {
     }
 }
 
+/// A body that is not the expected form: too large is `413` YW-4004; any
+/// other cannot carry the CSRF token, so it is refused as a forged form.
+fn form_refused(rejection: axum::extract::rejection::FormRejection) -> ConsoleError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ConsoleError::Api(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "YW-4004",
+            "提交的内容太大。",
+        ))
+    } else {
+        ConsoleError::Csrf
+    }
+}
+
 /// Refuses (YW-4913) a user whose role may not open `page`.
 fn allow(session: &Session, page: Page) -> Result<(), ConsoleError> {
     if session.user.role.may(page) {
@@ -214,14 +228,20 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/campaigns/preview", post(campaigns::preview))
         .route("/console/campaigns/{id}", get(campaigns::status))
-        .route("/console/window", get(window::form).post(window::verify))
+        .route(
+            "/console/window",
+            get(window::form).post(window::verify).layer(
+                // A photo of the code is larger than the API's JSON bodies.
+                axum::extract::DefaultBodyLimit::max(window::MAX_IMAGE_CHARS + 16 * 1024),
+            ),
+        )
         .route("/console/audit", get(audit_page::show))
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/static/console.js", get(script))
         .layer(from_fn(security_headers))
 }
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn security_headers(request: Request, next: Next) -> Response {

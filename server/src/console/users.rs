@@ -210,9 +210,7 @@ pub async fn login(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    let Ok(Form(form)) = form else {
-        return Err(ConsoleError::Csrf);
-    };
+    let Form(form) = form.map_err(super::form_refused)?;
     let cookie = session::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if !same_origin(&headers) || cookie.is_empty() || !session::same_secret(&form.csrf, &cookie) {
         return Err(ConsoleError::Csrf);
@@ -258,7 +256,7 @@ pub async fn logout(
     headers: HeaderMap,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, ConsoleError> {
-    let token = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    let token = form.map_err(super::form_refused)?.0.csrf;
     super::check_csrf(&session, &headers, &token)?;
     session::end(&state, &session).await?;
     audit::record(

@@ -10,12 +10,14 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::Html;
+use base64ct::Encoding as _;
 use maud::{Markup, html};
 use serde::Deserialize;
 use yiwang_core::credential::{
     AssuranceMode, Claim, ClaimValue, CredentialError, DocType, VerificationPolicy,
     VerifiedPresentation, verify_trusted,
 };
+use yiwang_core::qr::QrError;
 
 use super::session::Session;
 use super::{ConsoleError, Page, allow, check_csrf, page};
@@ -40,8 +42,18 @@ pub async fn form(session: Session) -> Result<Html<String>, ConsoleError> {
 #[derive(Debug, Deserialize)]
 pub struct VerifyForm {
     csrf: String,
+    /// The QR text (typed by a scanner or pasted).
+    #[serde(default)]
     qr: String,
+    /// Or a photo of the code: a `data:image/png;base64,…` URL that the
+    /// page's script makes from a chosen image file or a webcam frame.
+    #[serde(default)]
+    image: String,
 }
+
+/// The largest photo accepted, as a data URL (the page scales frames down
+/// to 1024 pixels a side first).
+pub const MAX_IMAGE_CHARS: usize = 2 * 1024 * 1024;
 
 /// What the page shows after a verification.
 enum Outcome {
@@ -57,18 +69,23 @@ pub async fn verify(
     form: Result<Form<VerifyForm>, FormRejection>,
 ) -> Result<Html<String>, ConsoleError> {
     allow(&session, Page::Window)?;
-    let Form(form) = form.map_err(|_| ConsoleError::Csrf)?;
+    let Form(form) = form.map_err(super::form_refused)?;
     check_csrf(&session, &headers, &form.csrf)?;
-    let at = now();
-    let trust = crate::library::current_trust_list(&state, at).await?;
-    let policy = VerificationPolicy::new(Vec::new(), audience(&session), at);
-    let outcome = match verify_trusted(form.qr.trim(), &trust, &policy) {
-        Err(e) => refused(&e),
-        Ok(verified) => {
-            match crate::issuer::check_not_revoked(state.db().pool(), &verified).await {
-                Ok(()) => Outcome::Accepted(Box::new(verified)),
-                Err(e) if e.code == "YW-1413" => refused(&CredentialError::Revoked),
-                Err(e) => return Err(e.into()),
+    let outcome = match text_of(&form) {
+        Err(outcome) => outcome,
+        Ok(text) => {
+            let at = now();
+            let trust = crate::library::current_trust_list(&state, at).await?;
+            let policy = VerificationPolicy::new(Vec::new(), audience(&session), at);
+            match verify_trusted(&text, &trust, &policy) {
+                Err(e) => refused(&e),
+                Ok(verified) => {
+                    match crate::issuer::check_not_revoked(state.db().pool(), &verified).await {
+                        Ok(()) => Outcome::Accepted(Box::new(verified)),
+                        Err(e) if e.code == "YW-1413" => refused(&CredentialError::Revoked),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
             }
         }
     };
@@ -88,6 +105,34 @@ pub async fn verify(
     .await?;
     // The pasted text is not shown again: the next scan starts empty.
     Ok(render(&session, "", Some(&outcome)))
+}
+
+/// The QR text of the form: typed, or read from the photo.
+fn text_of(form: &VerifyForm) -> Result<String, Outcome> {
+    if !form.qr.trim().is_empty() || form.image.is_empty() {
+        return Ok(form.qr.trim().to_owned());
+    }
+    let photo_refused = |code: &'static str, reason: &str| Outcome::Refused {
+        code,
+        reason: reason.to_owned(),
+    };
+    let png = form
+        .image
+        .strip_prefix("data:image/png;base64,")
+        .filter(|b64| b64.len() <= MAX_IMAGE_CHARS)
+        .and_then(|b64| base64ct::Base64::decode_vec(b64).ok())
+        .ok_or_else(|| photo_refused("YW-1303", "图片无法读取，请重新拍摄或选择 PNG 图片。"))?;
+    match yiwang_core::qr::decode_png(&png) {
+        Ok(texts) => Ok(texts.into_iter().next().unwrap_or_default()),
+        Err(QrError::NotFound | QrError::Detector) => Err(photo_refused(
+            "YW-1306",
+            "图片中没有找到二维码，请对准二维码重新拍摄。",
+        )),
+        Err(e) => Err(photo_refused(
+            e.code(),
+            "图片无法读取，请重新拍摄或选择 PNG 图片。",
+        )),
+    }
 }
 
 fn refused(e: &CredentialError) -> Outcome {
@@ -226,9 +271,18 @@ fn render(session: &Session, qr: &str, outcome: Option<&Outcome>) -> Html<String
                     "用扫码枪扫描，或把二维码文字粘贴到下面。"
                 }
                 label for="qr" { "二维码内容" }
-                textarea id="qr" name="qr" rows="4" required autofocus
+                textarea id="qr" name="qr" rows="4" autofocus
                     autocomplete="off" spellcheck="false" data-autosubmit { (qr) }
+                input type="hidden" name="image" id="image";
                 button type="submit" { "核验" }
+                // Photos need the script (it turns them into a PNG data URL).
+                div.photo hidden data-photo {
+                    label for="photo" { "或选择二维码图片" }
+                    input id="photo" type="file" accept="image/*";
+                    button.secondary type="button" data-camera { "用摄像头扫描" }
+                    video data-video hidden playsinline muted {}
+                    button.secondary type="button" data-capture hidden { "拍照核验" }
+                }
             }
         },
     )

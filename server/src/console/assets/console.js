@@ -22,6 +22,45 @@ document.addEventListener("DOMContentLoaded", () => {
       });
     }
   }
+  // Window verification from a photo: an image file or a webcam frame,
+  // scaled to at most 1024 px a side and sent as a PNG data URL.
+  const photo = document.querySelector("[data-photo]");
+  if (photo) {
+    photo.hidden = false;
+    const form = photo.closest("form");
+    const send = (source, width, height) => {
+      const scale = Math.min(1, 1024 / Math.max(width, height));
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.round(width * scale);
+      canvas.height = Math.round(height * scale);
+      canvas.getContext("2d").drawImage(source, 0, 0, canvas.width, canvas.height);
+      form.querySelector("#image").value = canvas.toDataURL("image/png");
+      form.querySelector("#qr").value = "";
+      form.requestSubmit();
+    };
+    document.getElementById("photo").addEventListener("change", (event) => {
+      const file = event.target.files[0];
+      if (!file) return;
+      const image = new Image();
+      image.onload = () => { send(image, image.naturalWidth, image.naturalHeight); URL.revokeObjectURL(image.src); };
+      image.src = URL.createObjectURL(file);
+    });
+    const video = photo.querySelector("[data-video]");
+    const capture = photo.querySelector("[data-capture]");
+    photo.querySelector("[data-camera]").addEventListener("click", async () => {
+      try {
+        video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+        await video.play();
+        video.hidden = false;
+        capture.hidden = false;
+        capture.focus();
+      } catch {
+        alert("无法打开摄像头，请检查浏览器权限。");
+      }
+    });
+    capture.addEventListener("click", () => send(video, video.videoWidth, video.videoHeight));
+  }
+
   // After a verification the field is empty and focused for the next scan.
   const qr = document.getElementById("qr");
   if (qr) qr.focus();
