@@ -399,6 +399,23 @@ async fn roles_see_their_pages_and_departments_their_own_events() {
             }
         }
 
+        // Filters of the pushes-over-time chart: known values, anything else is all.
+        let (cookie, _) = sign_in(&app, "ops").await;
+        for (query, title) in [
+            (
+                "provider=xiaomi&category=campaign",
+                "通道：xiaomi；类别：campaign",
+            ),
+            (
+                "provider=nokia&category=%27%20OR%201%3D1",
+                "通道：全部；类别：全部",
+            ),
+        ] {
+            let (status, _, html) = fetch(&app, page(&format!("/console?{query}"), &cookie)).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(html.contains(title), "{query}");
+        }
+
         // The operator sees both departments; the health department only itself.
         let (cookie, _) = sign_in(&app, "ops").await;
         let (_, _, html) = fetch(&app, page("/console?range=24h", &cookie)).await;

@@ -258,6 +258,14 @@ test("the dashboard charts pushes per provider and category, recommendations and
   await page.getByLabel("时间范围").selectOption("24h");
   await page.waitForURL(/range=24h/);
   assert.match(await page.locator("p.meta").innerText(), /最近 24 小时/);
+  // Pushes over time for one provider: Xiaomi's were all delivered.
+  await page.getByLabel("推送通道").selectOption("xiaomi");
+  await page.waitForURL(/provider=xiaomi/);
+  const timeline = page.locator("#pushes-time");
+  assert.match(await timeline.locator("h2").innerText(), /通道：xiaomi/);
+  await timeline.getByText("数据表").click();
+  const cells = (await timeline.locator("tbody tr").last().locator("td").allInnerTexts()).map(Number);
+  assert.deepEqual(cells, [12, 0, 0, 0, 0], "delivered, queued, sent, failed, suppressed");
   assert.deepEqual(page.cspViolations, []);
   await shot(page, "03-dashboard");
   await context.close();

@@ -19,6 +19,7 @@ use super::{ConsoleError, Page, Role, allow, page};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::push::now_ms;
+use crate::push::providers::{Category, ProviderKind};
 
 /// The time ranges offered: (query value, label, length, bucket).
 const RANGES: [(&str, &str, i64, i64); 3] = [
@@ -43,6 +44,9 @@ const OPENED: (&str, &str, &str) = ("opened", "已打开", "#762a83");
 #[derive(Debug, Default, Deserialize)]
 pub struct DashboardQuery {
     range: Option<String>,
+    /// The pushes-over-time chart: one provider, one category (else all).
+    provider: Option<String>,
+    category: Option<String>,
 }
 
 /// Counts by (row label, series).
@@ -70,16 +74,17 @@ async fn grouped(
 }
 
 /// Bucketed counts: the bucket number (as text, for [`Table`]) by series.
+/// `filters` are bound from `$3` (`NULL`: no filter).
 async fn over_time(
     state: &AppState,
     sql: &'static str,
     since: i64,
     bucket: i64,
-    department: Option<&str>,
+    filters: &[Option<&str>],
 ) -> Result<Table, ApiError> {
     let mut query = sqlx::query(sql).bind(since).bind(bucket);
-    if sql.contains("$3") {
-        query = query.bind(department);
+    for filter in filters {
+        query = query.bind(*filter);
     }
     let mut table = Table::new();
     for row in query.fetch_all(state.db().pool()).await? {
@@ -115,6 +120,15 @@ pub async fn show(
         _ => None,
     };
     let only_events = department.is_some();
+    // Only known values filter (anything else is "all").
+    let provider = ProviderKind::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .find(|p| Some(*p) == query.provider.as_deref());
+    let category = Category::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .find(|c| Some(*c) == query.category.as_deref());
 
     let events = grouped(
         &state,
@@ -130,7 +144,7 @@ pub async fn show(
          WHERE received_ms >= $1 AND ($3 IS NULL OR source = $3) GROUP BY (received_ms - $1) / $2",
         since,
         bucket,
-        department.as_deref(),
+        &[department.as_deref()],
     )
     .await?;
     let event_types: Vec<String> = {
@@ -190,11 +204,14 @@ pub async fn show(
         );
         let pushes_time = over_time(
             &state,
-            "SELECT (created_ms - $1) / $2 AS b, status AS series, COUNT(*) AS n FROM push_outbox \
-             WHERE created_ms >= $1 GROUP BY (created_ms - $1) / $2, status",
+            "SELECT (o.created_ms - $1) / $2 AS b, o.status AS series, COUNT(*) AS n \
+             FROM push_outbox o JOIN notifications n ON n.id = o.notification_id \
+             WHERE o.created_ms >= $1 AND ($3 IS NULL OR o.provider = $3) \
+               AND ($4 IS NULL OR n.category = $4) \
+             GROUP BY (o.created_ms - $1) / $2, o.status",
             since,
             bucket,
-            None,
+            &[provider, category],
         )
         .await?;
         let recommendations = grouped(
@@ -226,9 +243,14 @@ pub async fn show(
             &by_category,
             &push_series,
         ));
+        let pushes_title = format!(
+            "推送 · 随时间（通道：{}；类别：{}）",
+            provider.unwrap_or("全部"),
+            category.unwrap_or("全部")
+        );
         sections.push(timeline(
             "pushes-time",
-            "推送 · 随时间",
+            &pushes_title,
             &pushes_time,
             &push_only,
             buckets,
@@ -277,6 +299,22 @@ pub async fn show(
                 select id="range" name="range" data-autosubmit {
                     @for (value, label, _, _) in RANGES {
                         option value=(value) selected[value == range] { (label) }
+                    }
+                }
+                @if !only_events {
+                    label for="provider" { "推送通道" }
+                    select id="provider" name="provider" data-autosubmit {
+                        option value="" { "全部" }
+                        @for p in ProviderKind::ALL {
+                            option value=(p.as_str()) selected[Some(p.as_str()) == provider] { (p.as_str()) }
+                        }
+                    }
+                    label for="category" { "推送类别" }
+                    select id="category" name="category" data-autosubmit {
+                        option value="" { "全部" }
+                        @for c in Category::ALL {
+                            option value=(c.as_str()) selected[Some(c.as_str()) == category] { (c.as_str()) }
+                        }
                     }
                 }
                 button type="submit" { "查看" }
