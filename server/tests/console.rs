@@ -34,6 +34,17 @@ async fn add_user(app: &axum::Router, body: Value) -> (StatusCode, Value) {
     call(app, bearer(post("/v1/admin/console-users", body), ADMIN)).await
 }
 
+/// Creates console user `username` with `role`, plus `extra` fields
+/// (`window_id`, `department`); the password is [`PASSWORD`].
+async fn create(app: &axum::Router, username: &str, role: &str, extra: Value) {
+    let mut body = json!({"username": username, "password": PASSWORD, "role": role});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (status, body) = add_user(app, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 /// A page: status, headers and the body as text.
 async fn fetch(app: &axum::Router, request: Request<Body>) -> (StatusCode, HeaderMap, String) {
     let response = app.clone().oneshot(request).await.unwrap();
@@ -185,11 +196,7 @@ async fn console_users_refuse_bad_input() {
 async fn sign_in_cookies_csrf_and_headers() {
     for test_db in testing::all("console_sign_in").await {
         let app = app(state(&test_db.db).await);
-        add_user(
-            &app,
-            json!({"username": "alice", "password": PASSWORD, "role": "operator"}),
-        )
-        .await;
+        create(&app, "alice", "operator", json!({})).await;
 
         // Signed out: every page sends to the sign-in page.
         for path in ["/console", "/console/window", "/console/audit"] {
@@ -328,12 +335,7 @@ async fn roles_see_their_pages_and_departments_their_own_events() {
             ("aud", "auditor", json!({})),
             ("health", "department", json!({"department": health})),
         ] {
-            let mut body = json!({"username": username, "password": PASSWORD, "role": role});
-            for (k, v) in extra.as_object().unwrap() {
-                body[k] = v.clone();
-            }
-            let (status, body) = add_user(&app, body).await;
-            assert_eq!(status, StatusCode::CREATED, "{body}");
+            create(&app, username, role, extra).await;
         }
 
         // Events from two departments.
@@ -441,11 +443,7 @@ async fn roles_see_their_pages_and_departments_their_own_events() {
 async fn the_window_verifies_a_presentation_and_names_each_refusal() {
     for test_db in testing::all("console_window").await {
         let app = app(state(&test_db.db).await);
-        add_user(
-            &app,
-            json!({"username": "win", "password": PASSWORD, "role": "window", "window_id": "110105-01"}),
-        )
-        .await;
+        create(&app, "win", "window", json!({"window_id": "110105-01"})).await;
         let (cookie, csrf) = sign_in(&app, "win").await;
         let phone = enrolled_person(&app, "110108198807154325").await;
         let present = |audience: &str| {
@@ -640,11 +638,7 @@ async fn rules_are_published_only_after_a_dry_run() {
             ("ops", "operator", json!({})),
             ("win", "window", json!({"window_id": "110105-01"})),
         ] {
-            let mut body = json!({"username": username, "password": PASSWORD, "role": role});
-            for (k, v) in extra.as_object().unwrap() {
-                body[k] = v.clone();
-            }
-            assert_eq!(add_user(&app, body).await.0, StatusCode::CREATED);
+            create(&app, username, role, extra).await;
         }
         let (cookie, csrf) = sign_in(&app, "ops").await;
         let (status, _, html) = fetch(&app, page("/console/catalog?q=出生", &cookie)).await;
@@ -781,16 +775,8 @@ async fn rules_are_published_only_after_a_dry_run() {
 async fn a_campaign_is_previewed_then_sent_and_followed() {
     for test_db in testing::all("console_campaigns").await {
         let app = app(state(&test_db.db).await);
-        add_user(
-            &app,
-            json!({"username": "ops", "password": PASSWORD, "role": "operator"}),
-        )
-        .await;
-        add_user(
-            &app,
-            json!({"username": "win", "password": PASSWORD, "role": "window", "window_id": "110105-01"}),
-        )
-        .await;
+        create(&app, "ops", "operator", json!({})).await;
+        create(&app, "win", "window", json!({"window_id": "110105-01"})).await;
         // Two citizens of 330106; one has a phone registered for push.
         let with_phone = enrolled_person(&app, "330106198506120023").await;
         enrolled_person(&app, "330106199001010026").await;
