@@ -134,7 +134,7 @@ pub async fn show(
             }
             div.table-wrap {
                 table {
-                    caption { "共 " (entries.len()) " 条（每页 " (PAGE_SIZE) " 条，最新在前）" }
+                    caption { "本页 " (entries.len()) " 条（每页至多 " (PAGE_SIZE) " 条，最新在前）" }
                     thead { tr { th scope="col" { "时间" } th scope="col" { "操作者" }
                                  th scope="col" { "操作" } th scope="col" { "群众（网号）" }
                                  th scope="col" { "请求" } } }
