@@ -42,21 +42,20 @@ pub async fn record_many(
     action: &str,
     subjects: &[&str],
 ) -> Result<(), ApiError> {
-    let rows = crate::db::Backend::of(tx).rows_per_statement(1);
-    for chunk in subjects.chunks(rows) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| format!("($1, $2, $3, $4, ${})", r + 5))
-            .collect();
+    let backend = crate::db::Backend::of(tx);
+    let (at, request_id) = (now(), current_request_id());
+    for chunk in subjects.chunks(backend.rows_per_statement(5)) {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO audit_log (at, actor, action, request_id, subject) VALUES {}",
-            values.join(", ")
-        )))
-        .bind(now())
-        .bind(actor)
-        .bind(action)
-        .bind(current_request_id());
+            crate::db::Params::new(backend).rows(chunk.len(), 5)
+        )));
         for subject in chunk {
-            query = query.bind(*subject);
+            query = query
+                .bind(at)
+                .bind(actor)
+                .bind(action)
+                .bind(request_id.as_str())
+                .bind(*subject);
         }
         query.execute(&mut **tx).await?;
     }

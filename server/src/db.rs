@@ -25,19 +25,55 @@ impl Backend {
         }
     }
 
-    /// Rows per multi-row statement when each binds `params` values. sqlx
-    /// binds a SQLite statement by asking `sqlite3_bind_parameter_name` for
-    /// every parameter, and SQLite answers by walking the statement's list
-    /// of named parameters: binding is quadratic in one statement's
-    /// parameters. At 3,000 (200 rows of 15) it was most of the matcher's
-    /// time (docs/performance.md), so SQLite statements stay near 240
-    /// values; PostgreSQL takes 200 rows.
+    /// Rows per multi-row statement when each binds `params` values.
+    /// Statements that bind hundreds of values number them with [`Params`]:
+    /// on SQLite those are anonymous `?`, because sqlx binds a SQLite
+    /// statement by asking `sqlite3_bind_parameter_name` for every
+    /// parameter and SQLite answers by walking the statement's list of
+    /// named ones (`$n`), so binding named parameters is quadratic in their
+    /// number (docs/performance.md). Both backends take up to 3,000 values
+    /// and 200 rows a statement.
     pub fn rows_per_statement(self, params: usize) -> usize {
-        let budget = match self {
-            Backend::Sqlite => 240,
-            Backend::Postgres => 3_000,
-        };
-        (budget / params.max(1)).clamp(1, 200)
+        (3_000 / params.max(1)).clamp(1, 200)
+    }
+}
+
+/// The placeholders of one statement, numbered in the order they appear
+/// in its text: `$1, $2, …` on PostgreSQL and anonymous `?` on SQLite,
+/// which numbers them the same way (and binds them in linear time). Values
+/// must be bound in the order their placeholders appear, and a statement
+/// built with `Params` uses no other placeholders.
+#[derive(Debug)]
+pub struct Params {
+    backend: Backend,
+    next: usize,
+}
+
+impl Params {
+    pub fn new(backend: Backend) -> Self {
+        Self { backend, next: 1 }
+    }
+
+    /// The placeholder of the next value.
+    pub fn one(&mut self) -> String {
+        self.next += 1;
+        match self.backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${}", self.next - 1),
+        }
+    }
+
+    /// `n` placeholders, comma-separated (a row of values, an `IN` list).
+    pub fn list(&mut self, n: usize) -> String {
+        (0..n).map(|_| self.one()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `rows` rows of `width` placeholders each: `(…), (…)`.
+    pub fn rows(&mut self, rows: usize, width: usize) -> String {
+        (0..rows)
+            .map(|_| format!("({})", self.list(width)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -45,18 +81,34 @@ impl Backend {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// SQLite files: the one connection write transactions use.
+    write_pool: Option<AnyPool>,
     backend: Backend,
     /// SQLite has one writer: transactions that write queue here, in
     /// process, instead of in SQLite's busy handler (which sleeps in growing
     /// steps and made the latency tail; docs/performance.md).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Told when a writer's turn ends: the WAL may have grown.
+    written: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A transaction that writes, with (on SQLite) the process's writer turn.
 /// Commit `tx`; the turn ends when this is dropped.
 pub struct WriteTx {
     pub tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<WriterTurn>,
+}
+
+/// The SQLite writer's turn; its end wakes the checkpointer.
+struct WriterTurn {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    written: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        self.written.notify_one();
+    }
 }
 
 impl std::fmt::Debug for WriteTx {
@@ -92,40 +144,54 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl);
         };
-        let options = match backend {
-            // No ping before each use: it doubled the round trips of every
-            // statement (docs/performance.md); a dead connection fails its
-            // query and is replaced.
-            Backend::Sqlite => AnyPoolOptions::new()
-                .test_before_acquire(false)
-                // An in-memory database exists per connection: keep one.
-                .max_connections(if url.contains(":memory:") { 1 } else { 8 })
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                }),
+        let in_memory = url.contains(":memory:");
+        let pool = match backend {
+            // An in-memory database exists per connection: keep one.
+            Backend::Sqlite => sqlite_options(if in_memory { 1 } else { 8 }, in_memory),
             Backend::Postgres => AnyPoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(16),
-        };
-        let pool = options.connect(&url).await.map_err(DbError::Open)?;
+        }
+        .connect(&url)
+        .await
+        .map_err(DbError::Open)?;
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("migrations/postgres"),
         };
         migrator.run(&pool).await.map_err(DbError::Migrate)?;
-        Ok(Self {
+        // A file's write transactions all run on one connection of their own:
+        // SQLite empties a connection's page cache whenever another
+        // connection has written, so with writes spread over the pool every
+        // transaction began by reading its B-tree pages again.
+        let write_pool = if backend == Backend::Sqlite && !in_memory {
+            Some(
+                sqlite_options(1, false)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect(&url)
+                    .await
+                    .map_err(DbError::Open)?,
+            )
+        } else {
+            None
+        };
+        let db = Self {
             pool,
+            write_pool,
             backend,
             writer: std::sync::Arc::default(),
-        })
+            written: std::sync::Arc::default(),
+        };
+        if db.write_pool.is_some() {
+            tokio::spawn(checkpointer(
+                db.pool.clone(),
+                std::sync::Arc::downgrade(&db.writer),
+                db.written.clone(),
+            ));
+        }
+        Ok(db)
     }
 
     pub fn backend(&self) -> Backend {
@@ -153,11 +219,19 @@ impl Db {
     /// Begins a transaction that will write (see [`WriteTx`]).
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         let turn = match self.backend {
-            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Sqlite => Some(WriterTurn {
+                _guard: self.writer.clone().lock_owned().await,
+                written: self.written.clone(),
+            }),
             Backend::Postgres => None,
         };
         Ok(WriteTx {
-            tx: self.pool.begin().await?,
+            tx: self
+                .write_pool
+                .as_ref()
+                .unwrap_or(&self.pool)
+                .begin()
+                .await?,
             _turn: turn,
         })
     }
@@ -167,7 +241,97 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(write_pool) = &self.write_pool {
+            write_pool.close().await;
+        }
         self.pool.close().await;
+    }
+}
+
+/// SQLite pool options: no ping before each use (it doubled the round trips
+/// of every statement, docs/performance.md; a dead connection fails its
+/// query and is replaced), WAL, and for a file no automatic checkpoints: the
+/// [`checkpointer`] does them, off the writers' path.
+fn sqlite_options(max_connections: u32, in_memory: bool) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .test_before_acquire(false)
+        .max_connections(max_connections)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+                )
+                .await?;
+                if !in_memory {
+                    conn.execute(
+                        "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+/// WAL frames (4 KiB pages) past which the checkpointer truncates the WAL
+/// instead of leaving it to be reused: 64 MiB.
+const WAL_TRUNCATE_FRAMES: i64 = 16_384;
+
+/// Checkpoints an SQLite file's WAL off the writers' path: shortly after a
+/// writer's turn ends (or every 5 s), a `PASSIVE` checkpoint on a pooled
+/// connection copies the committed pages into the database file while the
+/// next writer goes on appending. Done by the committing connection (SQLite's
+/// `wal_autocheckpoint`), the copy and its fsync held the single writer for
+/// about a quarter of each matcher batch (docs/performance.md). Readers that
+/// never pause could keep a passive checkpoint from reaching the WAL's end,
+/// so past [`WAL_TRUNCATE_FRAMES`] it takes the writer turn and truncates the
+/// WAL (`TRUNCATE` waits for readers through the busy timeout). Ends when
+/// every [`Db`] handle is dropped or the pool is closed.
+async fn checkpointer(
+    pool: AnyPool,
+    writer: std::sync::Weak<tokio::sync::Mutex<()>>,
+    written: std::sync::Arc<tokio::sync::Notify>,
+) {
+    use sqlx::Row;
+    loop {
+        tokio::select! {
+            () = written.notified() => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
+        // Let a burst of commits pass before copying its pages.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if pool.is_closed() {
+            return;
+        }
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
+        let frames = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
+        {
+            // (busy, frames in the WAL, frames checkpointed)
+            Ok(row) => row.try_get::<i64, _>(1).unwrap_or(0),
+            Err(e) if pool.is_closed() => {
+                tracing::debug!(error = %e, "checkpointer stops: the pool is closed");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                continue;
+            }
+        };
+        if frames >= WAL_TRUNCATE_FRAMES {
+            let _turn = writer.lock().await;
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, frames, "WAL truncation failed");
+            }
+        }
     }
 }
 
@@ -330,6 +494,123 @@ mod tests {
         let again = Db::connect(&url).await.unwrap();
         assert_eq!(again.meta("created_at").await.unwrap(), created);
         again.close().await;
+    }
+
+    #[test]
+    fn params_number_in_order_of_appearance() {
+        let mut pg = Params::new(Backend::Postgres);
+        assert_eq!(pg.one(), "$1");
+        assert_eq!(pg.rows(2, 2), "($2, $3), ($4, $5)");
+        assert_eq!(pg.list(2), "$6, $7");
+        let mut lite = Params::new(Backend::Sqlite);
+        assert_eq!(lite.one(), "?");
+        assert_eq!(lite.rows(2, 2), "(?, ?), (?, ?)");
+        assert_eq!(Backend::Sqlite.rows_per_statement(15), 200);
+        assert_eq!(Backend::Postgres.rows_per_statement(15), 200);
+        assert_eq!(Backend::Sqlite.rows_per_statement(1_000), 3);
+        assert_eq!(Backend::Postgres.rows_per_statement(10_000), 1);
+    }
+
+    /// The largest statement `rows_per_statement` allows binds every value
+    /// to its own placeholder, on both backends.
+    #[tokio::test]
+    async fn a_full_multi_row_statement_binds_each_value_in_place() {
+        for test_db in testing::all("a_full_multi_row_statement_binds_each_value_in_place").await {
+            let db = &test_db.db;
+            let backend = db.backend();
+            let rows = backend.rows_per_statement(3);
+            let mut params = Params::new(backend);
+            let sql = format!(
+                "INSERT INTO audit_log (at, actor, action, request_id, subject) VALUES {}",
+                (0..rows)
+                    .map(|_| format!("({}, 'test.params', '-', {})", params.list(2), params.one()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for i in 0..rows {
+                let i = i64::try_from(i).unwrap();
+                query = query
+                    .bind(1_000 + i)
+                    .bind(format!("actor-{i}"))
+                    .bind(format!("subject-{i}"));
+            }
+            {
+                let mut write = db.begin_write().await.unwrap();
+                query.execute(&mut *write.tx).await.unwrap();
+                write.tx.commit().await.unwrap();
+            }
+            let stored: Vec<(i64, String, String)> = sqlx::query_as(
+                "SELECT at, actor, subject FROM audit_log WHERE action = 'test.params' ORDER BY at",
+            )
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+            assert_eq!(stored.len(), rows, "{backend:?}");
+            for (i, (at, actor, subject)) in stored.iter().enumerate() {
+                assert_eq!(*at, 1_000 + i64::try_from(i).unwrap(), "{backend:?}");
+                assert_eq!(actor, &format!("actor-{i}"), "{backend:?}");
+                assert_eq!(subject, &format!("subject-{i}"), "{backend:?}");
+            }
+            test_db.cleanup().await;
+        }
+    }
+
+    /// On a file, the connections do not checkpoint on commit; the
+    /// checkpointer copies committed pages into the database file soon after
+    /// a write, and the write connection is one connection of its own.
+    #[tokio::test]
+    async fn an_sqlite_file_is_checkpointed_by_the_checkpointer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("y.db");
+        let db = Db::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let automatic: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(automatic, 0);
+        // The turn ends with the block, which wakes the checkpointer.
+        {
+            let mut write = db.begin_write().await.unwrap();
+            sqlx::query("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+                .execute(&mut *write.tx)
+                .await
+                .unwrap();
+            // About 8 MiB in 2,000 rows: 2,000 pages and more in the WAL.
+            for chunk in 0..20 {
+                let mut params = Params::new(Backend::Sqlite);
+                let sql = format!(
+                    "INSERT INTO filler (id, body) VALUES {}",
+                    params.rows(100, 2)
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for i in 0..100_i64 {
+                    query = query.bind(chunk * 100 + i).bind("x".repeat(4_000));
+                }
+                query.execute(&mut *write.tx).await.unwrap();
+            }
+            write.tx.commit().await.unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let size = std::fs::metadata(&path).unwrap().len();
+            if size > 8_000_000 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file is still {size} bytes: no checkpoint"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM filler")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 2_000);
+        db.close().await;
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ use yiwang_core::identity::IdNumber;
 
 use crate::AppState;
 use crate::clients;
+use crate::db::Params;
 use crate::error::{ApiError, ErrorBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -466,10 +467,11 @@ async fn post_events(
         })
         .collect();
     let pool = state.db().pool();
-    for chunk in keys.chunks(200) {
+    let backend = state.db().backend();
+    for chunk in keys.chunks(backend.rows_per_statement(1)) {
         let sql = format!(
             "SELECT person_key, network_id FROM accounts WHERE person_key IN ({})",
-            crate::db::placeholders(1, chunk.len())
+            Params::new(backend).list(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for key in chunk {
@@ -480,10 +482,10 @@ async fn post_events(
         }
     }
     let mut known_ids = std::collections::HashSet::new();
-    for chunk in ids.chunks(200) {
+    for chunk in ids.chunks(backend.rows_per_statement(1)) {
         let sql = format!(
             "SELECT network_id FROM accounts WHERE network_id IN ({})",
-            crate::db::placeholders(1, chunk.len())
+            Params::new(backend).list(chunk.len())
         );
         let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
         for id in chunk {
@@ -525,27 +527,22 @@ async fn post_events(
     // others, the stored digest tells a repeat from a reused id.
     let mut write = state.db().begin_write().await?;
     let tx = &mut write.tx;
-    let per_statement = crate::db::Backend::of(tx).rows_per_statement(7);
     let mut accepted: Vec<&str> = Vec::new();
-    for chunk in rows.chunks(per_statement) {
+    for chunk in rows.chunks(backend.rows_per_statement(8)) {
+        let mut params = Params::new(backend);
         let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                format!(
-                    "($1, $2, {}, 'pending')",
-                    crate::db::placeholders(r * 6 + 3, 6)
-                )
-            })
+            .map(|_| format!("({}, 'pending')", params.list(8)))
             .collect();
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO events (source, received_ms, event_id, event_type, network_id, \
              occurred_ms, data, digest, status) VALUES {} \
              ON CONFLICT (source, event_id) DO NOTHING RETURNING event_id",
             values.join(", ")
-        )))
-        .bind(&source)
-        .bind(now);
+        )));
         for (event, network_id, digest) in chunk {
             query = query
+                .bind(&source)
+                .bind(now)
                 .bind(event.event_id.as_str())
                 .bind(event.event_type)
                 .bind(network_id.as_str())
@@ -571,9 +568,11 @@ async fn post_events(
         if earlier.is_empty() {
             continue;
         }
+        let mut params = Params::new(backend);
         let sql = format!(
-            "SELECT event_id, digest FROM events WHERE source = $1 AND event_id IN ({})",
-            crate::db::placeholders(2, earlier.len())
+            "SELECT event_id, digest FROM events WHERE source = {} AND event_id IN ({})",
+            params.one(),
+            params.list(earlier.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&source);
         for (event, _) in &earlier {

@@ -326,7 +326,7 @@ pub(crate) async fn send_as(
         }
     }
     let send = validate(state, request).await?;
-    let id = format!("ntf_{}", crate::auth::random_token(12)?);
+    let id = crate::push::new_notification_id()?;
     let inserted = enqueue(
         state,
         sender,
@@ -701,7 +701,7 @@ impl AccountSend {
     ) -> Result<Self, ApiError> {
         super::templates::check_params(&template, &params)?;
         Ok(Self {
-            id: format!("ntf_{}", crate::auth::random_token(12)?),
+            id: crate::push::new_notification_id()?,
             network_id: network_id.to_owned(),
             send: Send::to_account(network_id, template, params),
             idempotency_key: None,
@@ -721,7 +721,7 @@ pub(crate) async fn enqueue_accounts(
     actor: &str,
     sends: &[AccountSend],
 ) -> Result<(), ApiError> {
-    use crate::db::placeholders;
+    use crate::db::Params;
     use std::collections::HashMap;
     if sends.is_empty() {
         return Ok(());
@@ -736,10 +736,12 @@ pub(crate) async fn enqueue_accounts(
     let mut devices: HashMap<String, Vec<(String, String, String)>> = HashMap::new();
     let backend = crate::db::Backend::of(tx);
     for chunk in citizens.chunks(backend.rows_per_statement(1)) {
-        let list = placeholders(2, chunk.len());
+        let mut params = Params::new(backend);
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT network_id, COUNT(*) AS n FROM inbox WHERE created_ms > $1 AND push = 'queued' \
-             AND category IN ('service', 'campaign') AND network_id IN ({list}) GROUP BY network_id"
+            "SELECT network_id, COUNT(*) AS n FROM inbox WHERE created_ms > {} AND push = 'queued' \
+             AND category IN ('service', 'campaign') AND network_id IN ({}) GROUP BY network_id",
+            params.one(),
+            params.list(chunk.len())
         )))
         .bind(now - 86_400_000);
         for id in chunk {
@@ -748,10 +750,10 @@ pub(crate) async fn enqueue_accounts(
         for row in query.fetch_all(&mut **tx).await? {
             counted.insert(row.try_get("network_id")?, row.try_get("n")?);
         }
-        let list = placeholders(1, chunk.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT network_id, device_id, provider, opted_out FROM push_devices \
-             WHERE network_id IN ({list})"
+             WHERE network_id IN ({})",
+            Params::new(backend).list(chunk.len())
         )));
         for id in chunk {
             query = query.bind(*id);
@@ -797,14 +799,11 @@ pub(crate) async fn enqueue_accounts(
     // The notifications insert binds 15 values a row, the most of the four.
     let rows = backend.rows_per_statement(15);
     for (chunk, chunk_states) in sends.chunks(rows).zip(states.chunks(rows)) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", placeholders(r * 15 + 1, 15)))
-            .collect();
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO notifications (id, sender, idempotency_key, request_hash, recipient, \
              template_id, template_version, params, category, priority, ttl_secs, collapse_key, \
              not_before_ms, created_ms, recipients) VALUES {}",
-            rows.join(", ")
+            Params::new(backend).rows(chunk.len(), 15)
         )));
         for s in chunk {
             let send = &s.send;
@@ -830,12 +829,9 @@ pub(crate) async fn enqueue_accounts(
         }
         query.execute(&mut **tx).await?;
 
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", placeholders(r * 5 + 1, 5)))
-            .collect();
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO inbox (notification_id, network_id, category, created_ms, push) VALUES {}",
-            rows.join(", ")
+            Params::new(backend).rows(chunk.len(), 5)
         )));
         for (s, state) in chunk.iter().zip(chunk_states) {
             query = query
@@ -864,18 +860,19 @@ pub(crate) async fn enqueue_accounts(
                 }
             }
         }
-        for rows in outbox.chunks(backend.rows_per_statement(5)) {
+        for rows in outbox.chunks(backend.rows_per_statement(6)) {
+            let mut params = Params::new(backend);
             let values: Vec<String> = (0..rows.len())
-                .map(|r| format!("($1, {}, 'queued', 0)", placeholders(r * 5 + 2, 5)))
+                .map(|_| format!("({}, 'queued', 0)", params.list(6)))
                 .collect();
             let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO push_outbox (created_ms, notification_id, device_id, provider, \
                  due_ms, expires_ms, status, attempts) VALUES {}",
                 values.join(", ")
-            )))
-            .bind(now);
+            )));
             for (id, device, provider, due, expires) in rows {
                 query = query
+                    .bind(now)
                     .bind(*id)
                     .bind(*device)
                     .bind(*provider)
