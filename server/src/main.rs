@@ -5,6 +5,13 @@
 
 mod cli;
 
+/// mimalloc instead of glibc's malloc: sqlx hands every bound value and row
+/// between the async runtime and SQLite's connection threads, and glibc's
+/// frees across threads (with `malloc_consolidate`) took about a sixth of
+/// the server's CPU in the events benchmark (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
