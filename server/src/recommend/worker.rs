@@ -28,8 +28,8 @@ use crate::push::templates;
 
 /// Events per batch. On SQLite a batch's cost is mostly the B-tree pages it
 /// dirties, and inserts keyed by citizen dirty a page each until most pages
-/// of the index are dirty: 1,000 events per batch matched 10-25 % more per
-/// second on warm tables than 500, and 2,000 starved the posting of events
+/// of the index are dirty: 1,000 events per batch matched about a quarter
+/// more per second on warm tables than 500, and 2,000 starved the posting of events
 /// of the writer turn (docs/performance.md).
 pub const BATCH: i64 = 1000;
 
