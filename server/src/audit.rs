@@ -34,8 +34,11 @@ where
     Ok(())
 }
 
-/// Appends one entry per subject (same actor and action) inside the
-/// caller's transaction, a few multi-row statements for a batch.
+/// Appends one entry per distinct subject (same actor and action) inside
+/// the caller's transaction, a few multi-row statements for a batch. A
+/// subject named twice gets one entry: the two would be identical (same
+/// time, actor, action, request and subject), e.g. a citizen sent two
+/// recommendations by one matcher batch.
 pub async fn record_many(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     actor: &str,
@@ -44,6 +47,12 @@ pub async fn record_many(
 ) -> Result<(), ApiError> {
     let backend = crate::db::Backend::of(tx);
     let (at, request_id) = (now(), current_request_id());
+    let mut seen = std::collections::HashSet::with_capacity(subjects.len());
+    let subjects: Vec<&str> = subjects
+        .iter()
+        .copied()
+        .filter(|s| seen.insert(*s))
+        .collect();
     for chunk in subjects.chunks(backend.rows_per_statement(5)) {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO audit_log (at, actor, action, request_id, subject) VALUES {}",

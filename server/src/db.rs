@@ -148,9 +148,7 @@ impl Db {
         let pool = match backend {
             // An in-memory database exists per connection: keep one.
             Backend::Sqlite => sqlite_options(if in_memory { 1 } else { 8 }, in_memory),
-            Backend::Postgres => AnyPoolOptions::new()
-                .test_before_acquire(false)
-                .max_connections(16),
+            Backend::Postgres => postgres_options(),
         }
         .connect(&url)
         .await
@@ -270,6 +268,35 @@ fn sqlite_options(max_connections: u32, in_memory: bool) -> AnyPoolOptions {
                     )
                     .await?;
                 }
+                Ok(())
+            })
+        })
+}
+
+/// The planner's cost of a random page read for our sessions, unless the
+/// operator set `random_page_cost` (in the server's configuration, for the
+/// database or for the role): PostgreSQL's default, 4, prices a disk head's
+/// seek. With it the planner scanned whole tables of a few hundred thousand
+/// rows (inbox, recommendations) to find a thousand citizens' rows, though
+/// their index pages were in memory: 29 ms instead of 4 ms for one batch's
+/// inbox counts (docs/performance.md). 1.1 is the usual value for SSDs.
+pub const POSTGRES_RANDOM_PAGE_COST: &str = "1.1";
+
+/// PostgreSQL pool options: no ping before each use, and on each new
+/// connection [`POSTGRES_RANDOM_PAGE_COST`] unless the operator set one.
+fn postgres_options() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .test_before_acquire(false)
+        .max_connections(16)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query(
+                    "SELECT set_config('random_page_cost', $1, false) FROM pg_settings \
+                     WHERE name = 'random_page_cost' AND source = 'default'",
+                )
+                .bind(POSTGRES_RANDOM_PAGE_COST)
+                .execute(&mut *conn)
+                .await?;
                 Ok(())
             })
         })
@@ -481,6 +508,37 @@ mod tests {
             again.close().await;
             test_db.cleanup().await;
         }
+    }
+
+    /// Our sessions plan for SSDs, unless the operator chose a
+    /// `random_page_cost` (here for the database).
+    #[tokio::test]
+    async fn postgres_sessions_take_our_random_page_cost_unless_one_is_set() {
+        let Some(test_db) =
+            testing::postgres("postgres_sessions_take_our_random_page_cost_unless_one_is_set")
+                .await
+        else {
+            return;
+        };
+        let cost = |db: Db| async move {
+            sqlx::query_scalar::<_, String>("SELECT current_setting('random_page_cost')")
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+        };
+        assert_eq!(cost(test_db.db.clone()).await, POSTGRES_RANDOM_PAGE_COST);
+        let name = test_db.url.rsplit_once('/').unwrap().1.to_owned();
+        // `name` is ours: `yiwang_test_` and hex digits.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {name} SET random_page_cost = 2.5"
+        )))
+        .execute(test_db.db.pool())
+        .await
+        .unwrap();
+        let again = Db::connect(&test_db.url).await.unwrap();
+        assert_eq!(cost(again.clone()).await, "2.5");
+        again.close().await;
+        test_db.cleanup().await;
     }
 
     #[tokio::test]

@@ -18,7 +18,8 @@ pub struct Seeded {
 /// `seed-<n>` (no real person), region `region_code`, born on 1 January
 /// of a year from 1940 to 2009; tokens are `seed<n>` shaped for their
 /// provider (APNs: 64 hex). Quiet hours are off, so a benchmark campaign is
-/// dispatched at once. Numbering continues after earlier seeds.
+/// dispatched at once. Numbering continues after earlier seeds. On
+/// PostgreSQL the tables are analysed afterwards.
 pub async fn seed_devices(
     db: &Db,
     count: u64,
@@ -92,6 +93,16 @@ pub async fn seed_devices(
         }
         write.tx.commit().await?;
         done += n;
+    }
+    // Statistics for the planner, as PostgreSQL's manual advises after a
+    // bulk load ("Populating a Database"): autovacuum would gather them
+    // only a minute or more later, and until then PostgreSQL plans lookups
+    // of many citizens as scans of the whole table. SQLite's planner uses
+    // the indexes without statistics.
+    if db.backend() == crate::db::Backend::Postgres {
+        sqlx::query("ANALYZE accounts, devices, push_devices")
+            .execute(db.pool())
+            .await?;
     }
     Ok(Seeded {
         accounts: count,

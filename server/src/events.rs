@@ -389,6 +389,65 @@ fn reused(result: &mut EventResult, index: usize) {
     ));
 }
 
+/// Puts events (by `events.id`) in the matcher's queue, `pending_events`:
+/// an event is pending exactly while it is there.
+pub(crate) async fn queue(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ids: &[i64],
+) -> Result<(), ApiError> {
+    let backend = crate::db::Backend::of(tx);
+    for chunk in ids.chunks(backend.rows_per_statement(1)) {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO pending_events (id) VALUES {}",
+            Params::new(backend).rows(chunk.len(), 1)
+        )));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// An event the server raises itself (the licence library, applications):
+/// `data` is its JSON.
+pub(crate) struct OwnEvent<'a> {
+    pub source: &'a str,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub network_id: &'a str,
+    pub at_ms: i64,
+    pub data: &'a str,
+}
+
+/// Stores `event` in `tx` and queues it for the matcher, unless its source
+/// stored that event id before; whether it was new.
+pub(crate) async fn insert_own(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    event: OwnEvent<'_>,
+) -> Result<bool, ApiError> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO events (source, event_id, event_type, network_id, occurred_ms, data, digest, \
+         received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $5) \
+         ON CONFLICT (source, event_id) DO NOTHING RETURNING id",
+    )
+    .bind(event.source)
+    .bind(event.event_id)
+    .bind(event.event_type)
+    .bind(event.network_id)
+    .bind(event.at_ms)
+    .bind(event.data)
+    .bind(hex::encode(
+        yiwang_core::crypto::Suite::Intl.hash(event.data.as_bytes()),
+    ))
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(id) = id {
+        queue(tx, &[id]).await?;
+    }
+    Ok(id.is_some())
+}
+
 /// `POST /v1/events` → 200 with one result per event.
 #[utoipa::path(post, path = "/v1/events", tag = "events",
     security(("client" = []), ("admin" = [])),
@@ -531,12 +590,12 @@ async fn post_events(
     for chunk in rows.chunks(backend.rows_per_statement(8)) {
         let mut params = Params::new(backend);
         let values: Vec<String> = (0..chunk.len())
-            .map(|_| format!("({}, 'pending')", params.list(8)))
+            .map(|_| format!("({})", params.list(8)))
             .collect();
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO events (source, received_ms, event_id, event_type, network_id, \
-             occurred_ms, data, digest, status) VALUES {} \
-             ON CONFLICT (source, event_id) DO NOTHING RETURNING event_id",
+             occurred_ms, data, digest) VALUES {} \
+             ON CONFLICT (source, event_id) DO NOTHING RETURNING id, event_id",
             values.join(", ")
         )));
         for (event, network_id, digest) in chunk {
@@ -550,12 +609,13 @@ async fn post_events(
                 .bind(event.data.as_str())
                 .bind(digest.as_str());
         }
-        let inserted: std::collections::HashSet<String> = query
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|row| row.try_get("event_id"))
-            .collect::<Result<_, _>>()?;
+        let mut inserted = std::collections::HashSet::new();
+        let mut ids = Vec::with_capacity(chunk.len());
+        for row in query.fetch_all(&mut **tx).await? {
+            inserted.insert(row.try_get::<String, _>("event_id")?);
+            ids.push(row.try_get::<i64, _>("id")?);
+        }
+        queue(tx, &ids).await?;
         let mut earlier = Vec::new();
         for (event, network_id, digest) in chunk {
             if inserted.contains(&event.event_id) {

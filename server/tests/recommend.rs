@@ -224,16 +224,29 @@ async fn events_become_recommendations_in_the_feed_and_the_inbox() {
         assert_eq!(items[0]["matter_name"]["zh"], "新生儿出生一件事");
         assert_eq!(items[1]["action"], "grant");
         assert_eq!(items[1]["delivery"], "automatic");
-        // The inbox has both, in the citizen's language.
+        // The inbox has both in one notice (one push, not two), in the
+        // citizen's language, the offer first.
         let (_, inbox) = call(&app, bearer(get("/v1/inbox"), &token)).await;
-        let titles: Vec<&str> = inbox["messages"]
+        let messages: Vec<(&str, &str)> = inbox["messages"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["title"].as_str().unwrap())
+            .map(|m| (m["title"].as_str().unwrap(), m["body"].as_str().unwrap()))
             .collect();
-        assert!(titles.contains(&"为您推荐：新生儿出生一件事"), "{titles:?}");
-        assert!(titles.contains(&"已为您办理：育儿补贴发放"), "{titles:?}");
+        assert_eq!(
+            messages,
+            [(
+                "新生儿出生一件事等2项服务",
+                "为您推荐：新生儿出生一件事；已为您办理：育儿补贴发放"
+            )]
+        );
+        // Both recommendations point at it.
+        let shared: i64 =
+            sqlx::query_scalar("SELECT COUNT(DISTINCT notification_id) FROM recommendations")
+                .fetch_one(test_db.db.pool())
+                .await
+                .unwrap();
+        assert_eq!(shared, 1);
 
         // Nothing pending; a repeated event is a duplicate and offers nothing.
         assert_eq!(matcher.run_once().await.unwrap().events, 0);
@@ -464,8 +477,10 @@ async fn two_matchers_offer_each_event_once() {
             count("SELECT COUNT(DISTINCT network_id || rule_id) FROM recommendations").await,
             600
         );
-        // Each recommendation is one notification with one push queued.
-        assert_eq!(count("SELECT COUNT(*) FROM push_outbox").await, 600);
+        // Each citizen's two recommendations are one notification with one
+        // push queued.
+        assert_eq!(count("SELECT COUNT(*) FROM notifications").await, 300);
+        assert_eq!(count("SELECT COUNT(*) FROM push_outbox").await, 300);
         test_db.cleanup().await;
     }
 }
@@ -574,7 +589,7 @@ async fn the_daily_scan_offers_each_milestone_and_expiry_threshold_once() {
 }
 
 #[tokio::test]
-async fn the_daily_cap_counts_the_recommendations_of_one_batch() {
+async fn the_daily_cap_counts_the_pushes_of_the_day_before_a_batch() {
     for test_db in testing::all("rules_cap").await {
         let mut config = Config {
             admin_token: Some(ADMIN.into()),
@@ -593,6 +608,23 @@ async fn the_daily_cap_counts_the_recommendations_of_one_batch() {
         )
         .await
         .unwrap();
+        // Each citizen had one push today already: the cap of 1 is used.
+        for i in 0..10 {
+            let (status, body) = call(
+                &app,
+                bearer(
+                    post(
+                        "/v1/notifications",
+                        json!({"recipient": {"account": format!("seed-{i:09}")},
+                            "template": "licence.issued", "params": {"licence": "结婚证"},
+                            "category": "service"}),
+                    ),
+                    ADMIN,
+                ),
+            )
+            .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        }
         let events: Vec<Value> = (0..10)
             .map(|i| {
                 event(
@@ -611,8 +643,8 @@ async fn the_daily_cap_counts_the_recommendations_of_one_batch() {
         assert_eq!(body["accepted"], 10);
         let report = new_matcher(&state).run_once().await.unwrap();
         assert_eq!(report.recommendations, 20);
-        // Two messages each, one push each: the second is over the cap of 1
-        // (it still reaches the inbox).
+        // The batch's notice (both recommendations in one) is over the cap
+        // of 1: it reaches the inbox, not the phone.
         let states: Vec<(String, i64)> =
             sqlx::query_as("SELECT push, COUNT(*) FROM inbox GROUP BY push ORDER BY push")
                 .fetch_all(state.db().pool())

@@ -191,6 +191,27 @@ pub fn bench_server(
     ))
 }
 
+/// The machine's CPU time so far, from the first line of `/proc/stat`, in
+/// seconds: busy (user, nice, system, irq, softirq) and stolen by the
+/// hypervisor. `None` where there is no `/proc/stat`. Benchmarks report the
+/// busy seconds of their timed part, which vary less than its wall time on
+/// a shared machine.
+pub fn machine_cpu() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let at = |i: usize| fields.get(i).copied().unwrap_or(0) as f64;
+    // USER_HZ is 100 on every Linux architecture Rust targets.
+    let busy = at(0) + at(1) + at(2) + at(5) + at(6);
+    Some((busy / 100.0, at(7) / 100.0))
+}
+
 /// `yiwang dev seed-devices --count N --providers P` on `database_url`.
 pub fn seed_devices(
     yiwang: &Path,

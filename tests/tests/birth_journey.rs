@@ -111,13 +111,19 @@ async fn journey(server: &Server, fakes: &FakePush, workdir: &Path) {
         "{answer}"
     );
 
-    // The push arrives, and the feed offers 出生一件事 with the reason.
+    // One push arrives for the birth's two recommendations (出生一件事
+    // offered, the childcare subsidy granted), and the feed offers
+    // 出生一件事 with the reason.
     let message = pushed(fakes, PUSH_TOKEN, &client, &phone.access_token, |m| {
         m.title.contains("新生儿出生一件事")
     })
     .await;
     assert_eq!(message.category, "service");
-    assert_eq!(message.body, "您的孩子出生登记已完成，可办理出生一件事");
+    assert_eq!(message.title, "新生儿出生一件事等2项服务");
+    assert_eq!(
+        message.body,
+        "为您推荐：新生儿出生一件事；已为您办理：育儿补贴发放"
+    );
     let feed = client
         .recommendations(&phone.access_token, None)
         .await

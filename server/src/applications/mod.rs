@@ -985,17 +985,17 @@ async fn change_status(
         .await?;
     // The rules may offer what follows (e.g. after a birth registration).
     let data = serde_json::json!({"receipt": receipt_no, "status": to}).to_string();
-    sqlx::query(
-        "INSERT INTO events (source, event_id, event_type, network_id, occurred_ms, data, digest, \
-         received_ms, status) VALUES ('applications', $1, 'application_status_changed', $2, $3, $4, \
-         $5, $3, 'pending') ON CONFLICT (source, event_id) DO NOTHING",
+    crate::events::insert_own(
+        &mut write.tx,
+        crate::events::OwnEvent {
+            source: "applications",
+            event_id: &format!("{receipt_no}-{changes}"),
+            event_type: "application_status_changed",
+            network_id: &network_id,
+            at_ms: now,
+            data: &data,
+        },
     )
-    .bind(format!("{receipt_no}-{changes}"))
-    .bind(&network_id)
-    .bind(now)
-    .bind(&data)
-    .bind(hex::encode(yiwang_core::crypto::Suite::Intl.hash(data.as_bytes())))
-    .execute(&mut *write.tx)
     .await?;
     write.tx.commit().await?;
     state.push_wake().notify_one();

@@ -426,17 +426,17 @@ async fn issue(
             "valid_until": valid_until.map(|d| d.to_string()),
         })
         .to_string();
-        sqlx::query(
-            "INSERT INTO events (source, event_id, event_type, network_id, occurred_ms, data, digest, \
-             received_ms, status) VALUES ('library', $1, 'licence_issued', $2, $3, $4, $5, $3, 'pending') \
-             ON CONFLICT (source, event_id) DO NOTHING",
+        crate::events::insert_own(
+            tx,
+            crate::events::OwnEvent {
+                source: "library",
+                event_id: identifier.as_str(),
+                event_type: "licence_issued",
+                network_id,
+                at_ms: at,
+                data: &data,
+            },
         )
-        .bind(identifier.as_str())
-        .bind(network_id)
-        .bind(at)
-        .bind(&data)
-        .bind(hex::encode(Suite::Intl.hash(data.as_bytes())))
-        .execute(&mut **tx)
         .await?;
         let detail = (
             format!("{}已向您签发{name_zh}，已可在卡包中使用。", authority.name),
@@ -1043,19 +1043,20 @@ pub async fn expiry_notices(
         let network_id: String = row.try_get("network_id")?;
         let type_code: String = row.try_get("type_code")?;
         let data = serde_json::json!({"licence_type": type_code, "expires_on": until}).to_string();
-        let inserted = sqlx::query(
-            "INSERT INTO events (source, event_id, event_type, network_id, occurred_ms, data, digest, \
-             received_ms, status) VALUES ('library', $1, 'licence_expiring', $2, $3, $4, $5, $3, 'pending') \
-             ON CONFLICT (source, event_id) DO NOTHING",
+        let event_id = format!("{identifier}:expiring:{threshold}");
+        let inserted = crate::events::insert_own(
+            tx,
+            crate::events::OwnEvent {
+                source: "library",
+                event_id: &event_id,
+                event_type: "licence_expiring",
+                network_id: &network_id,
+                at_ms: now_ms,
+                data: &data,
+            },
         )
-        .bind(format!("{identifier}:expiring:{threshold}"))
-        .bind(&network_id)
-        .bind(now_ms)
-        .bind(&data)
-        .bind(hex::encode(Suite::Intl.hash(data.as_bytes())))
-        .execute(&mut **tx)
         .await?;
-        if inserted.rows_affected() != 1 {
+        if !inserted {
             continue;
         }
         let params = BTreeMap::from([

@@ -881,10 +881,9 @@ pub(crate) async fn enqueue_accounts(
             }
             query.execute(&mut **tx).await?;
         }
-
-        let subjects: Vec<&str> = chunk.iter().map(|s| s.network_id.as_str()).collect();
-        audit::record_many(tx, actor, "notification.sent", &subjects).await?;
     }
+    let subjects: Vec<&str> = sends.iter().map(|s| s.network_id.as_str()).collect();
+    audit::record_many(tx, actor, "notification.sent", &subjects).await?;
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::rules::Trigger;
-use super::worker::{Due, Matcher, load_profiles, load_template, record_all};
+use super::worker::{Due, Matcher, Templates, load_profiles, record_all};
 use crate::error::ApiError;
 use crate::push::now_ms;
 
@@ -206,10 +206,7 @@ impl Matcher {
             }
         }
         report.candidates = due.len();
-        let templates = (
-            load_template(db, "service.recommended").await?,
-            load_template(db, "service.granted").await?,
-        );
+        let templates = Templates::load(db).await?;
         let citizens: Vec<String> = due.keys().cloned().collect();
         let now = now_ms();
         for chunk in citizens.chunks(CHUNK) {

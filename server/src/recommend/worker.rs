@@ -1,13 +1,13 @@
 //! The matcher: turns pending events into recommendations and pushes. Any
 //! number of processes may run one. A batch is one transaction: it claims
-//! pending events (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's writer
-//! turn), loads the citizens' profiles, settings, licences and history in a
+//! pending events from the queue `pending_events` (`FOR UPDATE SKIP LOCKED`
+//! on PostgreSQL; SQLite's writer turn), loads the citizens' profiles, settings, licences and history in a
 //! few queries, matches each event against the rule set in force, stores
 //! each recommendation (unique per citizen, rule and event, so an event is
 //! offered once however it is retried), queues its notification through the
 //! push pipeline (template `service.recommended`, or `service.granted` for
-//! 免申即领; caps, opt-outs and quiet hours apply there) and marks the
-//! events matched. A process killed mid-batch rolls the batch back; another
+//! 免申即领; caps, opt-outs and quiet hours apply there) and deletes the
+//! events from the queue. A process killed mid-batch rolls the batch back; another
 //! takes the events.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -180,21 +180,18 @@ impl Matcher {
         let Some(rules) = self.rules().await? else {
             return Ok(MatchReport::default());
         };
-        let templates = (
-            load_template(&self.inner.db, "service.recommended").await?,
-            load_template(&self.inner.db, "service.granted").await?,
-        );
+        let templates = Templates::load(&self.inner.db).await?;
         let db = &self.inner.db;
         let started = std::time::Instant::now();
         let mut write = db.begin_write().await?;
         let tx = &mut write.tx;
         let lock = match db.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Postgres => "FOR UPDATE OF q SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "SELECT id, network_id, event_type, data FROM events WHERE status = 'pending' \
-             ORDER BY id LIMIT {BATCH} {lock}"
+            "SELECT e.id, e.network_id, e.event_type, e.data FROM pending_events q \
+             JOIN events e ON e.id = q.id ORDER BY q.id LIMIT {BATCH} {lock}"
         );
         let events = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(&mut **tx)
@@ -255,7 +252,7 @@ impl Matcher {
         let recorded = started.elapsed();
         for chunk in ids.chunks(500) {
             let sql = format!(
-                "UPDATE events SET status = 'matched', matched_ms = $1 WHERE id IN ({})",
+                "DELETE FROM pending_events WHERE id IN ({})",
                 chunk
                     .iter()
                     .map(i64::to_string)
@@ -263,7 +260,6 @@ impl Matcher {
                     .join(", ")
             );
             sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(now)
                 .execute(&mut **tx)
                 .await?;
         }
@@ -286,10 +282,31 @@ impl Matcher {
     }
 }
 
-pub(super) async fn load_template(db: &Db, id: &str) -> Result<templates::Template, ApiError> {
-    templates::load(db.pool(), id, None)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("template {id} is missing")))
+/// The templates of the matcher's notifications.
+#[derive(Debug)]
+pub(super) struct Templates {
+    /// One offer: `service.recommended` (matter and reason).
+    recommended: templates::Template,
+    /// One 免申即领 grant: `service.granted` (matter and reason).
+    granted: templates::Template,
+    /// Several recommendations for one citizen in one batch:
+    /// `service.several` (the first matter, the count, the list).
+    several: templates::Template,
+}
+
+impl Templates {
+    pub(super) async fn load(db: &Db) -> Result<Self, ApiError> {
+        let one = |id: &'static str| async move {
+            templates::load(db.pool(), id, None)
+                .await?
+                .ok_or_else(|| ApiError::internal(format!("template {id} is missing")))
+        };
+        Ok(Self {
+            recommended: one("service.recommended").await?,
+            granted: one("service.granted").await?,
+            several: one("service.several").await?,
+        })
+    }
 }
 
 /// A rule fired for a citizen on one occurrence, to be recorded.
@@ -300,24 +317,36 @@ pub(super) struct Due {
     pub(super) source: String,
 }
 
+/// Longest list of matters in a `service.several` notice, in characters
+/// (a template parameter holds at most 500).
+const LIST_CHARS: usize = 400;
+
 /// Stores the recommendations (those not recorded before: unique per
-/// citizen, rule and source) and queues their notifications, a few
-/// statements per [`Backend::rows_per_statement`] rows; returns how many were new.
+/// citizen, rule and source) a few statements per
+/// [`Backend::rows_per_statement`] rows, and queues one notification per
+/// citizen for the new ones: the matter and its reason when there is one,
+/// else the list (`service.several`). A birth registration that offers
+/// 出生一件事 and grants the childcare subsidy is one push, not two: vendors
+/// allow a device a few pushes a day, and the daily cap counts each.
+/// Returns how many recommendations were new.
 pub(super) async fn record_all(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     push: &PushSettings,
     rules: &Compiled,
-    (recommended, granted): &(templates::Template, templates::Template),
+    templates: &Templates,
     due: &[Due],
     now: i64,
 ) -> Result<usize, ApiError> {
-    let mut sends = Vec::new();
     let backend = Backend::of(tx);
-    for chunk in due.chunks(backend.rows_per_statement(10)) {
-        let mut ids = Vec::with_capacity(chunk.len());
-        for _ in chunk {
-            ids.push(crate::push::new_notification_id()?);
+    // One notification id per citizen, given to each of their rows.
+    let mut ids: HashMap<&str, String> = HashMap::new();
+    for d in due {
+        if !ids.contains_key(d.network_id.as_str()) {
+            ids.insert(&d.network_id, crate::push::new_notification_id()?);
         }
+    }
+    let mut inserted: HashSet<(String, String, String)> = HashSet::new();
+    for chunk in due.chunks(backend.rows_per_statement(10)) {
         let mut params = Params::new(backend);
         let rows: Vec<String> = (0..chunk.len())
             .map(|_| format!("({}, 'active')", params.list(10)))
@@ -325,10 +354,11 @@ pub(super) async fn record_all(
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO recommendations (network_id, matter_code, rule_id, action, priority, \
              reason_zh, reason_en, source, notification_id, created_ms, status) VALUES {} \
-             ON CONFLICT (network_id, rule_id, source) DO NOTHING RETURNING notification_id",
+             ON CONFLICT (network_id, rule_id, source) DO NOTHING \
+             RETURNING network_id, rule_id, source",
             rows.join(", ")
         )));
-        for (d, id) in chunk.iter().zip(&ids) {
+        for d in chunk {
             query = query
                 .bind(d.network_id.as_str())
                 .bind(d.rule.matter.as_str())
@@ -338,46 +368,113 @@ pub(super) async fn record_all(
                 .bind(d.rule.reason.zh.as_str())
                 .bind(d.rule.reason.en.as_str())
                 .bind(d.source.as_str())
-                .bind(id.as_str())
+                .bind(ids[d.network_id.as_str()].as_str())
                 .bind(now);
         }
-        let inserted: HashSet<String> = query
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|row| row.try_get("notification_id"))
-            .collect::<Result<_, _>>()?;
-        for (d, id) in chunk.iter().zip(ids) {
-            if !inserted.contains(&id) {
-                continue;
-            }
-            let (name_zh, name_en) = rules
-                .names
-                .get(&d.rule.matter)
-                .cloned()
-                .unwrap_or_else(|| (d.rule.matter.clone(), d.rule.matter.clone()));
-            let params = BTreeMap::from([
-                ("matter_zh".to_owned(), name_zh),
-                ("matter_en".to_owned(), name_en),
-                ("reason_zh".to_owned(), d.rule.reason.zh.clone()),
-                ("reason_en".to_owned(), d.rule.reason.en.clone()),
-            ]);
-            let template = match d.rule.action {
-                Action::Offer => recommended.clone(),
-                Action::Grant => granted.clone(),
-            };
-            templates::check_params(&template, &params)?;
-            sends.push(AccountSend {
-                id,
-                network_id: d.network_id.clone(),
-                send: Send::to_account(&d.network_id, template, params),
-                idempotency_key: None,
-                request_hash: String::new(),
-            });
+        for row in query.fetch_all(&mut **tx).await? {
+            inserted.insert((
+                row.try_get("network_id")?,
+                row.try_get("rule_id")?,
+                row.try_get("source")?,
+            ));
         }
     }
+    // The new ones per citizen, in the order of `due` (by priority within
+    // an occurrence).
+    let mut order: Vec<&str> = Vec::new();
+    let mut new: HashMap<&str, Vec<&Due>> = HashMap::new();
+    for d in due {
+        let key = (d.network_id.clone(), d.rule.id.clone(), d.source.clone());
+        if !inserted.contains(&key) {
+            continue;
+        }
+        let list = new.entry(&d.network_id).or_default();
+        if list.is_empty() {
+            order.push(&d.network_id);
+        }
+        list.push(d);
+    }
+    let mut sends = Vec::with_capacity(order.len());
+    for network_id in order {
+        let list = &new[network_id];
+        let (template, params) = notice(rules, templates, list);
+        templates::check_params(&template, &params)?;
+        sends.push(AccountSend {
+            id: ids[network_id].clone(),
+            network_id: network_id.to_owned(),
+            send: Send::to_account(network_id, template, params),
+            idempotency_key: None,
+            request_hash: String::new(),
+        });
+    }
     enqueue_accounts(tx, push, "recommendations", &sends).await?;
-    Ok(sends.len())
+    Ok(inserted.len())
+}
+
+/// The notice of one citizen's new recommendations (at least one).
+fn notice(
+    rules: &Compiled,
+    templates: &Templates,
+    list: &[&Due],
+) -> (templates::Template, BTreeMap<String, String>) {
+    let names = |d: &Due| {
+        rules
+            .names
+            .get(&d.rule.matter)
+            .cloned()
+            .unwrap_or_else(|| (d.rule.matter.clone(), d.rule.matter.clone()))
+    };
+    if let [d] = list {
+        let (name_zh, name_en) = names(d);
+        let template = match d.rule.action {
+            Action::Offer => templates.recommended.clone(),
+            Action::Grant => templates.granted.clone(),
+        };
+        let params = BTreeMap::from([
+            ("matter_zh".to_owned(), name_zh),
+            ("matter_en".to_owned(), name_en),
+            ("reason_zh".to_owned(), d.rule.reason.zh.clone()),
+            ("reason_en".to_owned(), d.rule.reason.en.clone()),
+        ]);
+        return (template, params);
+    }
+    let (first_zh, first_en) = names(list[0]);
+    let (mut list_zh, mut list_en) = (String::new(), String::new());
+    for d in list {
+        let (name_zh, name_en) = names(d);
+        let (zh, en) = match d.rule.action {
+            Action::Offer => (
+                format!("为您推荐：{name_zh}"),
+                format!("Suggested: {name_en}"),
+            ),
+            Action::Grant => (
+                format!("已为您办理：{name_zh}"),
+                format!("Granted: {name_en}"),
+            ),
+        };
+        if list_zh.chars().count() + zh.chars().count() > LIST_CHARS
+            || list_en.chars().count() + en.chars().count() > LIST_CHARS
+        {
+            list_zh.push_str("；…");
+            list_en.push_str("; …");
+            break;
+        }
+        if !list_zh.is_empty() {
+            list_zh.push('；');
+            list_en.push_str("; ");
+        }
+        list_zh.push_str(&zh);
+        list_en.push_str(&en);
+    }
+    let params = BTreeMap::from([
+        ("first_zh".to_owned(), first_zh),
+        ("first_en".to_owned(), first_en),
+        ("count".to_owned(), list.len().to_string()),
+        ("more".to_owned(), (list.len() - 1).to_string()),
+        ("list_zh".to_owned(), list_zh),
+        ("list_en".to_owned(), list_en),
+    ]);
+    (templates.several.clone(), params)
 }
 
 /// What matching needs of one citizen.
