@@ -1,14 +1,15 @@
 //! The matcher: turns pending events into recommendations and pushes. Any
 //! number of processes may run one. A batch is one transaction: it claims
 //! pending events from the queue `pending_events` (`FOR UPDATE SKIP LOCKED`
-//! on PostgreSQL; SQLite's writer turn), loads the citizens' profiles, settings, licences and history in a
-//! few queries, matches each event against the rule set in force, stores
-//! each recommendation (unique per citizen, rule and event, so an event is
-//! offered once however it is retried), queues its notification through the
-//! push pipeline (template `service.recommended`, or `service.granted` for
-//! 免申即领; caps, opt-outs and quiet hours apply there) and deletes the
-//! events from the queue. A process killed mid-batch rolls the batch back; another
-//! takes the events.
+//! on PostgreSQL; SQLite's writer turn), loads the citizens' profiles,
+//! settings, licences and history in a few queries, matches each event
+//! against the rule set in force, stores each recommendation (unique per
+//! citizen, rule and event, so an event is offered once however it is
+//! retried), queues one notification per citizen through the push pipeline
+//! (template `service.recommended`, `service.granted` for 免申即领, or
+//! `service.several`; caps, opt-outs and quiet hours apply there) and
+//! deletes the events from the queue. A process killed mid-batch rolls the
+//! batch back; another takes the events.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
